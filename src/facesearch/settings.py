@@ -1,0 +1,56 @@
+"""Settings: one pydantic ``BaseSettings`` read from ``FACESEARCH_*`` variables, loaded once, passed down."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".local" / "share" / "facesearch"
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a facesearch process."""
+
+    model_config = SettingsConfigDict(env_prefix="FACESEARCH_", extra="forbid")
+
+    home: Path = Field(
+        default_factory=_default_home,
+        title="Data directory",
+        description="Database, converted models and evidence live here (FACESEARCH_HOME).",
+    )
+    device: Literal["cpu", "cuda"] = Field(
+        default="cpu", title="Device", description="Where models run: 'cpu', or 'cuda' through ONNX Runtime."
+    )
+    require_gpu: bool = Field(
+        default=False,
+        title="Require a GPU",
+        description="Fail instead of falling back to the CPU when the CUDA provider is not available.",
+    )
+    threads: int = Field(
+        default=0, ge=0, title="Threads", description="Threads per model and for decoding; 0 means all cores."
+    )
+    max_image_pixels: int = Field(
+        default=100_000_000,
+        gt=0,
+        title="Largest image",
+        description="Images with more pixels are refused as possible decompression bombs.",
+    )
+    max_image_bytes: int = Field(
+        default=200 * 1024 * 1024, gt=0, title="Largest file", description="Files larger than this are refused."
+    )
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

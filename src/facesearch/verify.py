@@ -1,0 +1,92 @@
+"""1:1 verification: are two photos of the same person? With the false match rate the score carries."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from facesearch.engine import Engine
+from facesearch.errors import NoFaceError
+from facesearch.faces import Faces
+from facesearch.images import Channels, ImageInput, LoadedImage
+
+log = logging.getLogger(__name__)
+
+# Used only by a profile that has not been calibrated yet (a freshly registered model).
+UNCALIBRATED_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class FaceChoice:
+    """Which face of an image was compared, and the other faces it held."""
+
+    source: str
+    used: dict[str, Any]
+    others: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verification:
+    same: bool
+    score: float
+    threshold: float
+    fmr: float | None  # None: the profile is not calibrated
+    fmr_extrapolated: bool
+    model: str
+    faces: tuple[FaceChoice, FaceChoice]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "same": self.same,
+            "score": round(self.score, 6),
+            "fmr": None if self.fmr is None else float(f"{self.fmr:.4g}"),
+            "fmr_extrapolated": self.fmr_extrapolated,
+            "threshold": round(self.threshold, 6),
+            "model": self.model,
+            "faces": [{"source": c.source, "used": c.used, "others": c.others} for c in self.faces],
+        }
+
+
+def _choose(image: LoadedImage, faces: Faces) -> tuple[int, FaceChoice]:
+    if len(faces) == 0:
+        raise NoFaceError(image.source, "no face found in the image")
+    i = faces.largest()
+    records = faces.to_records()
+    others = [r for k, r in enumerate(records) if k != i]
+    if others:
+        log.info("%s: %d faces; using the largest", image.source, len(faces))
+    return i, FaceChoice(image.source, records[i], others)
+
+
+def verify(
+    engine: Engine,
+    a: ImageInput,
+    b: ImageInput,
+    *,
+    channels: Channels | None = None,
+    threshold: float | None = None,
+) -> Verification:
+    """Compare the largest face of ``a`` with the largest face of ``b``.
+
+    Raises ``ImageError`` for an unreadable image and ``NoFaceError`` when an image holds no face.
+    """
+    images = [engine.load(a, channels), engine.load(b, channels)]
+    detected = engine.detect(images)
+    chosen = [_choose(im, f) for im, f in zip(images, detected, strict=True)]
+    faces = [f[i] for f, (i, _) in zip(detected, chosen, strict=True)]
+    embedded = engine.embed_faces(images, faces)
+    score = engine.similarity(embedded[0].embeddings[0], embedded[1].embeddings[0])
+    cal = engine.calibration
+    if threshold is None:
+        threshold = cal.threshold if cal is not None else UNCALIBRATED_THRESHOLD
+    fmr, extrapolated = cal.fmr(score) if cal is not None else (None, False)
+    return Verification(
+        same=score >= threshold,
+        score=score,
+        threshold=threshold,
+        fmr=fmr,
+        fmr_extrapolated=extrapolated,
+        model=engine.profile,
+        faces=(chosen[0][1], chosen[1][1]),
+    )
