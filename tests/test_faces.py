@@ -34,7 +34,7 @@ def test_validation_names_the_field_and_shapes() -> None:
     with pytest.raises(ValueError, match=r"Faces.landmarks: expected shape \(2, 5, 2\)"):
         Faces(np.zeros((2, 4), np.float32), np.zeros(2, np.float32), np.zeros((2, 4, 2), np.float32),
               np.zeros(2, np.float32), np.zeros(2, np.float32), np.zeros(2, np.float32))
-    with pytest.raises(ValueError, match="Faces.embeddings: expected 2 rows"):
+    with pytest.raises(ValueError, match=r"Faces\.embeddings: expected 2 rows"):
         make(2).with_columns(embeddings=np.zeros((3, 8), np.float32))
 
 

@@ -105,7 +105,9 @@ def test_wrongly_named_file_is_read_by_its_content(tmp_path: Path) -> None:
         ("RGB", "TIFF", (9, 8, 7), (9, 8, 7)),
     ],
 )
-def test_exotic_modes_become_rgb(tmp_path: Path, mode: str, fmt: str, value: object, expected: tuple[int, ...] | None) -> None:
+def test_exotic_modes_become_rgb(
+    tmp_path: Path, mode: str, fmt: str, value: object, expected: tuple[int, ...] | None
+) -> None:
     path = tmp_path / f"img.{fmt.lower()}"
     Image.new(mode, (16, 12), value).save(path, format=fmt)  # type: ignore[arg-type]
     img = load_image(path)

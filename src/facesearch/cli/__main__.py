@@ -1,0 +1,5 @@
+"""``python -m facesearch.cli``."""
+
+from facesearch.cli.main import app
+
+app(prog_name="facesearch")
