@@ -224,8 +224,10 @@ class Engine:
         """Cosine similarity of two unit embeddings of this engine."""
         return float(np.dot(a.astype(np.float64), b.astype(np.float64)))
 
-    def verify(self, a: ImageInput, b: ImageInput, *, channels: Channels | None = None) -> Verification:
+    def verify(
+        self, a: ImageInput, b: ImageInput, *, channels: Channels | None = None, target_fmr: float = 1e-3
+    ) -> Verification:
         """1:1 verification of the largest face in each image (see ``facesearch.verify.verify``)."""
         from facesearch.verify import verify
 
-        return verify(self, a, b, channels=channels)
+        return verify(self, a, b, channels=channels, target_fmr=target_fmr)

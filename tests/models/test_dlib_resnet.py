@@ -66,9 +66,8 @@ def faces(model_path: Path) -> tuple[np.ndarray, np.ndarray]:
             # LFW centres the named person; other detections are bystanders
             cx, cy = image.shape[1] / 2, image.shape[0] / 2
             box = min(detections, key=lambda d: (d.center().x - cx) ** 2 + (d.center().y - cy) ** 2)
-            chip = dlib.get_face_chip(
-                image, landmarks(image, box), size=DLIB_CHIP_SIZE, padding=DLIB_CHIP_PADDING
-            )
+            shape = landmarks(image, box)
+            chip = dlib.get_face_chip(image, shape, size=DLIB_CHIP_SIZE, padding=DLIB_CHIP_PADDING)
             chips.append(chip)
             descriptors.append(np.asarray(recognizer.compute_face_descriptor(chip), dtype=np.float64))
             if len(chips) == N_FACES:
@@ -135,9 +134,9 @@ def test_parsed_structure(model_path: Path) -> None:
     assert (net.input.rows, net.input.cols) == (150, 150)
     convs = [layer for layer in net.layers if isinstance(layer, Conv)]
     assert len(convs) == 29
-    assert (
-        convs[0].weights.shape == (32, 3, 7, 7) and convs[0].stride == (2, 2) and convs[0].padding == (0, 0)
-    )
+    first = convs[0]
+    assert first.weights.shape == (32, 3, 7, 7)
+    assert first.stride == (2, 2) and first.padding == (0, 0)  # con_ default: stride 2 -> no padding
     assert isinstance(net.layers[-1], FcNoBias) and net.embedding_size == 128
 
 
@@ -156,7 +155,6 @@ def test_wrong_layer_raises_value_error_with_offset(model_path: Path, tmp_path: 
     at = data.index(b"con_4")  # its length prefix, 01 05, starts two bytes earlier
     broken = tmp_path / "renamed.dat"
     broken.write_bytes(data[:at] + b"foo_4" + data[at + 5 :])
-    with pytest.raises(
-        ValueError, match=rf"renamed\.dat: expected layer .*con_4.* at byte {at - 2}, found 'foo_4'"
-    ):
+    expected = rf"renamed\.dat: expected layer .*con_4.* at byte {at - 2}, found 'foo_4'"
+    with pytest.raises(ValueError, match=expected):
         read_dlib_resnet(broken)

@@ -43,8 +43,10 @@ def verify(
     image_a: Annotated[Path, typer.Argument(help="First photo.")],
     image_b: Annotated[Path, typer.Argument(help="Second photo.")],
     model: ModelOpt = "default",
-    threshold: Annotated[float | None, typer.Option(help="Decision threshold on the score "
-                                                         "(default: the calibrated one).")] = None,
+    fmr: Annotated[float, typer.Option("--fmr", help="Target false match rate: the threshold is the "
+                                                    "calibrated score with this FMR.")] = 1e-3,
+    threshold: Annotated[float | None, typer.Option(help="Decision threshold on the score, overriding "
+                                                         "--fmr.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Are the faces in two photos the same person? Exit 0 same, 1 different, 2 error.
@@ -57,14 +59,18 @@ def verify(
 
     try:
         engine = Engine(model)
-        result = run_verify(engine, image_a, image_b, threshold=threshold)
+        if not 0 < fmr < 1:
+            fail(f"--fmr {fmr}: expected a rate between 0 and 1, e.g. 1e-3")
+        result = run_verify(engine, image_a, image_b, threshold=threshold, target_fmr=fmr)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
         emit_json(result.to_json())
     else:
         verdict = "same person" if result.same else "different people"
-        line(f"{verdict}: score {result.score:.4f} (threshold {result.threshold:.4f}, model {result.model})")
+        basis = f"set for FMR {result.target_fmr:g}" if result.target_fmr else "given"
+        line(f"{verdict}: score {result.score:.4f} (threshold {result.threshold:.4f}, {basis}; "
+             f"model {result.model})")
         line(f"false match rate at this score: {format_fmr(result.fmr, result.fmr_extrapolated)}")
         for choice in result.faces:
             if choice.others:
