@@ -97,7 +97,7 @@ class Engine:
             recs = []
             for name in self.model_names:
                 spec = self.store.spec(name)
-                recs.append(Recognizer(spec, self.store.ensure(spec), self.options))
+                recs.append(Recognizer(spec, self.store.ensure(spec), self.options, flip=self.settings.flip))
             self._recognizers = recs
         return self._recognizers
 

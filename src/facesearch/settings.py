@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         title="Require a GPU",
         description="Fail instead of falling back to the CPU when the CUDA provider is not available.",
     )
+    flip: bool = Field(
+        default=True,
+        title="Mirror test-time augmentation",
+        description="Embed each face and its mirror image and average them: fewer errors, twice the "
+        "recognizer work.",
+    )
     threads: int = Field(
         default=0, ge=0, title="Threads", description="Threads per model and for decoding; 0 means all cores."
     )

@@ -74,13 +74,15 @@ def kfold_accuracy(
     per_model: list[Scores], same: Labels, folds: NDArray[np.int_], impostor_std: bool = True
 ) -> FoldResult:
     """LFW's protocol: each fold's threshold (and, for several models, each model's z-norm weight) is
-    chosen on the other folds. With several models the fused score is ``sum_i c_i / std_i`` normalised,
+    chosen on the other folds (with a single fold, on that fold itself: training accuracy, a floor for
+    tests and small data, not a protocol result). With several models the fused score is ``sum_i c_i / std_i`` normalised,
     where ``std_i`` is the standard deviation of model i's impostor scores on the training folds."""
     n_folds = int(folds.max()) + 1
     accs, ths = np.zeros(n_folds), np.zeros(n_folds)
     oof = np.zeros(len(same))
     for k in range(n_folds):
-        train, test = folds != k, folds == k
+        test = folds == k
+        train = ~test if n_folds > 1 else test
         fused = fuse_scores(per_model, training=train & ~same if impostor_std else train)
         t = best_threshold(fused[train], same[train])
         accs[k], ths[k] = accuracy(fused[test], same[test], t), t
