@@ -13,8 +13,8 @@ from facesearch.images import LoadedImage, load_image
 
 __all__ = [
     "Engine",
-    "FacesearchError",
     "Faces",
+    "FacesearchError",
     "ImageError",
     "ImageResult",
     "LoadedImage",

