@@ -111,3 +111,23 @@ def test_damaged_model_file_is_caught(tmp_path: Path) -> None:
 
     with pytest.raises(ModelError, match="sha256"):
         store.ensure(DLIB_RESNET)
+
+
+def test_embed_killed_midway_leaves_the_previous_output_intact(tmp_path: Path, lfw: Path) -> None:
+    import signal
+    import time
+
+    out_file = tmp_path / "faces.parquet"
+    out_file.write_bytes(b"previous results")
+    files = [str(p) for p in sorted(lfw.glob("C*/*.jpg"))[:400]]
+    proc = subprocess.Popen([*CLI, "embed", *files, "--out", str(out_file)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    partial = tmp_path / ".faces.parquet.partial"
+    deadline = time.monotonic() + 120
+    while not partial.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "embed finished before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    # The result file is replaced only by a complete run (write to a side file, then rename).
+    assert out_file.read_bytes() == b"previous results"

@@ -154,6 +154,7 @@ def doctor(
     cal = load_calibrations(settings.home).get(model)
     report["calibration"] = None if cal is None else {
         "profile": cal.profile, "threshold": cal.threshold, "fmr_at_threshold": cal.fmr(cal.threshold)[0],
+        "threshold_for_fmr": {f"{t:g}": cal.threshold_for_fmr(t)[0] for t in (1e-3, 1e-4, 1e-5)},
         "impostor_comparisons": cal.impostor_comparisons, "dataset": cal.dataset,
     }
     if cal is None:
@@ -165,12 +166,19 @@ def doctor(
         line(f"data directory: {report['home']}")
         line(f"execution providers available: {', '.join(report['available_providers'])}; "
              f"device asked: {settings.device}")
-        table("models", ["name", "task", "sha256", "providers in use", "licence", "training data"],
-              [[m["name"], m["task"], (m["sha256"] or "?")[:16] + "…", ", ".join(m["providers"]) or "-",
-                m["license"], m["training_data"]] for m in report["models"]])
+        for m in report["models"]:
+            line(f"\n{m['name']} ({m['task']}), running on: {', '.join(m['providers']) or 'not loaded'}")
+            line(f"  file      {m['file']}")
+            line(f"  sha256    {m['sha256'] or 'unknown'}{'' if m['checksum_ok'] else '  (NOT VERIFIED)'}")
+            line(f"  licence   {m['license']}")
+            line(f"  trained   {m['training_data']}")
+        line("")
         if cal is not None:
-            line(f"calibration ({model}): threshold {cal.threshold:.4f}, FMR there "
-                 f"{cal.fmr(cal.threshold)[0]:.2g}, from {cal.impostor_comparisons:,} impostor comparisons")
+            line(f"calibration ({model}): from {cal.impostor_comparisons:,} impostor comparisons ({cal.dataset})")
+            for target in (1e-3, 1e-4, 1e-5):
+                t, extrapolated = cal.threshold_for_fmr(target)
+                line(f"  threshold for FMR {target:g}: {t:.4f}{' (extrapolated)' if extrapolated else ''}")
+            line(f"  LFW accuracy-optimal threshold: {cal.threshold:.4f} (FMR {cal.fmr(cal.threshold)[0]:.2g})")
         for p in report["problems"]:
             warn(p)
     raise typer.Exit(1 if report["problems"] and engine is None else 0)
