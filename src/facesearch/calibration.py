@@ -52,6 +52,11 @@ class Calibration:
     dataset: str = "LFW"
     created: str = ""
     notes: dict[str, str] = field(default_factory=dict)
+    flip: tuple[bool, ...] = ()  # whether each model embedded the mirror image too
+
+    def matches(self, models: tuple[str, ...], flip: tuple[bool, ...]) -> bool:
+        """Was this calibration measured with these recognizers, run this way?"""
+        return self.models == models and self.flip == flip
 
     @property
     def smallest_measured_fmr(self) -> float:
@@ -82,6 +87,7 @@ class Calibration:
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         d["models"] = list(self.models)
+        d["flip"] = list(self.flip)
         d["fmr_scores"] = [round(x, 6) for x in self.fmr_scores]
         d["fmr_values"] = [float(f"{x:.6g}") for x in self.fmr_values]
         return d
@@ -93,6 +99,7 @@ class Calibration:
         d["znorm"] = {k: ScoreStats(**v) for k, v in d["znorm"].items()}  # type: ignore[attr-defined]
         d["fmr_scores"] = tuple(d["fmr_scores"])  # type: ignore[arg-type]
         d["fmr_values"] = tuple(d["fmr_values"])  # type: ignore[arg-type]
+        d["flip"] = tuple(d.get("flip", ()))  # type: ignore[arg-type]
         return cls(**d)  # type: ignore[arg-type]
 
 

@@ -33,7 +33,7 @@ from facesearch.faces import Faces
 from facesearch.images import Channels, ImageInput, LoadedImage, describe, load_image
 from facesearch.models.builtin import model_store
 from facesearch.models.recognizer import Recognizer
-from facesearch.models.registry import ModelStore
+from facesearch.models.registry import ModelStore, profile_flips
 from facesearch.models.runtime import Device, RuntimeOptions
 from facesearch.settings import Settings, get_settings
 
@@ -79,11 +79,13 @@ class Engine:
         self.profile = model
         self.store = store or model_store(self.settings.models_dir)
         self.model_names = self.store.profile(model)
+        self.flips = profile_flips(model, self.model_names, self.settings.flip)
         self.detector = RetinaFaceDetector(self.options, detector)
         self._recognizers: list[Recognizer] | None = None
         self.calibration: Calibration | None = load_calibrations(self.settings.home).get(model)
-        if self.calibration is not None and self.calibration.models != self.model_names:
-            log.warning("calibration for %s was made for %s; ignoring it", model, self.calibration.models)
+        if self.calibration is not None and not self.calibration.matches(self.model_names, self.flips):
+            log.warning("calibration for %s was made for %s (mirror pass %s); ignoring it", model,
+                        self.calibration.models, self.calibration.flip)
             self.calibration = None
         if self.calibration is not None:
             self.weights = self.calibration.weights()
@@ -95,9 +97,9 @@ class Engine:
     def recognizers(self) -> list[Recognizer]:
         if self._recognizers is None:
             recs = []
-            for name in self.model_names:
+            for name, flip in zip(self.model_names, self.flips, strict=True):
                 spec = self.store.spec(name)
-                recs.append(Recognizer(spec, self.store.ensure(spec), self.options, flip=self.settings.flip))
+                recs.append(Recognizer(spec, self.store.ensure(spec), self.options, flip=flip))
             self._recognizers = recs
         return self._recognizers
 

@@ -27,6 +27,7 @@ from facesearch.eval.metrics import FoldResult, Roc, best_threshold, fuse_scores
 from facesearch.eval.pairs import Pair, read_pairs
 from facesearch.faces import Faces
 from facesearch.images import LoadedImage
+from facesearch.models.registry import profile_flips
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class LfwEmbeddings:
 class LfwReport:
     profile: str
     models: tuple[str, ...]
+    mirror_pass: tuple[bool, ...]
     scores: list[ModelScore]
     pairs: int
     impostor_pairs: int
@@ -86,6 +88,7 @@ class LfwReport:
             "dataset": "LFW (deep-funneled), View 2, 10 folds",
             "profile": self.profile,
             "models": list(self.models),
+            "mirror_pass": dict(zip(self.models, self.mirror_pass, strict=True)),
             "created": self.created,
             "pairs": self.pairs,
             "skipped_pairs": self.skipped_pairs,
@@ -205,6 +208,7 @@ def score(engine: Engine, emb: LfwEmbeddings, pairs: list[Pair]) -> LfwReport:
     return LfwReport(
         profile=engine.profile,
         models=tuple(names),
+        mirror_pass=engine.flips,
         scores=results,
         pairs=len(pairs),
         impostor_pairs=int((~same).sum()),
@@ -246,6 +250,9 @@ def calibrations(engine: Engine, emb: LfwEmbeddings, pairs: list[Pair]) -> list[
         if not models or not set(models) <= set(names):
             continue
         idx = [names.index(m) for m in models]
+        flips = profile_flips(profile, models, engine.settings.flip)
+        if flips != tuple(engine.flips[i] for i in idx):
+            continue  # that profile runs its recognizers differently: calibrate it with its own run
         stats = {
             names[i]: ScoreStats(float(per_model[i][~same].mean()), float(per_model[i][~same].std())) for i in idx
         }
@@ -265,6 +272,7 @@ def calibrations(engine: Engine, emb: LfwEmbeddings, pairs: list[Pair]) -> list[
                 tail_intercept=intercept,
                 tail_slope=slope,
                 impostor_comparisons=len(impostors),
+                flip=flips,
                 dataset="LFW View 2 (all 10 folds); FMR over all different-person image pairs",
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
             )
