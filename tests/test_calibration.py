@@ -10,7 +10,7 @@ import pytest
 
 from facesearch.calibration import Calibration, ScoreStats, fit_fmr, load_calibrations
 from facesearch.engine import Engine
-from facesearch.models.registry import BUILTIN_PROFILES
+from facesearch.models.registry import BUILTIN_PROFILES, profile_flips
 
 
 def synthetic(n: int = 200_000) -> Calibration:
@@ -55,9 +55,16 @@ def test_shipped_calibrations_cover_the_builtin_profiles() -> None:
     for profile, models in BUILTIN_PROFILES.items():
         cal = cals[profile]
         assert cal.models == models
+        assert cal.flip == profile_flips(profile, models)
         assert cal.impostor_comparisons > 1_000_000
         # The operating point of verify (FMR 1e-3) is stricter than LFW's accuracy-optimal threshold.
         assert cal.threshold_for_fmr(1e-3)[0] > cal.threshold
+
+
+def test_the_engine_uses_the_calibration_made_for_its_profile(engine: Engine) -> None:
+    assert engine.flips == (True, False)  # the mirror pass of MobileFaceNet does not pay inside the fusion
+    assert engine.calibration is not None and engine.calibration.matches(engine.model_names, engine.flips)
+    assert Engine("mobilefacenet").flips == (True,)
 
 
 def test_fused_score_is_the_weighted_mean_of_the_models_cosines(engine: Engine, people: Path) -> None:
