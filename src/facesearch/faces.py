@@ -33,8 +33,7 @@ class Faces:
         scores: ``(n,)`` detection confidence in ``[0, 1]``.
         landmarks: ``(n, 5, 2)`` points: subject's right eye, left eye, nose tip, right and left mouth
             corner (the image-left eye first for a frontal face).
-        face_size: ``(n,)`` face size in pixels (the distance between the eyes times 2.5, close to the
-            width of the face; robust to the box's loose or tight fit).
+        face_size: ``(n,)`` face size in pixels: the geometric mean of the box's width and height.
         sharpness: ``(n,)`` variance of the Laplacian of a normalised 64x64 grey crop; below ~20 is blurred.
         frontal: ``(n,)`` 1 for a frontal face, falling to 0 at full profile (from landmark symmetry).
         embeddings: ``(n, d)`` unit-length embeddings, ``d == 0`` until embedded.
