@@ -1,5 +1,5 @@
 """``python -m facesearch.cli``."""
 
-from facesearch.cli.main import app
+from facesearch.cli.main import run
 
-app(prog_name="facesearch")
+run()

@@ -42,9 +42,10 @@ def lfw(
     try:
         engine = Engine(model)
         engine.recognizers  # noqa: B018 - convert/load the models before the progress bar starts
-        n_images = len({p.a for p in read_pairs(pairs)} | {p.b for p in read_pairs(pairs)})
+        pair_list = read_pairs(pairs)  # fail on a bad pairs file before any model work
+        n_images = len({p.a for p in pair_list} | {p.b for p in pair_list})
         with tqdm(total=n_images, unit="img", desc="LFW", disable=json_out or None) as bar:
-            report, emb, pair_list = evaluate(engine, data, pairs, progress=bar.update, batch_size=batch_size)
+            report, emb, _ = evaluate(engine, data, pairs, progress=bar.update, batch_size=batch_size)
         out.mkdir(parents=True, exist_ok=True)
         data_json = report.to_json()
         plots = plot_curves(report, out)

@@ -79,8 +79,9 @@ def verify(
     raise typer.Exit(EXIT_OK if result.same else EXIT_NO)
 
 
-def run() -> None:  # pragma: no cover - console entry point alias
+def run() -> None:
+    """The console entry point: any facesearch error that escapes a command still ends as one line."""
     try:
-        app()
+        app(prog_name="facesearch")
     except FacesearchError as exc:
         fail(str(exc), EXIT_ERROR)
