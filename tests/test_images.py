@@ -162,3 +162,28 @@ def test_folder_listing_survives_symlink_loops(tmp_path: Path) -> None:
     (tmp_path / "a" / "readme.txt").write_text("not listed")
     found = list_images([tmp_path])
     assert [p.name for p in found] == ["x.png"]
+
+
+def test_forty_eight_bit_colour_png_is_scaled(tmp_path: Path) -> None:
+    import cv2
+
+    bgr = np.zeros((10, 12, 3), np.uint16)
+    bgr[..., 2] = 60000  # red, in OpenCV's BGR order
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), bgr)
+    assert tuple(load_image(path).pixels[0, 0]) == (60000 >> 8, 0, 0)
+
+
+@pytest.mark.parametrize("suffix", [".heic", ".avif"])
+def test_phone_formats(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"photo{suffix}"
+    Image.new("RGB", (32, 24), (200, 10, 10)).save(path)
+    pixels = load_image(path).pixels
+    assert pixels.shape == (24, 32, 3) and abs(int(pixels[12, 16, 0]) - 200) < 10
+
+
+def test_animation_gives_its_first_frame(tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (8, 8), c) for c in [(255, 0, 0), (0, 255, 0)]]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    assert tuple(load_image(path).pixels[0, 0]) == (255, 0, 0)
