@@ -1,0 +1,1 @@
+"""Storage: encryption at rest (groundwork for galleries and cases)."""
