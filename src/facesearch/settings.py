@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         title="Data directory",
         description="Database, converted models and evidence live here (FACESEARCH_HOME).",
     )
+    database_url: str | None = Field(
+        default=None,
+        title="Database URL",
+        description="SQLAlchemy URL of the database (e.g. postgresql+psycopg://user@host/db); default: "
+        "SQLite at <home>/facesearch.db.",
+    )
     device: Literal["cpu", "cuda"] = Field(
         default="cpu", title="Device", description="Where models run: 'cpu', or 'cuda' through ONNX Runtime."
     )
@@ -54,6 +60,10 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'facesearch.db'}"
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli import commands_embed, commands_eval, commands_models
+from facesearch.cli import commands_audit, commands_embed, commands_eval, commands_models
 from facesearch.cli.output import EXIT_ERROR, EXIT_NO, EXIT_OK, emit_json, fail, format_fmr, line
 from facesearch.errors import FacesearchError
 
@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 app.add_typer(commands_eval.app, name="eval")
 app.add_typer(commands_models.app, name="models")
+app.add_typer(commands_audit.app, name="audit")
+app.command("init")(commands_audit.init)
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
 

@@ -1,0 +1,92 @@
+"""``facesearch init`` and ``facesearch audit``: the data directory, and the tamper-evident log."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated, Any
+
+import typer
+
+from facesearch.cli.output import EXIT_NO, emit_json, fail, line, table
+from facesearch.errors import FacesearchError
+
+app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
+
+
+def _sessions() -> Any:
+    from facesearch.settings import get_settings
+    from facesearch.store.db import open_database
+
+    return open_database(get_settings().resolved_database_url)[1]
+
+
+def init(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Create the data directory, its encryption key (mode 0600) and the database; safe to run again."""
+    from facesearch.audit import log as audit
+    from facesearch.settings import get_settings
+    from facesearch.store.crypto import KEY_ENV, create_key_file, load_key
+
+    settings = get_settings()
+    key_path = settings.home / "key"
+    try:
+        created_key = False
+        if not key_path.exists() and not os.environ.get(KEY_ENV):
+            create_key_file(key_path)
+            created_key = True
+        sealer = load_key(settings.home)
+        sessions = _sessions()
+        with sessions.begin() as s:
+            audit.append(s, actor=getpass.getuser(), action="system.init",
+                         details={"key_id": sealer.key_id, "key_created": created_key})
+    except FacesearchError as exc:
+        fail(str(exc))
+    result = {"home": str(settings.home), "database": settings.resolved_database_url.split("?")[0],
+              "key": str(key_path) if not os.environ.get(KEY_ENV) else KEY_ENV,
+              "key_id": sealer.key_id, "key_created": created_key}
+    if json_out:
+        emit_json(result)
+    else:
+        line(f"data directory {result['home']}; database {result['database']}; "
+             f"key {result['key']} ({'new' if created_key else 'existing'}, id {sealer.key_id})")
+
+
+@app.command("verify")
+def verify(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check every entry of the log: exit 0 intact, 1 tampered (and which entry), 2 error."""
+    from facesearch.audit import log as audit
+
+    try:
+        with _sessions()() as s:
+            result = audit.verify(s)
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
+                   "reason": result.reason})
+    elif result.ok:
+        line(f"audit log intact: {result.checked} entries, every link checked")
+    else:
+        line(f"audit log TAMPERED: {result.reason} ({result.checked} entries intact before it)")
+    if not result.ok:
+        raise typer.Exit(EXIT_NO)
+
+
+@app.command("show")
+def show(
+    case: Annotated[str | None, typer.Option("--case", help="Only this case's entries.")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List the log's entries, oldest first."""
+    from facesearch.audit import log as audit
+
+    try:
+        with _sessions()() as s:
+            entries = list(audit.events(s, case_id=case))
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json([e.payload() | {"hash": e.hash} for e in entries])
+        return
+    table("audit log" + (f", case {case}" if case else ""), ["#", "time (UTC)", "actor", "action", "case", "details"],
+          [[e.seq, e.at[:19], e.actor, e.action, e.case_id or "", e.details] for e in entries])

@@ -1,0 +1,104 @@
+"""The database: SQLite under the data directory by default, PostgreSQL when a URL names one.
+
+The schema comes from the Alembic migrations in ``migrations/`` (applied by ``migrate``), never from
+``create_all``, so that an existing installation is upgraded the same way a new one is built. SQLite runs
+with foreign keys on, WAL journalling and ``synchronous=FULL``: a committed transaction survives a
+killed process, and an uncommitted one leaves nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.errors import FacesearchError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseProblem(FacesearchError):
+    """The database cannot be opened, is damaged, or is newer than this program."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their folder and the pragmas above."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+        known = {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+        if current is not None and current not in known:
+            raise DatabaseProblem(where, f"schema revision {current} is newer than this facesearch; upgrade it")
+        if current == head_revision():
+            return
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        log.info("%s: schema upgraded from %s to %s", where, current, head_revision())
+    except DatabaseProblem:
+        raise
+    except (DatabaseError, OperationalError) as exc:
+        reason = str(exc.orig) if exc.orig is not None else str(exc)
+        raise DatabaseProblem(where, f"cannot open the database ({reason.splitlines()[0]})") from None
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: committed whole at the end, or rolled back whole on any error."""
+    with sessions.begin() as session:
+        yield session
+
+
+def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    engine = open_engine(url)
+    migrate(engine)
+    return engine, sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,40 @@
+"""Database tables (SQLAlchemy 2). The schema evolves only through the Alembic migrations beside this file."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AuditEventRow(Base):
+    """One entry of the hash-chained audit log (``facesearch.audit.chain.AuditEvent``)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40), nullable=False)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    action: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(500))
+    details: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+
+class AuditHeadRow(Base):
+    """The newest entry's sequence number and hash, rewritten in the same transaction as each append:
+    the chain alone cannot show that entries were cut from its end."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
