@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -38,3 +38,32 @@ class AuditHeadRow(Base):
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
     updated: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class IdentityRow(Base):
+    """A person enrolled in the gallery. Reference fields are free-form (case file numbers, notes)."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    reference: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+
+
+class TemplateRow(Base):
+    """One enrolment photo's embedding, sealed with the installation's key (never stored in clear)."""
+
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("identity_id", "profile", "source_sha256", name="uq_template_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+    profile: Mapped[str] = mapped_column(String(100), nullable=False)
+    dim: Mapped[int] = mapped_column(Integer, nullable=False)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    quality: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=False)

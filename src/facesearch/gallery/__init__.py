@@ -1,0 +1,1 @@
+"""Galleries: enrolled identities, their sealed templates, and the search index derived from them."""

@@ -1,0 +1,55 @@
+"""The search index: derived from the database's templates, never the source of truth.
+
+Exact inner-product search (FAISS ``IndexFlatIP``) over unit vectors, keyed by template id. A
+fingerprint of the template ids it was built from tells whether it is stale against the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+from numpy.typing import NDArray
+
+
+def fingerprint(template_ids: NDArray[np.int64]) -> str:
+    return hashlib.sha256(np.sort(template_ids).astype("<i8").tobytes()).hexdigest()
+
+
+@dataclass
+class GalleryIndex:
+    """Template vectors by id, searchable by inner product (cosine, for unit vectors)."""
+
+    dim: int
+    template_ids: NDArray[np.int64]
+    identity_ids: NDArray[np.int64]
+    _index: faiss.Index
+
+    @classmethod
+    def build(cls, template_ids: NDArray[np.int64], identity_ids: NDArray[np.int64],
+              vectors: NDArray[np.float32], dim: int) -> GalleryIndex:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        if len(template_ids):
+            index.add_with_ids(np.ascontiguousarray(vectors, np.float32), template_ids.astype(np.int64))
+        return cls(dim, template_ids.astype(np.int64), identity_ids.astype(np.int64), index)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.template_ids)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def search(self, queries: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Top-``k`` scores and template ids per query (``-1`` ids where the gallery has fewer)."""
+        if len(self) == 0 or len(queries) == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        scores, ids = self._index.search(np.ascontiguousarray(queries, np.float32), min(k, len(self)))
+        return scores, ids
+
+    def identity_of(self, template_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        lookup = dict(zip(self.template_ids.tolist(), self.identity_ids.tolist(), strict=True))
+        return np.array([lookup.get(int(t), -1) for t in np.ravel(template_ids)], np.int64).reshape(
+            np.shape(template_ids))

@@ -1,0 +1,175 @@
+"""Enrolment and gallery reads: identities and their sealed templates, one transaction per identity.
+
+An identity and all of its accepted templates are written in one transaction together with the audit
+entry that records them, so a killed process leaves either the whole enrolment or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.engine import Engine
+from facesearch.errors import FacesearchError
+from facesearch.gallery.index import GalleryIndex
+from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import IdentityRow, TemplateRow
+
+log = logging.getLogger(__name__)
+
+
+def template_purpose(identity_id: int, source_sha256: str, profile: str) -> str:
+    """What a sealed template is bound to: opening it under any other row fails."""
+    return f"template:{identity_id}:{profile}:{source_sha256}"
+
+
+@dataclass(frozen=True)
+class PhotoOutcome:
+    source: str
+    accepted: bool
+    reason: str = ""
+    similar_to: list[dict[str, object]] = field(default_factory=list)  # other identities it matches
+
+
+@dataclass(frozen=True)
+class EnrolmentReport:
+    identity_id: int | None
+    name: str
+    photos: list[PhotoOutcome]
+
+    @property
+    def accepted(self) -> int:
+        return sum(p.accepted for p in self.photos)
+
+
+def enrol(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    sealer: Sealer,
+    name: str,
+    photos: Sequence[Path | bytes],
+    *,
+    actor: str,
+    reference: dict[str, object] | None = None,
+    policy: EnrolmentPolicy | None = None,
+    face: int | None = None,
+    warn_threshold: float | None = None,
+    case_id: str | None = None,
+) -> EnrolmentReport:
+    """Enrol a new identity from ``photos``; photos that fail the policy are refused with their reason.
+
+    Nothing is written unless at least one photo is accepted. ``warn_threshold`` (default: the
+    calibrated score for FMR 1e-3) flags accepted photos that already match another identity.
+    """
+    policy = policy or EnrolmentPolicy()
+    outcomes: list[PhotoOutcome] = []
+    accepted: list[tuple[str, NDArray[np.float32], dict[str, object]]] = []
+    seen: set[str] = set()
+    for photo in photos:
+        data = photo if isinstance(photo, bytes) else _read(photo)
+        source = f"<{len(data)} bytes>" if isinstance(photo, bytes) else str(photo)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in seen:
+            outcomes.append(PhotoOutcome(source, False, "the same photo was given twice"))
+            continue
+        seen.add(digest)
+        try:
+            faces = engine.analyze(data) if isinstance(photo, bytes) else engine.analyze(photo)
+            i = choose_face(faces.with_columns(source=source), policy, face)
+        except FacesearchError as exc:
+            outcomes.append(PhotoOutcome(source, False, exc.reason))
+            continue
+        quality: dict[str, object] = {"face_size": float(faces.face_size[i]), "sharpness": float(faces.sharpness[i]),
+                   "frontal": float(faces.frontal[i]), "score": float(faces.scores[i])}
+        accepted.append((digest, faces.embeddings[i], quality))
+        outcomes.append(PhotoOutcome(source, True))
+    if not accepted:
+        raise EnrolmentRefused(name, "no photo could be enrolled: " + "; ".join(
+            f"{o.source}: {o.reason}" for o in outcomes))
+
+    threshold = warn_threshold
+    if threshold is None and engine.calibration is not None:
+        threshold = engine.calibration.threshold_for_fmr(1e-3)[0]
+    index = load_index(sessions, sealer, engine.profile, engine.embedding_size)
+    similar = _similar(index, np.stack([v for _, v, _ in accepted]), threshold, sessions)
+    k = 0
+    for j, o in enumerate(outcomes):
+        if o.accepted:
+            if similar[k]:
+                outcomes[j] = PhotoOutcome(o.source, True, "", similar[k])
+                log.warning("%s: already matches %s", o.source, similar[k])
+            k += 1
+
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        identity = IdentityRow(name=name, reference=reference or {}, created_at=now, created_by=actor)
+        s.add(identity)
+        s.flush()
+        for digest, vector, quality in accepted:
+            s.add(TemplateRow(identity_id=identity.id, profile=engine.profile, dim=int(vector.shape[0]),
+                              sealed=sealer.seal_vector(vector, template_purpose(identity.id, digest, engine.profile)),
+                              source_sha256=digest, quality=quality, created_at=now))
+        audit.append(s, actor=actor, action="identity.enrol", case_id=case_id, subject=f"identity:{identity.id}",
+                     details={"name": name, "profile": engine.profile,
+                              "photos_sha256": [d for d, _, _ in accepted],
+                              "refused": [{"source": o.source, "reason": o.reason} for o in outcomes if not o.accepted],
+                              "similar_to": [x for o in outcomes for x in o.similar_to]})
+        identity_id = identity.id
+    return EnrolmentReport(identity_id, name, outcomes)
+
+
+def _read(path: Path) -> bytes:
+    from facesearch.images import load_image
+
+    try:
+        return path.read_bytes()
+    except OSError:
+        load_image(path)  # raises the one-line ImageError naming the reason
+        raise
+
+
+def _similar(index: GalleryIndex, vectors: NDArray[np.float32], threshold: float | None,
+             sessions: sessionmaker[Session]) -> list[list[dict[str, object]]]:
+    if threshold is None or len(index) == 0:
+        return [[] for _ in vectors]
+    scores, ids = index.search(vectors, 5)
+    owners = index.identity_of(ids)
+    names: dict[int, str] = {}
+    with sessions() as s:
+        for row in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(set(owners.ravel().tolist())))):
+            names[row.id] = row.name
+    out = []
+    for sc, ow in zip(scores, owners, strict=True):
+        hits: dict[int, float] = {}
+        for score, owner in zip(sc, ow, strict=True):
+            if owner >= 0 and score >= threshold:
+                hits[int(owner)] = max(hits.get(int(owner), -1.0), float(score))
+        out.append([{"identity_id": i, "name": names.get(i, "?"), "score": round(v, 4)} for i, v in hits.items()])
+    return out
+
+
+def load_index(sessions: sessionmaker[Session], sealer: Sealer, profile: str, dim: int) -> GalleryIndex:
+    """Open every template of ``profile`` and build the search index from them."""
+    with sessions() as s:
+        rows = s.execute(select(TemplateRow.id, TemplateRow.identity_id, TemplateRow.sealed,
+                                TemplateRow.source_sha256, TemplateRow.dim)
+                         .where(TemplateRow.profile == profile).order_by(TemplateRow.id)).all()
+    vectors = np.zeros((len(rows), dim), np.float32)
+    for i, row in enumerate(rows):
+        if row.dim != dim:
+            raise FacesearchError(f"template {row.id}", f"has {row.dim} dimensions, the profile makes {dim}")
+        vectors[i] = sealer.open_vector(row.sealed, template_purpose(row.identity_id, row.source_sha256, profile))
+    ids = np.array([r.id for r in rows], np.int64)
+    owners = np.array([r.identity_id for r in rows], np.int64)
+    return GalleryIndex.build(ids, owners, vectors, dim)

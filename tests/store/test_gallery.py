@@ -1,0 +1,80 @@
+"""Enrolment into the gallery, on SQLite and PostgreSQL, with the real engine and real photos."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from facesearch.audit import log as audit
+from facesearch.engine import Engine
+from facesearch.gallery.policy import EnrolmentRefused
+from facesearch.gallery.service import enrol, load_index
+from facesearch.store.crypto import KeyMismatchError, Sealer
+from facesearch.store.db import open_database
+from facesearch.store.schema import IdentityRow, TemplateRow
+
+
+def _jpeg(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def test_enrol_seals_templates_and_warns_about_a_second_enrolment(
+    database_url: str, engine: Engine, people: Path
+) -> None:
+    _, sessions = open_database(database_url)
+    sealer = Sealer(os.urandom(32))
+    first = enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="officer-1")
+    assert first.accepted == 1 and first.identity_id is not None
+    with sessions() as s:
+        row = s.scalars(select(TemplateRow)).one()
+    clear = engine.analyze(people / "obama.jpg").embeddings[0]
+    assert clear.tobytes() not in row.sealed  # at rest, only ciphertext
+    index = load_index(sessions, sealer, engine.profile, engine.embedding_size)
+    assert len(index) == 1
+    np.testing.assert_allclose(index.search(clear[None], 1)[0][0, 0], 1.0, atol=1e-5)
+
+    again = enrol(engine, sessions, sealer, "B. Obama", [people / "obama2.jpg"], actor="officer-2")
+    assert again.photos[0].accepted and again.photos[0].similar_to[0]["name"] == "Barack Obama"
+    other = enrol(engine, sessions, sealer, "Joe Biden", [people / "biden.jpg"], actor="officer-2")
+    assert other.photos[0].similar_to == []
+    with sessions() as s:
+        entries = list(audit.events(s))
+        assert [e.action for e in entries] == ["identity.enrol"] * 3
+        assert entries[1].details["similar_to"][0]["name"] == "Barack Obama"
+        assert audit.verify(s).ok
+
+
+def test_unfit_photos_are_refused_with_reasons_and_nothing_is_written(
+    database_url: str, engine: Engine, people: Path
+) -> None:
+    _, sessions = open_database(database_url)
+    obama = np.asarray(Image.open(people / "obama.jpg").convert("RGB"))
+    blank = _jpeg(np.full((300, 300, 3), 170, np.uint8))
+    blurred = _jpeg(cv2.GaussianBlur(obama, (0, 0), 12))  # about 4% of the 275-px face: visibly out of focus
+    tiny = _jpeg(cv2.resize(obama, (obama.shape[1] // 6, obama.shape[0] // 6), interpolation=cv2.INTER_AREA))
+    photos = [blank, people / "two_people.jpg", blurred, tiny, blank]
+    with pytest.raises(EnrolmentRefused) as info:
+        enrol(engine, sessions, Sealer(os.urandom(32)), "Nobody", photos, actor="officer")
+    message = str(info.value)
+    for reason in ("no face found", "2 faces in the photo", "too blurred", "too small", "given twice"):
+        assert reason in message
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(IdentityRow)) == 0
+        assert list(audit.events(s)) == []
+
+
+def test_a_wrong_key_opens_no_template(database_url: str, engine: Engine, people: Path) -> None:
+    _, sessions = open_database(database_url)
+    enrol(engine, sessions, Sealer(os.urandom(32)), "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"],
+          actor="officer")
+    with pytest.raises(KeyMismatchError, match="wrong key"):
+        load_index(sessions, Sealer(os.urandom(32)), engine.profile, engine.embedding_size)
