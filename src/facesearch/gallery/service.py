@@ -24,7 +24,7 @@ from facesearch.errors import FacesearchError
 from facesearch.gallery.index import GalleryIndex
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
 from facesearch.store.crypto import Sealer
-from facesearch.store.schema import IdentityRow, TemplateRow
+from facesearch.store.schema import CaseTargetRow, IdentityRow, TemplateRow
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,15 @@ def enrol(
 
     now = datetime.now(UTC)
     with sessions.begin() as s:
+        if case_id is not None:
+            from facesearch.cases.service import require_open  # cases build on the gallery, not the reverse
+
+            require_open(s, case_id)
         identity = IdentityRow(name=name, reference=reference or {}, created_at=now, created_by=actor)
         s.add(identity)
         s.flush()
+        if case_id is not None:
+            s.add(CaseTargetRow(case_id=int(case_id.lstrip("Cc")), identity_id=identity.id))
         for digest, vector, quality in accepted:
             s.add(TemplateRow(identity_id=identity.id, profile=engine.profile, dim=int(vector.shape[0]),
                               sealed=sealer.seal_vector(vector, template_purpose(identity.id, digest, engine.profile)),
@@ -159,12 +165,16 @@ def _similar(index: GalleryIndex, vectors: NDArray[np.float32], threshold: float
     return out
 
 
-def load_index(sessions: sessionmaker[Session], sealer: Sealer, profile: str, dim: int) -> GalleryIndex:
-    """Open every template of ``profile`` and build the search index from them."""
+def load_index(
+    sessions: sessionmaker[Session], sealer: Sealer, profile: str, dim: int, identity_ids: set[int] | None = None
+) -> GalleryIndex:
+    """Open the templates of ``profile`` (of ``identity_ids`` only, when given) and index them."""
+    query = (select(TemplateRow.id, TemplateRow.identity_id, TemplateRow.sealed, TemplateRow.source_sha256,
+                    TemplateRow.dim).where(TemplateRow.profile == profile).order_by(TemplateRow.id))
+    if identity_ids is not None:
+        query = query.where(TemplateRow.identity_id.in_(identity_ids))
     with sessions() as s:
-        rows = s.execute(select(TemplateRow.id, TemplateRow.identity_id, TemplateRow.sealed,
-                                TemplateRow.source_sha256, TemplateRow.dim)
-                         .where(TemplateRow.profile == profile).order_by(TemplateRow.id)).all()
+        rows = s.execute(query).all()
     vectors = np.zeros((len(rows), dim), np.float32)
     for i, row in enumerate(rows):
         if row.dim != dim:

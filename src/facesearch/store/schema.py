@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -67,3 +69,36 @@ class TemplateRow(Base):
     source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     quality: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
     created_at: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class CaseRow(Base):
+    """An authorised, time-limited search for named people. ``status``: draft, authorised, active,
+    closed or expired."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(40), nullable=False)
+    purpose_text: Mapped[str | None] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    authorisation_ref: Mapped[str | None] = mapped_column(String(200))
+    authorising_authority: Mapped[str | None] = mapped_column(String(300))
+    authorised_by: Mapped[str | None] = mapped_column(String(200))
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    cameras: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    reviewers_required: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseTargetRow(Base):
+    """An identity a case searches for."""
+
+    __tablename__ = "case_targets"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True)

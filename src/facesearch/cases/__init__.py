@@ -1,0 +1,1 @@
+"""Cases: authorised, time-limited searches for named people, and identification within them."""

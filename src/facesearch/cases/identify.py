@@ -1,0 +1,129 @@
+"""Identification (1:N) inside a case: every face of a photo against the case's watchlist.
+
+The threshold comes from a target false positive identification rate per searched face (FPIR, default
+1e-3) and the watchlist size N: a face is compared with N people, so each comparison may false-match
+at most FPIR / N (FPIR ~= N x FMR for small rates). Both the target and the threshold are reported.
+A face that matches nobody leaves nothing behind: the audit entry counts it, nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.cases.service import CaseError, require_searchable
+from facesearch.engine import Engine
+from facesearch.errors import FacesearchError
+from facesearch.gallery.service import load_index
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import CaseTargetRow, IdentityRow
+
+DEFAULT_FPIR = 1e-3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    identity_id: int
+    name: str
+    score: float
+    rank: int
+    fmr: float
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    box: list[float]
+    candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def no_match(self) -> bool:
+        return not self.candidates
+
+
+@dataclass(frozen=True)
+class Identification:
+    case: str
+    source: str
+    target_fpir: float
+    watchlist_size: int
+    threshold: float
+    threshold_extrapolated: bool
+    faces: list[FaceResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "case": self.case, "source": self.source, "target_fpir": self.target_fpir,
+            "watchlist_size": self.watchlist_size, "threshold": round(self.threshold, 6),
+            "threshold_extrapolated": self.threshold_extrapolated,
+            "faces": [{"box": f.box, "match": not f.no_match,
+                       "candidates": [c.__dict__ | {"score": round(c.score, 6), "fmr": float(f"{c.fmr:.3g}")}
+                                      for c in f.candidates]} for f in self.faces],
+        }
+
+
+def identify(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    sealer: Sealer,
+    case_ref: str,
+    image: Path | bytes,
+    *,
+    actor: str,
+    fpir: float = DEFAULT_FPIR,
+    max_candidates: int = 5,
+    camera: str | None = None,
+) -> Identification:
+    """Search every face of ``image`` against the watchlist of an active case."""
+    if engine.calibration is None:
+        raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")
+    data = image if isinstance(image, bytes) else Path(image).read_bytes()
+    source = f"<{len(data)} bytes>" if isinstance(image, bytes) else str(image)
+    digest = hashlib.sha256(data).hexdigest()
+    refused: CaseError | None = None
+    with sessions() as s:
+        try:
+            case = require_searchable(s, case_ref, camera=camera)
+        except CaseError as exc:
+            refused = exc
+        else:
+            targets = set(s.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == case.id)))
+            names = {r.id: r.name for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
+    if refused is not None:
+        with sessions.begin() as s:
+            audit.append(s, actor=actor, action="search.refused", case_id=str(case_ref).upper(),
+                         details={"input_sha256": digest, "reason": refused.reason})
+        raise refused
+    ref = f"C{case.id}"
+    index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets)
+    watchlist = len(set(index.identity_ids.tolist()))
+    threshold, extrapolated = engine.calibration.threshold_for_fmr(fpir / max(watchlist, 1))
+    faces = engine.analyze(image if isinstance(image, bytes) else Path(image))
+    results: list[FaceResult] = []
+    if len(faces):
+        scores, ids = index.search(faces.embeddings, max_candidates * 4)
+        owners = index.identity_of(ids)
+        for i in range(len(faces)):
+            best: dict[int, float] = {}
+            for score, owner in zip(scores[i], owners[i], strict=True):
+                if owner >= 0 and score >= threshold:
+                    best[int(owner)] = max(best.get(int(owner), -1.0), float(score))
+            ranked = sorted(best.items(), key=lambda kv: -kv[1])[:max_candidates]
+            results.append(FaceResult(
+                [round(float(v), 1) for v in faces.boxes[i]],
+                [Candidate(o, names.get(o, "?"), sc, r + 1, engine.calibration.fmr(sc)[0])
+                 for r, (o, sc) in enumerate(ranked)]))
+    result = Identification(ref, source, fpir, watchlist, threshold, extrapolated, results)
+    with sessions.begin() as s:
+        audit.append(s, actor=actor, action="search.identify", case_id=ref, details={
+            "input_sha256": digest, "faces": len(results), "faces_without_match": sum(f.no_match for f in results),
+            "watchlist_size": watchlist, "watchlist_templates": index.fingerprint, "target_fpir": fpir,
+            "threshold": round(threshold, 6), "profile": engine.profile,
+            "candidates": [{"face": i, "identity_id": c.identity_id, "score": round(c.score, 6)}
+                           for i, f in enumerate(results) for c in f.candidates]})
+    return result

@@ -1,0 +1,193 @@
+"""The case life cycle: draft -> authorised -> active -> closed or expired.
+
+Only an active case inside its validity window can be searched. When a case closes or expires, the
+templates of the people it targeted are deleted, unless another case that is still authorised or
+active targets the same person. Every change is audited in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.errors import FacesearchError
+from facesearch.store.schema import CaseRow, CaseTargetRow, TemplateRow
+
+PURPOSES = ("missing-person", "victim", "suspect", "other")
+LIVE = ("authorised", "active")  # statuses whose targets keep their templates
+AUTHORISATION_FIELDS = ("legal_basis", "authorisation_ref", "authorising_authority", "authorised_by")
+
+
+class CaseError(FacesearchError):
+    """A case does not exist, or the action is not allowed in its state."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case as callers see it (``ref`` is ``C<id>``)."""
+
+    ref: str
+    title: str
+    purpose: str
+    status: str
+    valid_from: datetime
+    valid_until: datetime
+    cameras: list[str]
+    reviewers_required: int
+    targets: list[int]
+    fields: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.ref, "title": self.title, "purpose": self.purpose, "status": self.status,
+                "valid_from": self.valid_from.isoformat(), "valid_until": self.valid_until.isoformat(),
+                "cameras": self.cameras, "reviewers_required": self.reviewers_required,
+                "targets": self.targets, **self.fields}
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def parse_ref(ref: str | int) -> int:
+    text = str(ref).strip()
+    digits = text[1:] if text[:1] in ("C", "c") else text
+    if not digits.isdigit():
+        raise CaseError(text, "not a case id (expected C<number>, e.g. C1)")
+    return int(digits)
+
+
+def _row(session: Session, ref: str | int, lock: bool = False) -> CaseRow:
+    row = session.get(CaseRow, parse_ref(ref), with_for_update=lock)
+    if row is None:
+        raise CaseError(str(ref), "no such case")
+    return row
+
+
+def to_case(session: Session, row: CaseRow) -> Case:
+    targets = list(session.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == row.id)))
+    return Case(f"C{row.id}", row.title, row.purpose, row.status, _aware(row.valid_from), _aware(row.valid_until),
+                list(row.cameras), row.reviewers_required, sorted(targets),
+                {k: getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")})
+
+
+def create_case(
+    sessions: sessionmaker[Session],
+    *,
+    title: str,
+    purpose: str,
+    actor: str,
+    valid_until: datetime,
+    valid_from: datetime | None = None,
+    purpose_text: str | None = None,
+    cameras: list[str] | None = None,
+    reviewers_required: int = 2,
+    max_span: timedelta = timedelta(days=30),
+    **authorisation: str | None,
+) -> Case:
+    """A new case: ``authorised`` when every authorisation field is given, else ``draft``."""
+    unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
+    if unknown:
+        raise CaseError(title, f"unknown fields {sorted(unknown)}")
+    if purpose not in PURPOSES:
+        raise CaseError(title, f"purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
+    if purpose == "other" and not purpose_text:
+        raise CaseError(title, "purpose 'other' needs a description (purpose text)")
+    start = _aware(valid_from or datetime.now(UTC))
+    end = _aware(valid_until)
+    if end <= start:
+        raise CaseError(title, f"valid until {end:%Y-%m-%d %H:%M} is not after valid from {start:%Y-%m-%d %H:%M}")
+    if end - start > max_span:
+        raise CaseError(title, f"validity of {(end - start).days} days exceeds the maximum of {max_span.days} days")
+    if reviewers_required < 1:
+        raise CaseError(title, "at least one reviewer is required")
+    complete = all(authorisation.get(f) for f in AUTHORISATION_FIELDS)
+    with sessions.begin() as s:
+        row = CaseRow(title=title, purpose=purpose, purpose_text=purpose_text, valid_from=start, valid_until=end,
+                      cameras=list(cameras or []), reviewers_required=reviewers_required,
+                      status="authorised" if complete else "draft", created_at=datetime.now(UTC), created_by=actor,
+                      **{f: authorisation.get(f) for f in AUTHORISATION_FIELDS})
+        s.add(row)
+        s.flush()
+        case = to_case(s, row)
+        audit.append(s, actor=actor, action="case.create", case_id=case.ref, details=case.to_json())
+    return case
+
+
+def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now: datetime | None = None) -> Case:
+    moment = _aware(now or datetime.now(UTC))
+    with sessions.begin() as s:
+        row = _row(s, ref, lock=True)
+        if row.status != "authorised":
+            missing = [f for f in AUTHORISATION_FIELDS if not getattr(row, f)]
+            why = f"missing {', '.join(missing)}" if row.status == "draft" else f"it is {row.status}"
+            raise CaseError(f"C{row.id}", f"only an authorised case can be activated ({why})")
+        if not _aware(row.valid_from) <= moment <= _aware(row.valid_until):
+            window = f"{row.valid_from:%Y-%m-%d} to {row.valid_until:%Y-%m-%d}"
+            raise CaseError(f"C{row.id}", f"outside its validity ({window})")
+        row.status = "active"
+        audit.append(s, actor=actor, action="case.activate", case_id=f"C{row.id}")
+        return to_case(s, row)
+
+
+def close_case(sessions: sessionmaker[Session], ref: str, *, actor: str, status: str = "closed") -> Case:
+    """Close (or expire) a case and delete its targets' templates that no other live case needs."""
+    with sessions.begin() as s:
+        row = _row(s, ref, lock=True)
+        if row.status in ("closed", "expired"):
+            raise CaseError(f"C{row.id}", f"already {row.status}")
+        row.status, row.ended_at = status, datetime.now(UTC)
+        s.flush()
+        deleted = _purge_templates(s, row.id)
+        audit.append(s, actor=actor, action=f"case.{'close' if status == 'closed' else 'expire'}",
+                     case_id=f"C{row.id}", details={"templates_deleted": deleted})
+        return to_case(s, row)
+
+
+def expire_cases(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[str]:
+    """Expire every live case past its validity; returns their ids."""
+    moment = _aware(now or datetime.now(UTC))
+    with sessions() as s:
+        due = [f"C{r.id}" for r in s.scalars(select(CaseRow).where(CaseRow.status.in_(LIVE)))
+               if _aware(r.valid_until) < moment]
+    for ref in due:
+        close_case(sessions, ref, actor="system", status="expired")
+    return due
+
+
+def _purge_templates(s: Session, case_id: int) -> int:
+    targets = set(s.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == case_id)))
+    still_needed = set(s.scalars(
+        select(CaseTargetRow.identity_id).join(CaseRow, CaseRow.id == CaseTargetRow.case_id)
+        .where(CaseRow.status.in_(LIVE), CaseRow.id != case_id, CaseTargetRow.identity_id.in_(targets))))
+    doomed = targets - still_needed
+    if not doomed:
+        return 0
+    count = s.scalar(select(func.count()).select_from(TemplateRow).where(TemplateRow.identity_id.in_(doomed))) or 0
+    s.execute(delete(TemplateRow).where(TemplateRow.identity_id.in_(doomed)))
+    return int(count)
+
+
+def require_open(s: Session, ref: str) -> CaseRow:
+    """A case people can still be added to (not closed or expired)."""
+    row = _row(s, ref)
+    if row.status in ("closed", "expired"):
+        raise CaseError(f"C{row.id}", f"is {row.status}; nobody can be enrolled into it")
+    return row
+
+
+def require_searchable(s: Session, ref: str, now: datetime | None = None, camera: str | None = None) -> CaseRow:
+    """The case, if it may be searched now (and on ``camera``); otherwise ``CaseError`` saying why."""
+    moment = _aware(now or datetime.now(UTC))
+    row = _row(s, ref)
+    if row.status != "active":
+        raise CaseError(f"C{row.id}", f"is {row.status}, not active: searching it is refused")
+    if moment > _aware(row.valid_until):
+        raise CaseError(f"C{row.id}", f"expired on {row.valid_until:%Y-%m-%d %H:%M}: searching it is refused")
+    if camera is not None and row.cameras and camera not in row.cameras:
+        raise CaseError(f"C{row.id}", f"camera {camera!r} is not allowed by this case")
+    return row
