@@ -21,6 +21,8 @@ from facesearch.store.schema import CaseRow, CaseTargetRow, TemplateRow
 PURPOSES = ("missing-person", "victim", "suspect", "other")
 LIVE = ("authorised", "active")  # statuses whose targets keep their templates
 AUTHORISATION_FIELDS = ("legal_basis", "authorisation_ref", "authorising_authority", "authorised_by")
+# What makes a case authorised: the legal basis, the authorisation's reference and who gave it.
+REQUIRED_FOR_AUTHORISATION = ("legal_basis", "authorisation_ref", "authorised_by")
 
 
 class CaseError(FacesearchError):
@@ -105,7 +107,7 @@ def create_case(
         raise CaseError(title, f"validity of {(end - start).days} days exceeds the maximum of {max_span.days} days")
     if reviewers_required < 1:
         raise CaseError(title, "at least one reviewer is required")
-    complete = all(authorisation.get(f) for f in AUTHORISATION_FIELDS)
+    complete = all(authorisation.get(f) for f in REQUIRED_FOR_AUTHORISATION)
     with sessions.begin() as s:
         row = CaseRow(title=title, purpose=purpose, purpose_text=purpose_text, valid_from=start, valid_until=end,
                       cameras=list(cameras or []), reviewers_required=reviewers_required,
@@ -123,7 +125,7 @@ def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now:
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
         if row.status != "authorised":
-            missing = [f for f in AUTHORISATION_FIELDS if not getattr(row, f)]
+            missing = [f for f in REQUIRED_FOR_AUTHORISATION if not getattr(row, f)]
             why = f"missing {', '.join(missing)}" if row.status == "draft" else f"it is {row.status}"
             raise CaseError(f"C{row.id}", f"only an authorised case can be activated ({why})")
         if not _aware(row.valid_from) <= moment <= _aware(row.valid_until):

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli import commands_audit, commands_embed, commands_eval, commands_models
+from facesearch.cli import commands_audit, commands_cases, commands_embed, commands_eval, commands_models
 from facesearch.cli.output import EXIT_ERROR, EXIT_NO, EXIT_OK, emit_json, fail, format_fmr, line
 from facesearch.errors import FacesearchError
 
@@ -24,6 +24,9 @@ app.add_typer(commands_eval.app, name="eval")
 app.add_typer(commands_models.app, name="models")
 app.add_typer(commands_audit.app, name="audit")
 app.command("init")(commands_audit.init)
+app.add_typer(commands_cases.app, name="case")
+app.command("enroll")(commands_cases.enroll)
+app.command("identify")(commands_cases.identify)
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
 

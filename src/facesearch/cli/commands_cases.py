@@ -1,0 +1,194 @@
+"""``facesearch case``, ``enroll`` and ``identify``: watchlists inside authorised, time-limited cases."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, format_fmr, line, table, warn
+from facesearch.errors import FacesearchError
+
+app = typer.Typer(help="Create and run cases: authorised, time-limited searches for named people.",
+                  no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _context() -> tuple[Any, Any]:
+    from facesearch.settings import get_settings
+    from facesearch.store.crypto import load_key
+    from facesearch.store.db import open_database
+
+    settings = get_settings()
+    return open_database(settings.resolved_database_url)[1], load_key(settings.home)
+
+
+def _date(text: str | None, end_of_day: bool) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{text}: not a date (expected YYYY-MM-DD or an ISO 8601 time)")
+    if len(text) <= 10:  # a bare date: the whole day counts
+        value = datetime.combine(value.date(), time.max if end_of_day else time.min)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _print_case(case: Any, json_out: bool) -> None:
+    if json_out:
+        emit_json(case.to_json())
+        return
+    line(f"{case.ref} [{case.status}] {case.title} ({case.purpose}); valid {case.valid_from:%Y-%m-%d %H:%M} to "
+         f"{case.valid_until:%Y-%m-%d %H:%M} UTC; reviewers {case.reviewers_required}; "
+         f"cameras {', '.join(case.cameras) or 'any'}; targets {len(case.targets)}")
+
+
+@app.command("create")
+def create(
+    title: Annotated[str, typer.Option(help="What the case is about.")],
+    purpose: Annotated[str, typer.Option(help="missing-person, victim, suspect or other.")],
+    valid_until: Annotated[str, typer.Option(help="Last day (YYYY-MM-DD) or time the case may be searched.")],
+    purpose_text: Annotated[str | None, typer.Option(help="Description, required for purpose 'other'.")] = None,
+    legal_basis: Annotated[str | None, typer.Option(help="The law that allows the search.")] = None,
+    authorisation_ref: Annotated[str | None, typer.Option(help="Reference of the authorisation.")] = None,
+    authorising_authority: Annotated[str | None, typer.Option(help="Body that authorised it.")] = None,
+    authorised_by: Annotated[str | None, typer.Option(help="Person who authorised it.")] = None,
+    valid_from: Annotated[str | None, typer.Option(help="First day (default: now).")] = None,
+    cameras: Annotated[str, typer.Option(help="Comma-separated cameras or places allowed (default: any).")] = "",
+    reviewers: Annotated[int, typer.Option(help="Distinct reviewers needed to confirm a sighting.")] = 2,
+    max_days: Annotated[int, typer.Option(help="Longest validity allowed, in days.")] = 30,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a case; with its legal basis, authorisation reference and authoriser it is authorised."""
+    from facesearch.cases.service import create_case
+
+    until = _date(valid_until, end_of_day=True)
+    assert until is not None
+    try:
+        sessions, _ = _context()
+        case = create_case(sessions, title=title, purpose=purpose, purpose_text=purpose_text, valid_until=until,
+                           valid_from=_date(valid_from, end_of_day=False),
+                           cameras=[c.strip() for c in cameras.split(",") if c.strip()],
+                           reviewers_required=reviewers, max_span=timedelta(days=max_days),
+                           actor=getpass.getuser(), legal_basis=legal_basis, authorisation_ref=authorisation_ref,
+                           authorising_authority=authorising_authority, authorised_by=authorised_by)
+    except FacesearchError as exc:
+        fail(str(exc))
+    _print_case(case, json_out)
+
+
+@app.command("activate")
+def activate(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_out: JsonOpt = False) -> None:
+    """Make an authorised case searchable (inside its validity)."""
+    from facesearch.cases.service import activate_case
+
+    try:
+        result = activate_case(_context()[0], case, actor=getpass.getuser())
+    except FacesearchError as exc:
+        fail(str(exc))
+    _print_case(result, json_out)
+
+
+@app.command("close")
+def close(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_out: JsonOpt = False) -> None:
+    """Close a case; its watchlist templates are deleted unless another live case needs them."""
+    from facesearch.cases.service import close_case
+
+    try:
+        result = close_case(_context()[0], case, actor=getpass.getuser())
+    except FacesearchError as exc:
+        fail(str(exc))
+    _print_case(result, json_out)
+
+
+@app.command("list")
+def list_cases(json_out: JsonOpt = False) -> None:
+    """Every case with its status (expired ones are marked so first)."""
+    from sqlalchemy import select
+
+    from facesearch.cases.service import expire_cases, to_case
+    from facesearch.store.schema import CaseRow
+
+    try:
+        sessions, _ = _context()
+        expire_cases(sessions)
+        with sessions() as s:
+            cases = [to_case(s, r) for r in s.scalars(select(CaseRow).order_by(CaseRow.id))]
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json([c.to_json() for c in cases])
+        return
+    table("cases", ["id", "status", "title", "purpose", "valid until (UTC)", "targets"],
+          [[c.ref, c.status, c.title, c.purpose, f"{c.valid_until:%Y-%m-%d %H:%M}", len(c.targets)] for c in cases])
+
+
+def enroll(
+    photos: Annotated[list[Path], typer.Argument(help="Enrolment photos of one person.")],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    case: Annotated[str | None, typer.Option(help="Case whose watchlist this person joins.")] = None,
+    face: Annotated[int | None, typer.Option(help="Which face, when a photo shows several.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    json_out: JsonOpt = False,
+) -> None:
+    """Enrol a person from one or more photos; unfit photos are refused with the reason."""
+    from facesearch.engine import Engine
+    from facesearch.gallery.service import enrol
+
+    try:
+        sessions, sealer = _context()
+        report = enrol(Engine(model), sessions, sealer, name, photos, actor=getpass.getuser(), face=face,
+                       case_id=case)
+    except FacesearchError as exc:
+        fail(str(exc))
+    photos_json = [{"source": p.source, "accepted": p.accepted, "reason": p.reason, "similar_to": p.similar_to}
+                   for p in report.photos]
+    if json_out:
+        emit_json({"identity_id": report.identity_id, "name": report.name, "case": case, "photos": photos_json})
+    else:
+        line(f"enrolled {report.name} as identity {report.identity_id} from {report.accepted} of "
+             f"{len(report.photos)} photos" + (f" into {case.upper()}" if case else ""))
+        for p in report.photos:
+            if not p.accepted:
+                warn(f"{p.source}: refused: {p.reason}")
+            for other in p.similar_to:
+                warn(f"{p.source}: already matches enrolled identity {other['identity_id']} ({other['name']}), "
+                     f"score {other['score']}")
+    if report.accepted < len(report.photos):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def identify(
+    photo: Annotated[Path, typer.Argument(help="Photo to search.")],
+    case: Annotated[str, typer.Option(help="Active case whose watchlist is searched.")],
+    fpir: Annotated[float, typer.Option(help="Target false positive identification rate per face.")] = 1e-3,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    json_out: JsonOpt = False,
+) -> None:
+    """Every face in the photo against the case's watchlist: candidates with score and FMR, or no match."""
+    from facesearch.cases.identify import identify as run_identify
+    from facesearch.engine import Engine
+
+    if not 0 < fpir < 1:
+        fail(f"--fpir {fpir}: expected a rate between 0 and 1")
+    try:
+        sessions, sealer = _context()
+        result = run_identify(Engine(model), sessions, sealer, case, photo, actor=getpass.getuser(), fpir=fpir)
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json(result.to_json())
+        return
+    line(f"{result.case}: {len(result.faces)} faces searched against {result.watchlist_size} people; "
+         f"threshold {result.threshold:.4f} for FPIR {result.target_fpir:g}")
+    for i, f in enumerate(result.faces):
+        if f.no_match:
+            line(f"  face {i} at {f.box}: no match")
+        for c in f.candidates:
+            line(f"  face {i} at {f.box}: candidate #{c.rank} {c.name} (identity {c.identity_id}), score "
+                 f"{c.score:.4f}, FMR {format_fmr(c.fmr)}")
