@@ -49,3 +49,19 @@ def test_case_enrol_identify_close(tmp_path: Path, people: Path) -> None:
     unknown = run(home, "identify", str(people / "obama2.jpg"), "--case", "C7")
     assert unknown.returncode == 2 and "C7: no such case" in unknown.stderr
     assert run(home, "audit", "verify").returncode == 0
+
+
+def test_retention_expires_cases_past_their_validity(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run(home, "init").returncode == 0
+    now = datetime.now(UTC)
+    created = run(home, "case", "create", "--title", "Old", "--purpose", "victim", "--legal-basis", "x",
+                  "--authorisation-ref", "y", "--authorised-by", "z",
+                  "--valid-from", (now - timedelta(days=10)).isoformat(),
+                  "--valid-until", (now - timedelta(minutes=1)).isoformat(), "--json")
+    assert created.returncode == 0, created.stderr
+    out = run(home, "retention", "run", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout) == {"cases_expired": ["C1"]}
+    assert json.loads(run(home, "case", "list", "--json").stdout)[0]["status"] == "expired"
+    actions = [e["action"] for e in json.loads(run(home, "audit", "show", "--json").stdout)]
+    assert actions[-2:] == ["case.expire", "retention.run"]

@@ -192,3 +192,28 @@ def identify(
         for c in f.candidates:
             line(f"  face {i} at {f.box}: candidate #{c.rank} {c.name} (identity {c.identity_id}), score "
                  f"{c.score:.4f}, FMR {format_fmr(c.fmr)}")
+
+
+retention_app = typer.Typer(help="Purge what the retention rules say must go.", no_args_is_help=True)
+
+
+@retention_app.command("run")
+def retention_run(json_out: JsonOpt = False) -> None:
+    """Expire cases past their validity and delete their watchlist templates (each purge is audited).
+
+    Sightings and evidence, and their retention period, arrive with the video pipeline.
+    """
+    from facesearch.audit import log as audit
+    from facesearch.cases.service import expire_cases
+
+    try:
+        sessions, _ = _context()
+        expired = expire_cases(sessions)
+        with sessions.begin() as s:
+            audit.append(s, actor=getpass.getuser(), action="retention.run", details={"cases_expired": expired})
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json({"cases_expired": expired})
+    else:
+        line(f"retention: {len(expired)} cases expired" + (f" ({', '.join(expired)})" if expired else ""))

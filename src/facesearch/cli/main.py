@@ -27,6 +27,7 @@ app.command("init")(commands_audit.init)
 app.add_typer(commands_cases.app, name="case")
 app.command("enroll")(commands_cases.enroll)
 app.command("identify")(commands_cases.identify)
+app.add_typer(commands_cases.retention_app, name="retention")
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
 
