@@ -78,3 +78,33 @@ def test_a_wrong_key_opens_no_template(database_url: str, engine: Engine, people
           actor="officer")
     with pytest.raises(KeyMismatchError, match="wrong key"):
         load_index(sessions, Sealer(os.urandom(32)), engine.profile, engine.embedding_size)
+
+
+def test_the_sealed_index_is_used_when_fresh_and_rebuilt_when_stale(
+    database_url: str, engine: Engine, people: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from facesearch.gallery.cache import IndexCache
+    from facesearch.store.schema import TemplateRow
+
+    _, sessions = open_database(database_url)
+    sealer = Sealer(os.urandom(32))
+    cache = IndexCache(tmp_path / "index", sealer)
+    enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="o", cache=cache)
+    enrol(engine, sessions, sealer, "Joe Biden", [people / "biden.jpg"], actor="o", cache=cache)
+    path = cache.path(engine.profile)
+    clear = engine.analyze(people / "biden.jpg").embeddings[0]
+    assert path.is_file() and clear.tobytes() not in path.read_bytes()  # sealed on disk too
+    fresh = load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)
+    assert len(fresh) == 2
+
+    with sessions.begin() as s:  # the database changes behind the cache's back
+        s.execute(TemplateRow.__table__.delete().where(TemplateRow.identity_id == 1))
+    with caplog.at_level(logging.INFO, logger="facesearch.gallery.cache"):
+        rebuilt = load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)
+    assert len(rebuilt) == 1 and "stale" in caplog.text
+    path.write_bytes(b"garbage")
+    assert len(load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)) == 1
+    with pytest.raises(KeyMismatchError):  # a cache cannot be opened with another key either
+        Sealer(os.urandom(32)).open(path.read_bytes(), f"gallery-index:{engine.profile}")

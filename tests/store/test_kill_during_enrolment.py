@@ -15,7 +15,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from facesearch.audit import log as audit
-from facesearch.gallery.service import template_purpose
+from facesearch.gallery.cache import IndexCache
+from facesearch.gallery.service import load_index, template_purpose
 from facesearch.store.crypto import create_key_file, load_key
 from facesearch.store.db import open_database
 from facesearch.store.schema import IdentityRow, TemplateRow
@@ -25,6 +26,7 @@ WORKER = textwrap.dedent(
     import sys
     from pathlib import Path
     from facesearch.engine import Engine
+    from facesearch.gallery.cache import IndexCache
     from facesearch.gallery.service import enrol
     from facesearch.store.crypto import load_key
     from facesearch.store.db import open_database
@@ -33,11 +35,13 @@ WORKER = textwrap.dedent(
     _, sessions = open_database(url)
     sealer = load_key(Path(home))
     engine = Engine("dlib")
+    cache = IndexCache(Path(home) / "index", sealer)
     with open(log_path, "a") as log:
         for folder in people:
             photos = sorted(Path(folder).glob("*.jpg"))[:2]
             try:
-                report = enrol(engine, sessions, sealer, Path(folder).name, photos, actor="bulk", warn_threshold=2.0)
+                report = enrol(engine, sessions, sealer, Path(folder).name, photos, actor="bulk", warn_threshold=2.0,
+                               cache=cache)
             except Exception as exc:  # an unfit photo set: reported, not fatal
                 log.write(f"refused {Path(folder).name}\\n")
                 continue
@@ -87,5 +91,9 @@ def test_twenty_kills_leave_the_gallery_consistent(tmp_path: Path, lfw: Path) ->
         assert result.ok, result.reason
         enrolments = [e for e in audit.events(s) if e.action == "identity.enrol"]
         assert {int(str(e.subject).split(":")[1]) for e in enrolments} == identities
-        for row in s.scalars(select(TemplateRow)):  # every sealed template still opens
+        rows = list(s.scalars(select(TemplateRow)))
+        for row in rows:  # every sealed template still opens
             sealer.open_vector(row.sealed, template_purpose(row.identity_id, row.source_sha256, row.profile))
+    # The on-disk index, possibly written before a kill or not at all, agrees with the database.
+    index = load_index(sessions, sealer, "dlib", 128, cache=IndexCache(home / "index", sealer))
+    assert sorted(index.template_ids.tolist()) == sorted(r.id for r in rows)

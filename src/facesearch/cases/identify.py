@@ -20,6 +20,7 @@ from facesearch.audit import log as audit
 from facesearch.cases.service import CaseError, require_searchable
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
+from facesearch.gallery.cache import IndexCache
 from facesearch.gallery.service import load_index
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, IdentityRow
@@ -78,6 +79,7 @@ def identify(
     fpir: float = DEFAULT_FPIR,
     max_candidates: int = 5,
     camera: str | None = None,
+    cache: IndexCache | None = None,
 ) -> Identification:
     """Search every face of ``image`` against the watchlist of an active case."""
     if engine.calibration is None:
@@ -100,7 +102,7 @@ def identify(
                          details={"input_sha256": digest, "reason": refused.reason})
         raise refused
     ref = f"C{case.id}"
-    index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets)
+    index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)
     watchlist = len(set(index.identity_ids.tolist()))
     threshold, extrapolated = engine.calibration.threshold_for_fmr(fpir / max(watchlist, 1))
     faces = engine.analyze(image if isinstance(image, bytes) else Path(image))

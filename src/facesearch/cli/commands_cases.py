@@ -27,6 +27,13 @@ def _context() -> tuple[Any, Any]:
     return open_database(settings.resolved_database_url)[1], load_key(settings.home)
 
 
+def _cache(sealer: Any) -> Any:
+    from facesearch.gallery.cache import IndexCache
+    from facesearch.settings import get_settings
+
+    return IndexCache(get_settings().home / "index", sealer)
+
+
 def _date(text: str | None, end_of_day: bool) -> datetime | None:
     if text is None:
         return None
@@ -143,7 +150,7 @@ def enroll(
     try:
         sessions, sealer = _context()
         report = enrol(Engine(model), sessions, sealer, name, photos, actor=getpass.getuser(), face=face,
-                       case_id=case)
+                       case_id=case, cache=_cache(sealer))
     except FacesearchError as exc:
         fail(str(exc))
     photos_json = [{"source": p.source, "accepted": p.accepted, "reason": p.reason, "similar_to": p.similar_to}
@@ -178,7 +185,8 @@ def identify(
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
     try:
         sessions, sealer = _context()
-        result = run_identify(Engine(model), sessions, sealer, case, photo, actor=getpass.getuser(), fpir=fpir)
+        result = run_identify(Engine(model), sessions, sealer, case, photo, actor=getpass.getuser(), fpir=fpir,
+                              cache=_cache(sealer))
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:

@@ -25,15 +25,28 @@ class GalleryIndex:
     dim: int
     template_ids: NDArray[np.int64]
     identity_ids: NDArray[np.int64]
+    vectors: NDArray[np.float32]
     _index: faiss.Index
 
     @classmethod
     def build(cls, template_ids: NDArray[np.int64], identity_ids: NDArray[np.int64],
               vectors: NDArray[np.float32], dim: int) -> GalleryIndex:
+        vectors = np.ascontiguousarray(vectors, np.float32).reshape(-1, dim)
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         if len(template_ids):
-            index.add_with_ids(np.ascontiguousarray(vectors, np.float32), template_ids.astype(np.int64))
-        return cls(dim, template_ids.astype(np.int64), identity_ids.astype(np.int64), index)
+            index.add_with_ids(vectors, template_ids.astype(np.int64))
+        return cls(dim, template_ids.astype(np.int64), identity_ids.astype(np.int64), vectors, index)
+
+    def subset(self, identity_ids: set[int]) -> GalleryIndex:
+        """The templates of some identities only (a case's watchlist)."""
+        keep = np.isin(self.identity_ids, np.fromiter(identity_ids, np.int64, len(identity_ids)))
+        return GalleryIndex.build(self.template_ids[keep], self.identity_ids[keep], self.vectors[keep], self.dim)
+
+    def extended(self, template_ids: NDArray[np.int64], identity_ids: NDArray[np.int64],
+                 vectors: NDArray[np.float32]) -> GalleryIndex:
+        return GalleryIndex.build(np.concatenate([self.template_ids, template_ids]),
+                                  np.concatenate([self.identity_ids, identity_ids]),
+                                  np.vstack([self.vectors, vectors.reshape(-1, self.dim)]), self.dim)
 
     @property
     def fingerprint(self) -> str:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from facesearch.audit import log as audit
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
-from facesearch.gallery.index import GalleryIndex
+from facesearch.gallery.cache import IndexCache
+from facesearch.gallery.index import GalleryIndex, fingerprint
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, IdentityRow, TemplateRow
@@ -66,6 +67,7 @@ def enrol(
     face: int | None = None,
     warn_threshold: float | None = None,
     case_id: str | None = None,
+    cache: IndexCache | None = None,
 ) -> EnrolmentReport:
     """Enrol a new identity from ``photos``; photos that fail the policy are refused with their reason.
 
@@ -101,7 +103,7 @@ def enrol(
     threshold = warn_threshold
     if threshold is None and engine.calibration is not None:
         threshold = engine.calibration.threshold_for_fmr(1e-3)[0]
-    index = load_index(sessions, sealer, engine.profile, engine.embedding_size)
+    index = load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)
     similar = _similar(index, np.stack([v for _, v, _ in accepted]), threshold, sessions)
     k = 0
     for j, o in enumerate(outcomes):
@@ -122,16 +124,25 @@ def enrol(
         s.flush()
         if case_id is not None:
             s.add(CaseTargetRow(case_id=int(case_id.lstrip("Cc")), identity_id=identity.id))
+        new_rows = []
         for digest, vector, quality in accepted:
-            s.add(TemplateRow(identity_id=identity.id, profile=engine.profile, dim=int(vector.shape[0]),
+            new_rows.append(TemplateRow(identity_id=identity.id, profile=engine.profile, dim=int(vector.shape[0]),
                               sealed=sealer.seal_vector(vector, template_purpose(identity.id, digest, engine.profile)),
                               source_sha256=digest, quality=quality, created_at=now))
+        s.add_all(new_rows)
+        s.flush()
         audit.append(s, actor=actor, action="identity.enrol", case_id=case_id, subject=f"identity:{identity.id}",
                      details={"name": name, "profile": engine.profile,
                               "photos_sha256": [d for d, _, _ in accepted],
                               "refused": [{"source": o.source, "reason": o.reason} for o in outcomes if not o.accepted],
                               "similar_to": [x for o in outcomes for x in o.similar_to]})
         identity_id = identity.id
+        new_ids = np.array([r.id for r in new_rows], np.int64)
+    if cache is not None:
+        # The index gains the new templates without decrypting the gallery again. If this process dies
+        # first, the next load sees a fingerprint that no longer matches the database and rebuilds.
+        vectors = np.stack([v for _, v, _ in accepted])
+        cache.save(engine.profile, index.extended(new_ids, np.full(len(new_ids), identity_id, np.int64), vectors))
     return EnrolmentReport(identity_id, name, outcomes)
 
 
@@ -166,9 +177,32 @@ def _similar(index: GalleryIndex, vectors: NDArray[np.float32], threshold: float
 
 
 def load_index(
-    sessions: sessionmaker[Session], sealer: Sealer, profile: str, dim: int, identity_ids: set[int] | None = None
+    sessions: sessionmaker[Session],
+    sealer: Sealer,
+    profile: str,
+    dim: int,
+    identity_ids: set[int] | None = None,
+    cache: IndexCache | None = None,
 ) -> GalleryIndex:
-    """Open the templates of ``profile`` (of ``identity_ids`` only, when given) and index them."""
+    """The index of ``profile``'s templates (of ``identity_ids`` only, when given).
+
+    With a ``cache``, the sealed index on disk is used when its fingerprint matches the database's
+    template ids, and rebuilt (and saved) when it is missing or stale.
+    """
+    if cache is not None:
+        with sessions() as s:
+            ids = np.array(list(s.scalars(select(TemplateRow.id).where(TemplateRow.profile == profile))), np.int64)
+        full = cache.load(profile, dim, fingerprint(ids))
+        if full is None:
+            full = _index_from_database(sessions, sealer, profile, dim, None)
+            cache.save(profile, full)
+        return full if identity_ids is None else full.subset(identity_ids)
+    return _index_from_database(sessions, sealer, profile, dim, identity_ids)
+
+
+def _index_from_database(
+    sessions: sessionmaker[Session], sealer: Sealer, profile: str, dim: int, identity_ids: set[int] | None
+) -> GalleryIndex:
     query = (select(TemplateRow.id, TemplateRow.identity_id, TemplateRow.sealed, TemplateRow.source_sha256,
                     TemplateRow.dim).where(TemplateRow.profile == profile).order_by(TemplateRow.id))
     if identity_ids is not None:

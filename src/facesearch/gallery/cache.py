@@ -1,0 +1,58 @@
+"""The derived index on disk: sealed like the templates, checked against the database before use.
+
+The file holds the template ids, their identities and vectors of one profile, sealed with the
+installation's key (a copy of the data directory without the key yields no embedding). It carries the
+fingerprint of the template ids it was built from; when the database's ids differ (a crash between a
+commit and the cache update, templates deleted by a closed case, a restored backup), the index is
+stale and is rebuilt from the database, which is the source of truth.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facesearch.errors import FacesearchError
+from facesearch.gallery.index import GalleryIndex
+from facesearch.models.registry import atomic_write
+from facesearch.store.crypto import Sealer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexCache:
+    root: Path
+    sealer: Sealer
+
+    def path(self, profile: str) -> Path:
+        return self.root / f"{profile}.index.sealed"
+
+    def _purpose(self, profile: str) -> str:
+        return f"gallery-index:{profile}"
+
+    def load(self, profile: str, dim: int, fingerprint: str) -> GalleryIndex | None:
+        """The cached index when it matches ``fingerprint``; ``None`` when missing, stale or unreadable."""
+        path = self.path(profile)
+        if not path.is_file():
+            return None
+        try:
+            raw = self.sealer.open(path.read_bytes(), self._purpose(profile))
+            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+                if str(data["fingerprint"]) != fingerprint or int(data["dim"]) != dim:
+                    log.info("%s: index is stale against the database; rebuilding", path)
+                    return None
+                return GalleryIndex.build(data["template_ids"], data["identity_ids"], data["vectors"], dim)
+        except (FacesearchError, OSError, ValueError, KeyError) as exc:
+            log.warning("%s: unreadable index (%s); rebuilding", path, exc)
+            return None
+
+    def save(self, profile: str, index: GalleryIndex) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, template_ids=index.template_ids, identity_ids=index.identity_ids, vectors=index.vectors,
+                 fingerprint=np.array(index.fingerprint), dim=np.array(index.dim))
+        atomic_write(self.path(profile), self.sealer.seal(buf.getvalue(), self._purpose(profile)))
