@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 
 from facesearch.audit import log as audit
 from facesearch.cases.identify import identify
-from facesearch.cases.service import CaseError, activate_case, close_case, create_case, expire_cases
+from facesearch.cases.service import (
+    CaseError,
+    activate_case,
+    authorise_case,
+    close_case,
+    create_case,
+    expire_cases,
+)
 from facesearch.engine import Engine
 from facesearch.gallery.service import enrol
 from facesearch.store.crypto import Sealer
@@ -55,6 +62,8 @@ def test_only_an_authorised_case_can_be_activated(database_url: str) -> None:
     assert draft.status == "draft"
     with pytest.raises(CaseError, match="missing authorisation_ref"):
         activate_case(sessions, draft.ref, actor="officer")
+    completed = authorise_case(sessions, draft.ref, actor="officer", authorisation_ref="A-9", authorised_by="J.")
+    assert completed.status == "authorised" and completed.fields["legal_basis"] == "x"
     case = create_case(sessions, title="Missing: J. Doe", purpose="missing-person", valid_until=soon(),
                        actor="officer", **AUTH)
     assert case.status == "authorised" and case.reviewers_required == 2

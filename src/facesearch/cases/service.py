@@ -120,6 +120,25 @@ def create_case(
     return case
 
 
+def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **authorisation: str | None) -> Case:
+    """Fill in a draft's authorisation fields; with all of them it becomes authorised."""
+    unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
+    if unknown:
+        raise CaseError(str(ref), f"unknown fields {sorted(unknown)}")
+    with sessions.begin() as s:
+        row = _row(s, ref, lock=True)
+        if row.status not in ("draft", "authorised"):
+            raise CaseError(f"C{row.id}", f"is {row.status}; its authorisation can no longer change")
+        given = {k: v for k, v in authorisation.items() if v}
+        for key, value in given.items():
+            setattr(row, key, value)
+        if all(getattr(row, f) for f in REQUIRED_FOR_AUTHORISATION):
+            row.status = "authorised"
+        audit.append(s, actor=actor, action="case.authorise", case_id=f"C{row.id}",
+                     details={"fields": given, "status": row.status})
+        return to_case(s, row)
+
+
 def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now: datetime | None = None) -> Case:
     moment = _aware(now or datetime.now(UTC))
     with sessions.begin() as s:

@@ -89,6 +89,27 @@ def create(
     _print_case(case, json_out)
 
 
+@app.command("authorise")
+def authorise(
+    case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")],
+    legal_basis: Annotated[str | None, typer.Option(help="The law that allows the search.")] = None,
+    authorisation_ref: Annotated[str | None, typer.Option(help="Reference of the authorisation.")] = None,
+    authorising_authority: Annotated[str | None, typer.Option(help="Body that authorised it.")] = None,
+    authorised_by: Annotated[str | None, typer.Option(help="Person who authorised it.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Complete a draft case's authorisation."""
+    from facesearch.cases.service import authorise_case
+
+    try:
+        result = authorise_case(_context()[0], case, actor=getpass.getuser(), legal_basis=legal_basis,
+                                authorisation_ref=authorisation_ref, authorising_authority=authorising_authority,
+                                authorised_by=authorised_by)
+    except FacesearchError as exc:
+        fail(str(exc))
+    _print_case(result, json_out)
+
+
 @app.command("activate")
 def activate(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_out: JsonOpt = False) -> None:
     """Make an authorised case searchable (inside its validity)."""
