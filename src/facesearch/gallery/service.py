@@ -72,7 +72,8 @@ def enrol(
     """Enrol a new identity from ``photos``; photos that fail the policy are refused with their reason.
 
     Nothing is written unless at least one photo is accepted. ``warn_threshold`` (default: the
-    calibrated score for FMR 1e-3) flags accepted photos that already match another identity.
+    calibrated score for a false-warning rate of 1e-3 per photo against the whole gallery) flags
+    accepted photos that already match another identity.
     """
     policy = policy or EnrolmentPolicy()
     outcomes: list[PhotoOutcome] = []
@@ -100,10 +101,13 @@ def enrol(
         raise EnrolmentRefused(name, "no photo could be enrolled: " + "; ".join(
             f"{o.source}: {o.reason}" for o in outcomes))
 
+    index = load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)
     threshold = warn_threshold
     if threshold is None and engine.calibration is not None:
-        threshold = engine.calibration.threshold_for_fmr(1e-3)[0]
-    index = load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)
+        # A new face is compared with everyone enrolled: hold the chance of a false warning per photo to
+        # 1e-3 whatever the gallery's size (FPIR ~= N x FMR), as identification does.
+        people = max(len(set(index.identity_ids.tolist())), 1)
+        threshold = engine.calibration.threshold_for_fmr(1e-3 / people)[0]
     similar = _similar(index, np.stack([v for _, v, _ in accepted]), threshold, sessions)
     k = 0
     for j, o in enumerate(outcomes):
