@@ -108,3 +108,20 @@ def test_the_sealed_index_is_used_when_fresh_and_rebuilt_when_stale(
     assert len(load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)) == 1
     with pytest.raises(KeyMismatchError):  # a cache cannot be opened with another key either
         Sealer(os.urandom(32)).open(path.read_bytes(), f"gallery-index:{engine.profile}")
+
+
+def test_hnsw_index_finds_what_exact_search_finds() -> None:
+    from facesearch.gallery.index import GalleryIndex
+
+    rng = np.random.default_rng(0)
+    gallery = rng.standard_normal((5000, 64)).astype(np.float32)
+    gallery /= np.linalg.norm(gallery, axis=1, keepdims=True)
+    queries = gallery[:200] + rng.standard_normal((200, 64)).astype(np.float32) * 0.08
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    ids = np.arange(100, 5100, dtype=np.int64)
+    exact = GalleryIndex.build(ids, ids // 2, gallery, 64, kind="exact")
+    graph = GalleryIndex.build(ids, ids // 2, gallery, 64, kind="hnsw")
+    assert (graph.search(queries, 1)[1][:, 0] == exact.search(queries, 1)[1][:, 0]).mean() >= 0.99
+    assert (exact.search(queries, 1)[1][:, 0] == ids[:200]).all()
+    with pytest.raises(ValueError, match="index kind"):
+        GalleryIndex.build(ids, ids, gallery, 64, kind="ivf")
