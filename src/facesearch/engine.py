@@ -115,10 +115,11 @@ class Engine:
         return out
 
     # --- pipeline ----------------------------------------------------------------------------------
-    def load(self, image: ImageInput, channels: Channels | None = None) -> LoadedImage:
+    def load(self, image: ImageInput, channels: Channels | None = None, source: str | None = None) -> LoadedImage:
         return load_image(
             image,
             channels=channels,
+            source=source,
             max_pixels=self.settings.max_image_pixels,
             max_bytes=self.settings.max_image_bytes,
         )
@@ -164,9 +165,12 @@ class Engine:
             start += n
         return out
 
-    def analyze(self, image: ImageInput, *, channels: Channels | None = None, chips: bool = False) -> Faces:
-        """All faces of one image, embedded. Raises ``ImageError`` for an unreadable input."""
-        loaded = self.load(image, channels)
+    def analyze(
+        self, image: ImageInput, *, channels: Channels | None = None, chips: bool = False, source: str | None = None
+    ) -> Faces:
+        """All faces of one image, embedded. Raises ``ImageError`` for an unreadable input; ``source``
+        names an input given as bytes or an array in messages and results."""
+        loaded = self.load(image, channels, source)
         faces = self.detect([loaded])
         return self.embed_faces([loaded], faces, keep_chips=chips)[0]
 

@@ -96,14 +96,15 @@ def load_image(
     if isinstance(image, bytes):
         data = image
     elif isinstance(image, str | os.PathLike):
-        data = _read_file(Path(image), name, max_bytes)
+        data = read_file(Path(image), name, max_bytes)
     else:
         raise ImageError(name, f"unsupported input type {type(image).__name__}: give a path, bytes, "
                          "a PIL image or a numpy array")
     return LoadedImage(_decode(data, name, max_pixels), name)
 
 
-def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
+def read_file(path: Path, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """A file's bytes, or ``ImageError`` naming it and why (missing, empty, too large, a folder)."""
     try:
         size = path.stat().st_size
         if path.is_dir():

@@ -22,6 +22,7 @@ from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.gallery.cache import IndexCache
 from facesearch.gallery.service import load_index
+from facesearch.images import read_file
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, IdentityRow
 
@@ -84,7 +85,7 @@ def identify(
     """Search every face of ``image`` against the watchlist of an active case."""
     if engine.calibration is None:
         raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")
-    data = image if isinstance(image, bytes) else Path(image).read_bytes()
+    data = image if isinstance(image, bytes) else read_file(Path(image), str(image))
     source = f"<{len(data)} bytes>" if isinstance(image, bytes) else str(image)
     digest = hashlib.sha256(data).hexdigest()
     refused: CaseError | None = None
@@ -105,17 +106,10 @@ def identify(
     index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)
     watchlist = len(set(index.identity_ids.tolist()))
     threshold, extrapolated = engine.calibration.threshold_for_fmr(fpir / max(watchlist, 1))
-    faces = engine.analyze(image if isinstance(image, bytes) else Path(image))
+    faces = engine.analyze(data, source=source)
     results: list[FaceResult] = []
     if len(faces):
-        scores, ids = index.search(faces.embeddings, max_candidates * 4)
-        owners = index.identity_of(ids)
-        for i in range(len(faces)):
-            best: dict[int, float] = {}
-            for score, owner in zip(scores[i], owners[i], strict=True):
-                if owner >= 0 and score >= threshold:
-                    best[int(owner)] = max(best.get(int(owner), -1.0), float(score))
-            ranked = sorted(best.items(), key=lambda kv: -kv[1])[:max_candidates]
+        for i, ranked in enumerate(index.matches(faces.embeddings, threshold, max_candidates)):
             results.append(FaceResult(
                 [round(float(v), 1) for v in faces.boxes[i]],
                 [Candidate(o, names.get(o, "?"), sc, r + 1, engine.calibration.fmr(sc)[0])

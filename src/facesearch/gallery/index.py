@@ -82,6 +82,20 @@ class GalleryIndex:
         scores, ids = self._index.search(np.ascontiguousarray(queries, np.float32), min(k, len(self)))
         return scores, ids
 
+    def matches(self, queries: NDArray[np.float32], threshold: float, k: int) -> list[list[tuple[int, float]]]:
+        """Per query, the identities with a template scoring at least ``threshold``: ``(identity, best
+        score)``, best first, at most ``k`` (several templates of one person count once)."""
+        scores, ids = self.search(queries, k * 4)
+        owners = self.identity_of(ids)
+        out = []
+        for row_scores, row_owners in zip(scores, owners, strict=True):
+            best: dict[int, float] = {}
+            for score, owner in zip(row_scores, row_owners, strict=True):
+                if owner >= 0 and score >= threshold:
+                    best[int(owner)] = max(best.get(int(owner), -1.0), float(score))
+            out.append(sorted(best.items(), key=lambda kv: -kv[1])[:k])
+        return out
+
     def identity_of(self, template_ids: NDArray[np.int64]) -> NDArray[np.int64]:
         lookup = dict(zip(self.template_ids.tolist(), self.identity_ids.tolist(), strict=True))
         return np.array([lookup.get(int(t), -1) for t in np.ravel(template_ids)], np.int64).reshape(

@@ -24,6 +24,7 @@ from facesearch.errors import FacesearchError
 from facesearch.gallery.cache import IndexCache
 from facesearch.gallery.index import GalleryIndex, fingerprint
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
+from facesearch.images import read_file
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, IdentityRow, TemplateRow
 
@@ -80,7 +81,7 @@ def enrol(
     accepted: list[tuple[str, NDArray[np.float32], dict[str, object]]] = []
     seen: set[str] = set()
     for photo in photos:
-        data = photo if isinstance(photo, bytes) else _read(photo)
+        data = photo if isinstance(photo, bytes) else read_file(photo, str(photo))
         source = f"<{len(data)} bytes>" if isinstance(photo, bytes) else str(photo)
         digest = hashlib.sha256(data).hexdigest()
         if digest in seen:
@@ -88,8 +89,8 @@ def enrol(
             continue
         seen.add(digest)
         try:
-            faces = engine.analyze(data) if isinstance(photo, bytes) else engine.analyze(photo)
-            i = choose_face(faces.with_columns(source=source), policy, face)
+            faces = engine.analyze(data, source=source)
+            i = choose_face(faces, policy, face)
         except FacesearchError as exc:
             outcomes.append(PhotoOutcome(source, False, exc.reason))
             continue
@@ -150,34 +151,15 @@ def enrol(
     return EnrolmentReport(identity_id, name, outcomes)
 
 
-def _read(path: Path) -> bytes:
-    from facesearch.images import load_image
-
-    try:
-        return path.read_bytes()
-    except OSError:
-        load_image(path)  # raises the one-line ImageError naming the reason
-        raise
-
-
 def _similar(index: GalleryIndex, vectors: NDArray[np.float32], threshold: float | None,
              sessions: sessionmaker[Session]) -> list[list[dict[str, object]]]:
     if threshold is None or len(index) == 0:
         return [[] for _ in vectors]
-    scores, ids = index.search(vectors, 5)
-    owners = index.identity_of(ids)
-    names: dict[int, str] = {}
+    hits = index.matches(vectors, threshold, 5)
     with sessions() as s:
-        for row in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(set(owners.ravel().tolist())))):
-            names[row.id] = row.name
-    out = []
-    for sc, ow in zip(scores, owners, strict=True):
-        hits: dict[int, float] = {}
-        for score, owner in zip(sc, ow, strict=True):
-            if owner >= 0 and score >= threshold:
-                hits[int(owner)] = max(hits.get(int(owner), -1.0), float(score))
-        out.append([{"identity_id": i, "name": names.get(i, "?"), "score": round(v, 4)} for i, v in hits.items()])
-    return out
+        wanted = {i for row in hits for i, _ in row}
+        names = {r.id: r.name for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(wanted)))}
+    return [[{"identity_id": i, "name": names.get(i, "?"), "score": round(v, 4)} for i, v in row] for row in hits]
 
 
 def load_index(
