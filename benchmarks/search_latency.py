@@ -50,7 +50,7 @@ def latencies(search, queries: np.ndarray) -> tuple[float, float]:  # type: igno
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
 
 
-def faiss_rows(n: int, n_queries: int, rng: np.random.Generator) -> list[list[object]]:
+def faiss_rows(n: int, n_queries: int, rng: np.random.Generator, efs: list[int]) -> list[list[object]]:
     gallery = unit(n, rng)
     queries = mated_queries(gallery, n_queries, rng)
     exact = faiss.IndexFlatIP(DIM)
@@ -63,7 +63,7 @@ def faiss_rows(n: int, n_queries: int, rng: np.random.Generator) -> list[list[ob
     hnsw.hnsw.efConstruction = 80
     hnsw.add(gallery)
     build = time.perf_counter() - start
-    for ef in (64, 128):
+    for ef in efs:
         hnsw.hnsw.efSearch = ef
         p50, p99 = latencies(lambda q: hnsw.search(q, 10), queries)
         recall = float((hnsw.search(queries, 1)[1][:, 0] == truth).mean())
@@ -118,19 +118,21 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--pg-sizes", type=int, nargs="*", default=[100_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows: list[list[object]] = []
     for n in args.sizes:
-        rows += faiss_rows(n, args.queries, rng)
+        rows += faiss_rows(n, args.queries, rng, args.ef_search)
     for n in args.pg_sizes:
         rows += pg_rows(n, args.queries, rng)
     table = markdown_table(["templates", "search", "build s", "p50 ms", "p99 ms", "recall@1"], rows)
     print(table)
     if not args.no_record:
         record("Gallery search latency, one query, top 10, 320-d", "python benchmarks/search_latency.py "
-               f"--sizes {' '.join(map(str, args.sizes))} --pg-sizes {' '.join(map(str, args.pg_sizes))}", table,
+               f"--sizes {' '.join(map(str, args.sizes))} --pg-sizes {' '.join(map(str, args.pg_sizes))}"
+               f" --ef-search {' '.join(map(str, args.ef_search))}", table,
                f"FAISS {faiss.__version__} on {faiss.omp_get_max_threads()} threads; random unit vectors; "
                f"{args.queries} queries (50 for the pgvector exact scan).")
 

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         default=200 * 1024 * 1024, gt=0, title="Largest file", description="Files larger than this are refused."
     )
 
+    retention_days: int = Field(
+        default=30, ge=1, title="Retention period (days)",
+        description="Sightings and evidence older than this are purged by 'facesearch retention run'.",
+    )
+    max_case_days: int = Field(
+        default=30, ge=1, title="Longest case (days)",
+        description="The longest validity a case may be given, from valid-from to valid-until.",
+    )
+
     @property
     def models_dir(self) -> Path:
         return self.home / "models"

@@ -61,7 +61,39 @@ def test_retention_expires_cases_past_their_validity(tmp_path: Path) -> None:
                   "--valid-until", (now - timedelta(minutes=1)).isoformat(), "--json")
     assert created.returncode == 0, created.stderr
     out = run(home, "retention", "run", "--json")
-    assert out.returncode == 0 and json.loads(out.stdout) == {"cases_expired": ["C1"]}
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["cases_expired"] == ["C1"] and report["retention_days"] == 30
     assert json.loads(run(home, "case", "list", "--json").stdout)[0]["status"] == "expired"
     actions = [e["action"] for e in json.loads(run(home, "audit", "show", "--json").stdout)]
     assert actions[-2:] == ["case.expire", "retention.run"]
+    again = run(home, "retention", "run", "--json")  # an explicit run is audited even when nothing is due
+    assert json.loads(again.stdout)["cases_expired"] == []
+    assert [e["action"] for e in json.loads(run(home, "audit", "show", "--json").stdout)][-1] == "retention.run"
+
+
+def test_retention_runs_at_start_up_and_the_case_span_is_an_installation_setting(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run(home, "init").returncode == 0
+    now = datetime.now(UTC)
+    auth = ["--legal-basis", "x", "--authorisation-ref", "y", "--authorised-by", "z"]
+    past = run(home, "case", "create", "--title", "Old", "--purpose", "victim", *auth,
+               "--valid-from", (now - timedelta(days=3)).isoformat(),
+               "--valid-until", (now - timedelta(minutes=1)).isoformat())
+    assert past.returncode == 0, past.stderr
+    listed = json.loads(run(home, "case", "list", "--json").stdout)  # opening the database ran retention
+    assert listed[0]["status"] == "expired"
+    entries = json.loads(run(home, "audit", "show", "--json").stdout)
+    assert [e["action"] for e in entries][-2:] == ["case.expire", "retention.run"]
+    assert entries[-2]["actor"] == "system"
+    assert len(json.loads(run(home, "case", "list", "--json").stdout)) == 1
+    assert len(json.loads(run(home, "audit", "show", "--json").stdout)) == len(entries)  # idle runs: no entry
+
+    long = ["case", "create", "--title", "Long", "--purpose", "victim", *auth,
+            "--valid-until", (now + timedelta(days=45)).strftime("%Y-%m-%d")]
+    refused = run(home, *long)
+    assert refused.returncode == 2 and "exceeds the maximum of 30 days" in refused.stderr
+    env_home = {"FACESEARCH_MAX_CASE_DAYS": "60"}
+    allowed = subprocess.run([sys.executable, "-m", "facesearch.cli", *long], capture_output=True, text=True,
+                             env={**os.environ, "FACESEARCH_HOME": str(home), **env_home}, timeout=300, check=False)
+    assert allowed.returncode == 0, allowed.stderr

@@ -125,3 +125,27 @@ def test_hnsw_index_finds_what_exact_search_finds() -> None:
     assert (exact.search(queries, 1)[1][:, 0] == ids[:200]).all()
     with pytest.raises(ValueError, match="index kind"):
         GalleryIndex.build(ids, ids, gallery, 64, kind="ivf")
+
+
+def test_an_hnsw_graph_is_kept_on_disk_and_grows_in_place(tmp_path: Path) -> None:
+    from facesearch.gallery.cache import IndexCache
+    from facesearch.gallery.index import GalleryIndex
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((3000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1, 3001, dtype=np.int64)
+    graph = GalleryIndex.build(ids[:2000], ids[:2000] % 700, vectors[:2000], 32, kind="hnsw")
+    cache = IndexCache(tmp_path, Sealer(os.urandom(32)))
+    cache.save("p", graph)
+    loaded = cache.load("p", 32, graph.fingerprint)
+    assert loaded is not None and loaded.kind == "hnsw" and loaded.graph_bytes() is not None
+    assert (loaded.search(vectors[:50], 5)[1] == graph.search(vectors[:50], 5)[1]).all()  # the same graph
+
+    loaded.add(ids[2000:], ids[2000:] % 700, vectors[2000:])
+    assert len(loaded) == 3000 and loaded.fingerprint == GalleryIndex.build(ids, ids, vectors, 32).fingerprint
+    found = loaded.search(vectors[2000:2100], 1)[1][:, 0]
+    assert (found == ids[2000:2100]).mean() >= 0.99
+    assert (loaded.identity_of(found) == found % 700).all()
+    assert loaded.identity_of(np.array([[-1, 99999]])).tolist() == [[-1, -1]]  # padding and unknown ids
+    assert cache.load("p", 32, loaded.fingerprint) is None  # the file on disk is now stale

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,7 @@ def identify(
     data = image if isinstance(image, bytes) else read_file(Path(image), str(image))
     source = f"<{len(data)} bytes>" if isinstance(image, bytes) else str(image)
     digest = hashlib.sha256(data).hexdigest()
+    started = datetime.now(UTC)
     refused: CaseError | None = None
     with sessions() as s:
         try:
@@ -117,6 +119,7 @@ def identify(
     result = Identification(ref, source, fpir, watchlist, threshold, extrapolated, results)
     with sessions.begin() as s:
         audit.append(s, actor=actor, action="search.identify", case_id=ref, details={
+            "started_at": started.isoformat(), "ended_at": datetime.now(UTC).isoformat(),
             "input_sha256": digest, "faces": len(results), "faces_without_match": sum(f.no_match for f in results),
             "watchlist_size": watchlist, "watchlist_templates": index.fingerprint, "target_fpir": fpir,
             "threshold": round(threshold, 6), "profile": engine.profile,

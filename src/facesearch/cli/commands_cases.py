@@ -18,13 +18,20 @@ app = typer.Typer(help="Create and run cases: authorised, time-limited searches 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
-def _context() -> tuple[Any, Any]:
+def _context(sweep: bool = True) -> tuple[Any, Any]:
+    """The database's sessions and the sealer; retention runs first (start-up), audited when it purges."""
+    from facesearch.retention import run_retention
     from facesearch.settings import get_settings
     from facesearch.store.crypto import load_key
     from facesearch.store.db import open_database
 
     settings = get_settings()
-    return open_database(settings.resolved_database_url)[1], load_key(settings.home)
+    sessions = open_database(settings.resolved_database_url)[1]
+    sealer = load_key(settings.home)
+    if sweep:
+        run_retention(sessions, actor=getpass.getuser(), retention_days=settings.retention_days,
+                      audit_when_idle=False)
+    return sessions, sealer
 
 
 def _cache(sealer: Any) -> Any:
@@ -68,11 +75,11 @@ def create(
     valid_from: Annotated[str | None, typer.Option(help="First day (default: now).")] = None,
     cameras: Annotated[str, typer.Option(help="Comma-separated cameras or places allowed (default: any).")] = "",
     reviewers: Annotated[int, typer.Option(help="Distinct reviewers needed to confirm a sighting.")] = 2,
-    max_days: Annotated[int, typer.Option(help="Longest validity allowed, in days.")] = 30,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a case; with its legal basis, authorisation reference and authoriser it is authorised."""
     from facesearch.cases.service import create_case
+    from facesearch.settings import get_settings
 
     until = _date(valid_until, end_of_day=True)
     assert until is not None
@@ -81,7 +88,7 @@ def create(
         case = create_case(sessions, title=title, purpose=purpose, purpose_text=purpose_text, valid_until=until,
                            valid_from=_date(valid_from, end_of_day=False),
                            cameras=[c.strip() for c in cameras.split(",") if c.strip()],
-                           reviewers_required=reviewers, max_span=timedelta(days=max_days),
+                           reviewers_required=reviewers, max_span=timedelta(days=get_settings().max_case_days),
                            actor=getpass.getuser(), legal_basis=legal_basis, authorisation_ref=authorisation_ref,
                            authorising_authority=authorising_authority, authorised_by=authorised_by)
     except FacesearchError as exc:
@@ -228,21 +235,22 @@ retention_app = typer.Typer(help="Purge what the retention rules say must go.", 
 
 @retention_app.command("run")
 def retention_run(json_out: JsonOpt = False) -> None:
-    """Expire cases past their validity and delete their watchlist templates (each purge is audited).
+    """Expire cases past their validity and delete the templates no live case needs; audited.
 
-    Sightings and evidence, and their retention period, arrive with the video pipeline.
+    Also runs whenever a command opens the database. Sightings and evidence join it with the video
+    pipeline.
     """
-    from facesearch.audit import log as audit
-    from facesearch.cases.service import expire_cases
+    from facesearch.retention import run_retention
+    from facesearch.settings import get_settings
 
     try:
-        sessions, _ = _context()
-        expired = expire_cases(sessions)
-        with sessions.begin() as s:
-            audit.append(s, actor=getpass.getuser(), action="retention.run", details={"cases_expired": expired})
+        sessions, _ = _context(sweep=False)
+        report = run_retention(sessions, actor=getpass.getuser(), retention_days=get_settings().retention_days)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json({"cases_expired": expired})
+        emit_json(report.to_json())
     else:
-        line(f"retention: {len(expired)} cases expired" + (f" ({', '.join(expired)})" if expired else ""))
+        expired = report.cases_expired
+        line(f"retention: {len(expired)} cases expired" + (f" ({', '.join(expired)})" if expired else "")
+             + f", {report.templates_purged} templates of people no live case targets deleted")

@@ -1,10 +1,11 @@
 """The derived index on disk: sealed like the templates, checked against the database before use.
 
-The file holds the template ids, their identities and vectors of one profile, sealed with the
-installation's key (a copy of the data directory without the key yields no embedding). It carries the
-fingerprint of the template ids it was built from; when the database's ids differ (a crash between a
-commit and the cache update, templates deleted by a closed case, a restored backup), the index is
-stale and is rebuilt from the database, which is the source of truth.
+The file holds the template ids, their identities and vectors of one profile, and the HNSW graph when
+the gallery is large enough to be searched through one, all sealed with the installation's key (a copy
+of the data directory without the key yields no embedding). It carries the fingerprint of the template
+ids it was built from; when the database's ids differ (a crash between a commit and the cache update,
+templates deleted by a closed case, a restored backup), the index is stale and is rebuilt from the
+database, which is the source of truth. A damaged file is rebuilt too; a wrong key is an error.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from facesearch.errors import FacesearchError
 from facesearch.gallery.index import GalleryIndex
 from facesearch.models.registry import atomic_write
-from facesearch.store.crypto import Sealer
+from facesearch.store.crypto import Sealer, WrongKeyError
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +49,23 @@ class IndexCache:
                 if str(data["fingerprint"]) != fingerprint or int(data["dim"]) != dim:
                     log.info("%s: index is stale against the database; rebuilding", path)
                     return None
+                if "graph" in data.files:
+                    return GalleryIndex.from_graph(data["template_ids"], data["identity_ids"], data["vectors"], dim,
+                                                   data["graph"])
                 return GalleryIndex.build(data["template_ids"], data["identity_ids"], data["vectors"], dim)
+        except WrongKeyError:
+            raise  # the cache is fine; the key is not: rebuilding would fail the same way, or hide it
         except (FacesearchError, OSError, ValueError, KeyError) as exc:
             log.warning("%s: unreadable index (%s); rebuilding", path, exc)
             return None
 
     def save(self, profile: str, index: GalleryIndex) -> None:
         buf = io.BytesIO()
-        np.savez(buf, template_ids=index.template_ids, identity_ids=index.identity_ids, vectors=index.vectors,
-                 fingerprint=np.array(index.fingerprint), dim=np.array(index.dim))
+        arrays: dict[str, NDArray[Any]] = {
+            "template_ids": index.template_ids, "identity_ids": index.identity_ids, "vectors": index.vectors,
+            "fingerprint": np.array(index.fingerprint), "dim": np.array(index.dim)}
+        graph = index.graph_bytes()
+        if graph is not None:  # an HNSW graph takes minutes to build at a million templates: keep it
+            arrays["graph"] = graph
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub reads ** as allow_pickle
         atomic_write(self.path(profile), self.sealer.seal(buf.getvalue(), self._purpose(profile)))

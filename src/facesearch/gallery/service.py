@@ -147,7 +147,8 @@ def enrol(
         # The index gains the new templates without decrypting the gallery again. If this process dies
         # first, the next load sees a fingerprint that no longer matches the database and rebuilds.
         vectors = np.stack([v for _, v, _ in accepted])
-        cache.save(engine.profile, index.extended(new_ids, np.full(len(new_ids), identity_id, np.int64), vectors))
+        index.add(new_ids, np.full(len(new_ids), identity_id, np.int64), vectors)
+        cache.save(engine.profile, index)
     return EnrolmentReport(identity_id, name, outcomes)
 
 

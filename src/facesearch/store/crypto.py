@@ -39,6 +39,10 @@ class KeyMismatchError(FacesearchError):
     """A value was sealed with another key, or was changed after sealing."""
 
 
+class WrongKeyError(KeyMismatchError):
+    """A value was sealed with another key: the installation runs with the wrong key (nothing is damaged)."""
+
+
 def _key_id(key: bytes) -> bytes:
     return hashlib.sha256(key).digest()[:KEY_ID_BYTES]
 
@@ -68,7 +72,7 @@ class Sealer:
             raise KeyMismatchError(purpose, "not a value sealed by facesearch (damaged or truncated)")
         key_id = sealed[len(_MAGIC) : len(_MAGIC) + KEY_ID_BYTES]
         if key_id != _key_id(self.key):
-            raise KeyMismatchError(
+            raise WrongKeyError(
                 purpose, f"sealed with key {key_id.hex()}, but the key in use is {self.key_id}: wrong key"
             )
         nonce = sealed[len(_MAGIC) + KEY_ID_BYTES : head]

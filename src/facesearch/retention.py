@@ -1,0 +1,67 @@
+"""Retention: what the rules say must go, purged and audited.
+
+Cases past their validity are expired, which deletes the templates of the people they targeted
+unless another live case still needs them. A sweep then deletes any template of a person whom only
+closed or expired cases ever targeted (for example a database restored from before a purge), so a
+run leaves the gallery in the state the rules describe whatever happened before it. People enrolled
+outside any case (1:1 sign-in, a personal library) are not touched. Sightings and evidence, which
+carry their own retention period (``retention_days``), join this purge with the video pipeline.
+
+It runs on ``facesearch retention run`` and whenever a command opens the database (start-up), where
+a run that finds nothing to purge writes no audit entry, to keep the log about actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.cases.service import LIVE, expire_cases
+from facesearch.store.schema import CaseRow, CaseTargetRow, TemplateRow
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    ran_at: datetime
+    cases_expired: list[str]
+    templates_purged: int  # by the sweep; an expiry's own deletions are in its case.expire entry
+    retention_days: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ran_at": self.ran_at.isoformat(), "cases_expired": self.cases_expired,
+                "templates_purged": self.templates_purged, "retention_days": self.retention_days}
+
+    @property
+    def purged_anything(self) -> bool:
+        return bool(self.cases_expired or self.templates_purged)
+
+
+def _purge_templates_of_people_no_live_case_needs(s: Session) -> int:
+    targeted = select(CaseTargetRow.identity_id)
+    live = select(CaseTargetRow.identity_id).join(CaseRow, CaseRow.id == CaseTargetRow.case_id).where(
+        CaseRow.status.in_(LIVE))
+    doomed = select(TemplateRow.id).where(TemplateRow.identity_id.in_(targeted),
+                                          TemplateRow.identity_id.not_in(live))
+    count = s.scalar(select(func.count()).select_from(doomed.subquery())) or 0
+    if count:
+        s.execute(delete(TemplateRow).where(TemplateRow.id.in_(doomed)))
+    return int(count)
+
+
+def run_retention(sessions: sessionmaker[Session], *, actor: str, retention_days: int,
+                  now: datetime | None = None, audit_when_idle: bool = True) -> RetentionReport:
+    """Expire due cases and sweep templates that no live case needs; audited (always, or only when
+    something was purged with ``audit_when_idle=False``)."""
+    moment = now or datetime.now(UTC)
+    expired = expire_cases(sessions, now=moment)
+    with sessions.begin() as s:
+        purged = _purge_templates_of_people_no_live_case_needs(s)
+        report = RetentionReport(moment, expired, purged, retention_days)
+        if audit_when_idle or report.purged_anything:
+            audit.append(s, actor=actor, action="retention.run", details=report.to_json())
+    return report
