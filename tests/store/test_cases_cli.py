@@ -48,6 +48,10 @@ def test_case_enrol_identify_close(tmp_path: Path, people: Path) -> None:
     assert json.loads(run(home, "case", "close", "C1", "--json").stdout)["status"] == "closed"
     unknown = run(home, "identify", str(people / "obama2.jpg"), "--case", "C7")
     assert unknown.returncode == 2 and "C7: no such case" in unknown.stderr
+    shown = run(home, "audit", "show", "--case", "c1").stdout.splitlines()  # one line per entry, any case spelling
+    assert [ln.split()[4] for ln in shown] == ["case.create", "identity.enrol", "search.refused", "case.activate",
+                                              "search.identify", "search.identify", "case.close"]
+    assert "input_sha256=" in shown[4] and len(max(shown, key=len)) < 260
     assert run(home, "audit", "verify").returncode == 0
 
 

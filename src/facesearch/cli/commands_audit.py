@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from facesearch.cli.output import EXIT_NO, emit_json, fail, line, table
+from facesearch.cli.output import EXIT_NO, emit_json, fail, line
 from facesearch.errors import FacesearchError
 
 app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
@@ -82,11 +82,33 @@ def show(
 
     try:
         with _sessions()() as s:
-            entries = list(audit.events(s, case_id=case))
+            entries = list(audit.events(s, case_id=case.upper() if case else None))
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
         emit_json([e.payload() | {"hash": e.hash} for e in entries])
         return
-    table("audit log" + (f", case {case}" if case else ""), ["#", "time (UTC)", "actor", "action", "case", "details"],
-          [[e.seq, e.at[:19], e.actor, e.action, e.case_id or "", e.details] for e in entries])
+    # One line per entry rather than a table: a log is read by grep as often as by eye.
+    actor_width = max((len(e.actor) for e in entries), default=0)
+    action_width = max((len(e.action) for e in entries), default=0)
+    for e in entries:
+        line(f"{e.seq:>6}  {e.at[:19].replace('T', ' ')}  {e.actor:<{actor_width}}  {e.action:<{action_width}}  "
+             f"{e.case_id or '-':<4}  {summarise(e.details)}".rstrip())
+    if not entries:
+        line("no entries" + (f" for case {case.upper()}" if case else ""))
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, str):
+        return value[:12] + "…" if len(value) == 64 and all(c in "0123456789abcdef" for c in value) else value
+    if isinstance(value, list):
+        return f"[{len(value)}]" if len(value) > 3 else "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def summarise(details: dict[str, Any], width: int = 160) -> str:
+    """One readable line of an entry's details: hashes shortened, long lists counted (``--json`` has all)."""
+    text = "; ".join(f"{k}={_short(v)}" for k, v in details.items() if v not in (None, [], {}, ""))
+    return text if len(text) <= width else text[: width - 1] + "…"
