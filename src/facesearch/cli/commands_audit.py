@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -108,7 +109,7 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def summarise(details: dict[str, Any], width: int = 160) -> str:
+def summarise(details: Mapping[str, Any], width: int = 160) -> str:
     """One readable line of an entry's details: hashes shortened, long lists counted (``--json`` has all)."""
     text = "; ".join(f"{k}={_short(v)}" for k, v in details.items() if v not in (None, [], {}, ""))
     return text if len(text) <= width else text[: width - 1] + "…"
