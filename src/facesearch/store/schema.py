@@ -102,3 +102,74 @@ class CaseTargetRow(Base):
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True)
+
+
+class CameraRow(Base):
+    """A camera or place footage comes from. The stream URL is sealed: it often holds a password."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    location: Mapped[str | None] = mapped_column(Text)
+    url_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+
+
+class SightingRow(Base):
+    """A candidate: one face track that matched one targeted identity, until people confirm or reject it.
+
+    ``start_s``/``end_s`` are seconds from the start of the recording; ``started_at``/``ended_at`` the
+    absolute times, when the recording's start is known (``time_source`` says from where)."""
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), nullable=False)
+    camera_id: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    track: Mapped[int] = mapped_column(Integer, nullable=False)
+    start_s: Mapped[float] = mapped_column(nullable=False)
+    end_s: Mapped[float] = mapped_column(nullable=False)
+    best_s: Mapped[float] = mapped_column(nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    time_source: Mapped[str] = mapped_column(String(40), nullable=False)
+    score: Mapped[float] = mapped_column(nullable=False)
+    fmr: Mapped[float] = mapped_column(nullable=False)
+    threshold: Mapped[float] = mapped_column(nullable=False)
+    box: Mapped[list[float]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="candidate")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
+class EvidenceRow(Base):
+    """Sealed evidence of a sighting: ``frame`` (the best frame, everyone else blurred) or ``crop`` (the
+    aligned face that matched), JPEG bytes sealed with the installation's key."""
+
+    __tablename__ = "evidence"
+
+    sighting_id: Mapped[int] = mapped_column(ForeignKey("sightings.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)  # of the plaintext, for exports and audit
+
+
+class ScannedFileRow(Base):
+    """A recording scanned for a case: a rerun skips it while its size and modification time agree."""
+
+    __tablename__ = "scanned_files"
+    __table_args__ = (UniqueConstraint("case_id", "path", name="uq_scanned_file"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    camera_id: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    frames: Mapped[int] = mapped_column(Integer, nullable=False)
+    sightings: Mapped[int] = mapped_column(Integer, nullable=False)
+    problem: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

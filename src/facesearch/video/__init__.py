@@ -1,0 +1,1 @@
+"""Video: decode, track faces across frames, match tracks against case watchlists."""

@@ -1,0 +1,144 @@
+"""Decoded frames from a video file or a live stream, through PyAV (FFmpeg), with frame sampling.
+
+A frame carries its time from the start of the recording (its presentation timestamp), so sightings
+can say when someone appeared however many frames were skipped. A file damaged part way is decoded up
+to the damage; the reader then stops and keeps the reason in ``problem`` instead of raising, so the
+frames before it still count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesearch.errors import FacesearchError
+
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+
+
+class VideoError(FacesearchError):
+    """A video or stream cannot be opened or decoded at all."""
+
+
+def is_stream(source: str | Path) -> bool:
+    return str(source).lower().startswith(STREAM_SCHEMES)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (``rtsp://user:***@host/...``), for messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    auth, _, host = rest.partition("@")
+    user = auth.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    index: int  # the frame's number among the decoded frames (0-based, counting skipped ones)
+    seconds: float  # from the start of the recording
+    pixels: NDArray[np.uint8]  # RGB, height x width x 3
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    name: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    duration_s: float | None  # None for a live stream
+    metadata: dict[str, str]
+
+
+class VideoReader:
+    """Iterate a video's frames, every frame or ``fps`` of them per second.
+
+    ``timeout_s`` bounds how long a network read may block (a dead stream raises ``VideoError`` after it).
+    """
+
+    def __init__(self, source: str | Path, *, fps: float | None = None, timeout_s: float = 10.0,
+                 threads: int = 0) -> None:
+        import av
+
+        self.source = str(source)
+        self.name = redact_url(self.source) if is_stream(source) else self.source
+        self.fps = fps
+        self.problem: str | None = None
+        options = {}
+        if is_stream(source):
+            options = {"rtsp_transport": "tcp", "fflags": "nobuffer", "max_delay": "500000"}
+        elif not Path(source).is_file():
+            raise VideoError(self.name, "no such file")
+        try:
+            self._container = av.open(self.source, options=options, timeout=(timeout_s, timeout_s))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise VideoError(self.name, _reason(exc)) from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise VideoError(self.name, "has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        if threads:
+            self._stream.codec_context.thread_count = threads
+        ctx = self._stream.codec_context
+        if ctx.codec is None or not ctx.codec.name:
+            raise VideoError(self.name, "unsupported codec")
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        duration = None
+        if self._stream.duration is not None and self._stream.time_base is not None:
+            duration = float(self._stream.duration * self._stream.time_base)
+        elif self._container.duration:
+            duration = self._container.duration / 1e6
+        self.info = VideoInfo(self.name, ctx.codec.name, ctx.width, ctx.height, float(rate) if rate else 0.0,
+                              None if is_stream(source) else duration, dict(self._container.metadata))
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def frames(self, start_index: int = 0) -> Iterator[VideoFrame]:
+        """Decoded RGB frames from ``start_index`` on. Stops at the end, or at damage (``problem`` set)."""
+        import av
+
+        step = 1.0 / self.fps if self.fps else 0.0
+        next_time = 0.0
+        index = -1
+        first_pts: float | None = None
+        try:
+            for frame in self._container.decode(self._stream):
+                index += 1
+                if frame.pts is None or frame.time_base is None:
+                    seconds = index / (self.info.fps or 30.0)
+                else:
+                    seconds = float(frame.pts * frame.time_base)
+                if first_pts is None:
+                    first_pts = seconds if is_stream(self.source) else min(seconds, 0.0)
+                seconds -= first_pts
+                if index < start_index or (step and seconds + 1e-6 < next_time):
+                    continue
+                next_time = seconds + step if step else 0.0
+                yield VideoFrame(index, seconds, frame.to_ndarray(format="rgb24"))
+        except av.error.EOFError:
+            return
+        except (av.error.FFmpegError, OSError) as exc:
+            if is_stream(self.source):
+                raise VideoError(self.name, f"stream lost: {_reason(exc)}") from None
+            self.problem = f"damaged after frame {index} ({_reason(exc)}); frames before it were processed"
+        if not is_stream(self.source) and index < 0 and self.problem is None:
+            self.problem = "no frame could be decoded"
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split())
