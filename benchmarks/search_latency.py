@@ -65,7 +65,6 @@ def faiss_rows(n: int, n_queries: int, rng: np.random.Generator, efs: list[int],
     p50, p99 = latencies(lambda q: exact.search(q, 10), queries)
     truth = exact.search(queries, 1)[1][:, 0]
     rows: list[list[object]] = [[f"{n:,}", "exact (FAISS IndexFlatIP)", "-", f"{p50:.2f}", f"{p99:.2f}", "1.000"]]
-    del exact
 
     def measure(index: GalleryIndex, label: str, build: float) -> None:
         p50, p99 = latencies(lambda q: index.search(q, 10), queries)
@@ -76,7 +75,6 @@ def faiss_rows(n: int, n_queries: int, rng: np.random.Generator, efs: list[int],
     pq = GalleryIndex.build(ids, ids, gallery, DIM, kind="pq")
     measure(pq, f"pq (PQ{pq_subquantizers(DIM)}x4 fast scan, exact re-rank of {10 * PQ_RERANK_FACTOR})",
             time.perf_counter() - start)
-    del pq
     if n <= hnsw_max:
         start = time.perf_counter()
         hnsw = GalleryIndex.build(ids, ids, gallery, DIM, kind="hnsw")

@@ -55,7 +55,7 @@ def _faiss_index(dim: int, kind: str, training: NDArray[np.float32]) -> faiss.In
         m = pq_subquantizers(dim)
         if m == 0 or len(training) < 16 * 40:
             return faiss.IndexFlatIP(dim)  # too few vectors (or an odd size) to train codebooks on: exact
-        index = faiss.index_factory(dim, f"PQ{m}x4fs,RFlat", faiss.METRIC_INNER_PRODUCT)
+        index: Any = faiss.index_factory(dim, f"PQ{m}x4fs,RFlat", faiss.METRIC_INNER_PRODUCT)
         index.k_factor = PQ_RERANK_FACTOR
         index.train(training[:PQ_TRAIN_MAX])
         return index

@@ -29,7 +29,7 @@ def redact_frame(pixels: NDArray[np.uint8], keep_box: NDArray[np.float32] | list
     block = max(min(h, w) // 40, 4)
     small = cv2.resize(pixels, (max(w // block, 1), max(h // block, 1)), interpolation=cv2.INTER_AREA)
     coarse = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
-    out = cv2.GaussianBlur(coarse, (0, 0), block)
+    out = np.asarray(cv2.GaussianBlur(coarse, (0, 0), block), np.uint8)
     out[y0:y1, x0:x1] = pixels[y0:y1, x0:x1]
     return out
 

@@ -128,7 +128,7 @@ class VideoReader:
                 if index < start_index or (step and seconds + 1e-6 < next_time):
                     continue
                 next_time = seconds + step if step else 0.0
-                yield VideoFrame(index, seconds, frame.to_ndarray(format="rgb24"))
+                yield VideoFrame(index, seconds, np.asarray(frame.to_ndarray(format="rgb24"), np.uint8))
         except av.error.EOFError:
             return
         except (av.error.FFmpegError, OSError) as exc:
