@@ -123,7 +123,9 @@ class VideoReader:
                 else:
                     seconds = float(frame.pts * frame.time_base)
                 if first_pts is None:
-                    first_pts = seconds if is_stream(self.source) else min(seconds, 0.0)
+                    # Times count from the first frame, as players show them (an MP4's first frame often
+                    # carries a non-zero timestamp after its edit list).
+                    first_pts = seconds
                 seconds -= first_pts
                 if index < start_index or (step and seconds + 1e-6 < next_time):
                     continue

@@ -1,0 +1,166 @@
+"""``scan``: search recorded footage (files and folders) for a case's watchlist, resumably.
+
+Each file's sightings are committed together with the record that the file is done, so a scan that is
+interrupted loses at most the file it was in, and a rerun skips every file already done (while its size
+and modification time are unchanged). A file that cannot be opened is reported and the scan goes on;
+a file damaged part way is searched up to the damage, and the damage is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.cases.service import CaseError, parse_ref, require_searchable
+from facesearch.engine import Engine
+from facesearch.gallery.cache import IndexCache
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import ScannedFileRow
+from facesearch.video.recording_time import recording_start
+from facesearch.video.search import SearchConfig, SearchProgress, VideoSearch
+from facesearch.video.sightings import save_track
+from facesearch.video.source import VideoError, VideoReader
+from facesearch.video.watchlist import DEFAULT_FPIR, load_watchlists
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".ts", ".mts", ".m2ts",
+                            ".mpg", ".mpeg", ".3gp", ".h264", ".h265", ".hevc", ".mjpeg", ".y4m"})
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    status: str  # "scanned", "skipped" (done before), "failed" (could not be read at all)
+    frames: int = 0
+    seconds: float = 0.0  # footage searched
+    elapsed_s: float = 0.0
+    sightings: int = 0
+    problem: str | None = None
+    time_source: str | None = None
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.seconds / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "status": self.status, "frames": self.frames, "seconds": round(self.seconds, 3),
+                "elapsed_s": round(self.elapsed_s, 3), "realtime_factor": round(self.realtime_factor, 2),
+                "sightings": self.sightings, "problem": self.problem, "time_source": self.time_source}
+
+
+@dataclass
+class ScanReport:
+    case: str
+    camera: str | None
+    files: list[FileOutcome] = field(default_factory=list)
+    sighting_ids: list[int] = field(default_factory=list)
+    stopped: str | None = None  # why the scan ended early (the case expired, ...)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "camera": self.camera, "files": [f.to_json() for f in self.files],
+                "sightings": len(self.sighting_ids), "stopped": self.stopped}
+
+
+def list_videos(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]:
+    """Video files under ``paths`` (folders searched recursively, in name order), and the paths that
+    are neither a file nor a folder, as failures."""
+    found: list[Path] = []
+    missing: list[FileOutcome] = []
+    for p in paths:
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+        elif p.is_file():
+            found.append(p)
+        else:
+            missing.append(FileOutcome(str(p), "failed", problem="no such file or folder"))
+    return found, missing
+
+
+def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths: Sequence[Path], case_ref: str, *,
+         actor: str, camera: str | None = None, fps: float | None = None, start: datetime | None = None,
+         target_fpir: float = DEFAULT_FPIR, config: SearchConfig | None = None, cache: IndexCache | None = None,
+         on_progress: Callable[[str, SearchProgress, float | None], None] | None = None,
+         on_file: Callable[[FileOutcome], None] | None = None) -> ScanReport:
+    """Search every video under ``paths`` for the watchlist of ``case_ref``; audited start and end."""
+    files, failed = list_videos(paths)
+    watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
+                                 source=", ".join(map(str, paths)), cache=cache)
+    ref = watchlists[0].case_ref
+    report = ScanReport(ref, camera, list(failed))
+    with sessions.begin() as s:
+        audit.append(s, actor=actor, action="scan.start", case_id=ref, details={
+            "paths": [str(p) for p in paths], "files": len(files), "camera": camera, "fps": fps,
+            "watchlist_size": watchlists[0].size, "threshold": round(watchlists[0].threshold, 6),
+            "target_fpir": target_fpir, "profile": engine.profile})
+    for outcome in failed:
+        if on_file:
+            on_file(outcome)
+    for path in files:
+        with sessions() as s:
+            try:
+                require_searchable(s, ref, camera=camera)
+            except CaseError as exc:
+                report.stopped = exc.reason
+                break
+        outcome = _scan_file(engine, sessions, sealer, path, ref, watchlists, camera=camera, fps=fps, start=start,
+                             actor=actor, config=config, on_progress=on_progress, report=report)
+        report.files.append(outcome)
+        if on_file:
+            on_file(outcome)
+    with sessions.begin() as s:
+        audit.append(s, actor=actor, action="scan.end", case_id=ref, details={
+            "files_scanned": sum(f.status == "scanned" for f in report.files),
+            "files_skipped": sum(f.status == "skipped" for f in report.files),
+            "files_failed": [{"path": f.path, "problem": f.problem} for f in report.files if f.status == "failed"],
+            "frames": sum(f.frames for f in report.files), "sightings": len(report.sighting_ids),
+            "stopped": report.stopped})
+    return report
+
+
+def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, path: Path, ref: str,
+               watchlists: list[Any], *, camera: str | None, fps: float | None, start: datetime | None, actor: str,
+               config: SearchConfig | None, on_progress: Callable[[str, SearchProgress, float | None], None] | None,
+               report: ScanReport) -> FileOutcome:
+    name = str(path)
+    stat = path.stat()
+    case_id = parse_ref(ref)
+    with sessions() as s:
+        done = s.scalar(select(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))
+        if done is not None and done.size == stat.st_size and done.mtime_ns == stat.st_mtime_ns:
+            return FileOutcome(name, "skipped", done.frames, sightings=done.sightings, problem=done.problem)
+    began = time.perf_counter()
+    try:
+        reader = VideoReader(path, fps=fps, threads=max(os.cpu_count() or 1, 1))
+    except VideoError as exc:
+        return FileOutcome(name, "failed", problem=exc.reason)
+    with reader:
+        when = recording_start(path, reader.info.metadata, reader.info.duration_s, start)
+        problem = None
+        if not any(w.covers(when.at) for w in watchlists):
+            w = watchlists[0]
+            problem = (f"recorded at {when.at:%Y-%m-%d %H:%M} UTC (from the {when.source}), outside {ref}'s validity "
+                       f"({w.valid_from:%Y-%m-%d %H:%M} to {w.valid_until:%Y-%m-%d %H:%M}); pass --start if that "
+                       "time is wrong")
+            return FileOutcome(name, "failed", problem=problem, time_source=when.source)
+        search = VideoSearch(engine, watchlists, recording_start=when.at, fps=reader.info.fps, config=config)
+        matched = list(search.run(reader.frames(), on_progress=None if on_progress is None else
+                                  (lambda p: on_progress(name, p, reader.info.duration_s))))
+        problem = reader.problem
+    with sessions.begin() as s:
+        ids = [i for track in matched
+               for i in save_track(s, sealer, track, source=name, camera=camera, start=when, actor=actor)]
+        s.execute(delete(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))
+        s.add(ScannedFileRow(case_id=case_id, path=name, camera_id=camera, size=stat.st_size,
+                             mtime_ns=stat.st_mtime_ns, frames=search.progress.frames, sightings=len(ids),
+                             problem=problem, finished_at=datetime.now(UTC)))
+    report.sighting_ids += ids
+    return FileOutcome(name, "scanned", search.progress.frames, search.progress.seconds,
+                       time.perf_counter() - began, len(ids), problem, when.source)

@@ -1,0 +1,112 @@
+"""Sightings: stored candidates with their sealed evidence, each audited, and read back for review.
+
+A matched track becomes one sighting per (case, identity) it matched, written with its evidence and
+its audit entry in one transaction. Evidence is sealed with the installation's key and bound to its
+sighting, like templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facesearch.audit import log as audit
+from facesearch.cases.service import parse_ref
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
+from facesearch.video.evidence import jpeg, redact_frame, sha256
+from facesearch.video.recording_time import RecordingStart
+from facesearch.video.search import MatchedTrack
+
+
+def evidence_purpose(sighting_id: int, kind: str) -> str:
+    return f"evidence:{sighting_id}:{kind}"
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A candidate sighting as reviewers and ``sightings --json`` see it."""
+
+    id: int
+    case: str
+    identity_id: int
+    name: str
+    camera: str | None
+    source: str
+    start: float  # seconds from the start of the recording
+    end: float
+    best: float
+    started_at: datetime | None
+    ended_at: datetime | None
+    time_source: str
+    score: float
+    fmr: float
+    threshold: float
+    status: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "case": self.case, "identity_id": self.identity_id, "name": self.name,
+                "camera": self.camera, "source": self.source, "start": round(self.start, 3),
+                "end": round(self.end, 3), "best": round(self.best, 3),
+                "started_at": self.started_at.isoformat() if self.started_at else None,
+                "ended_at": self.ended_at.isoformat() if self.ended_at else None, "time_source": self.time_source,
+                "score": round(self.score, 6), "fmr": float(f"{self.fmr:.3g}"), "threshold": round(self.threshold, 6),
+                "status": self.status}
+
+
+def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, camera: str | None,
+               start: RecordingStart | None, actor: str) -> list[int]:
+    """One sighting per match of ``track``, with sealed evidence and an audit entry, in ``s``'s transaction."""
+    frame_jpeg = jpeg(redact_frame(track.best_frame, track.best_box))
+    crop_jpeg = jpeg(track.best_chip)
+    now = datetime.now(UTC)
+    ids = []
+    for m in track.matches:
+        row = SightingRow(
+            case_id=parse_ref(m.case_ref), identity_id=m.identity_id, camera_id=camera, source=source,
+            track=track.track_id, start_s=track.start_s, end_s=track.end_s, best_s=track.best_s,
+            started_at=None if start is None else start.at + timedelta(seconds=track.start_s),
+            ended_at=None if start is None else start.at + timedelta(seconds=track.end_s),
+            time_source=start.source if start else "unknown", score=m.score, fmr=m.fmr, threshold=m.threshold,
+            box=[round(float(v), 1) for v in track.best_box], status="candidate", created_at=now)
+        s.add(row)
+        s.flush()
+        for kind, data in (("frame", frame_jpeg), ("crop", crop_jpeg)):
+            s.add(EvidenceRow(sighting_id=row.id, kind=kind, sealed=sealer.seal(data, evidence_purpose(row.id, kind)),
+                              sha256=sha256(data)))
+        audit.append(s, actor=actor, action="sighting.create", case_id=m.case_ref, subject=f"sighting:{row.id}",
+                     details={"identity_id": m.identity_id, "source": source, "camera": camera,
+                              "start_s": round(track.start_s, 3), "end_s": round(track.end_s, 3),
+                              "score": round(m.score, 6), "fmr": float(f"{m.fmr:.3g}"),
+                              "threshold": round(m.threshold, 6),
+                              "evidence_sha256": {"frame": sha256(frame_jpeg), "crop": sha256(crop_jpeg)}})
+        ids.append(row.id)
+    return ids
+
+
+def list_sightings(s: Session, case_ref: str) -> list[Sighting]:
+    rows = s.execute(select(SightingRow, IdentityRow.name).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
+                     .where(SightingRow.case_id == parse_ref(case_ref))
+                     .order_by(SightingRow.source, SightingRow.start_s, SightingRow.id)).all()
+    return [_to_sighting(r, name) for r, name in rows]
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    return None if t is None else (t if t.tzinfo else t.replace(tzinfo=UTC))
+
+
+def _to_sighting(r: SightingRow, name: str) -> Sighting:
+    return Sighting(r.id, f"C{r.case_id}", r.identity_id, name, r.camera_id, r.source, r.start_s, r.end_s, r.best_s,
+                    _aware(r.started_at), _aware(r.ended_at), r.time_source, r.score, r.fmr, r.threshold, r.status)
+
+
+def open_evidence(s: Session, sealer: Sealer, sighting_id: int, kinds: Sequence[str] = ("frame", "crop")
+                  ) -> dict[str, bytes]:
+    """The evidence JPEGs of a sighting, opened with the key (``KeyMismatchError`` with the wrong one)."""
+    rows = s.scalars(select(EvidenceRow).where(EvidenceRow.sighting_id == sighting_id, EvidenceRow.kind.in_(kinds)))
+    return {r.kind: sealer.open(r.sealed, evidence_purpose(sighting_id, r.kind)) for r in rows}
