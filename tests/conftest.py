@@ -11,6 +11,7 @@ from facesearch.engine import Engine
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LFW = SHARED / "lfw"
 PEOPLE = SHARED / "people"
+VIDEO = SHARED / "video"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,3 +33,8 @@ def lfw() -> Path:
 @pytest.fixture(scope="session")
 def people() -> Path:
     return PEOPLE
+
+
+@pytest.fixture(scope="session")
+def video() -> Path:
+    return VIDEO

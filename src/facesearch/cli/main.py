@@ -9,7 +9,14 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli import commands_audit, commands_cases, commands_embed, commands_eval, commands_models
+from facesearch.cli import (
+    commands_audit,
+    commands_cases,
+    commands_embed,
+    commands_eval,
+    commands_models,
+    commands_video,
+)
 from facesearch.cli.output import EXIT_ERROR, EXIT_NO, EXIT_OK, emit_json, fail, format_fmr, line
 from facesearch.errors import FacesearchError
 
@@ -28,6 +35,9 @@ app.add_typer(commands_cases.app, name="case")
 app.command("enroll")(commands_cases.enroll)
 app.command("identify")(commands_cases.identify)
 app.add_typer(commands_cases.retention_app, name="retention")
+app.add_typer(commands_video.camera_app, name="camera")
+app.command("scan")(commands_video.scan)
+app.command("sightings")(commands_video.sightings)
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
 

@@ -1,0 +1,167 @@
+"""``camera``, ``scan`` and ``sightings``: search footage for a case's watchlist, and read the results."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from facesearch.cli.commands_cases import _cache, _context, _date
+from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, format_fmr, line, table, warn
+from facesearch.errors import FacesearchError
+
+camera_app = typer.Typer(help="Cameras and places footage comes from.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@camera_app.command("add")
+def camera_add(
+    camera_id: Annotated[str, typer.Argument(help="Short id, e.g. cam-1.")],
+    name: Annotated[str, typer.Option(help="What people call it.")],
+    url: Annotated[str | None, typer.Option(help="Live stream URL (rtsp://...); stored sealed.")] = None,
+    location: Annotated[str | None, typer.Option(help="Where it is.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register a camera; its URL (which often carries a password) is sealed at rest and never printed."""
+    from facesearch.video.cameras import add_camera
+
+    try:
+        sessions, sealer = _context()
+        camera = add_camera(sessions, sealer, camera_id, name=name, url=url, location=location,
+                            actor=getpass.getuser())
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json(camera.to_json())
+    else:
+        line(f"camera {camera.id}: {camera.name}" + (f" at {camera.location}" if camera.location else "")
+             + (f", {camera.shown_url}" if camera.url else ""))
+
+
+@camera_app.command("list")
+def camera_list(json_out: JsonOpt = False) -> None:
+    """The registered cameras."""
+    from facesearch.video.cameras import list_cameras
+
+    try:
+        cameras = list_cameras(_context()[0])
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json([c.to_json() | {"url": None} for c in cameras])
+        return
+    table("cameras", ["id", "name", "location"], [[c.id, c.name, c.location or ""] for c in cameras])
+
+
+class _Progress:
+    """One bar per file on stderr: footage seconds searched, frames/s and the real-time factor."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.current: str | None = None
+
+    def update(self, name: str, progress: Any, duration: float | None) -> None:
+        import time
+
+        from tqdm import tqdm
+
+        if name != self.current:
+            self.close()
+            self.current, self.started = name, time.perf_counter()
+            self.bar = tqdm(total=round(duration or 0, 1) or None, desc=Path(name).name[:40], unit="s",
+                            leave=False, dynamic_ncols=True, disable=None)
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        self.bar.n = round(progress.seconds, 1)
+        self.bar.set_postfix_str(f"{progress.frames / elapsed:.0f} frames/s, {progress.seconds / elapsed:.1f}x "
+                                 f"real time, {progress.matched} matched", refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Video files or folders of recordings.")],
+    case: Annotated[str, typer.Option(help="Active case whose watchlist is searched.")],
+    camera: Annotated[str | None, typer.Option(help="Camera the footage comes from (checked against the case).")]
+    = None,
+    fps: Annotated[float | None, typer.Option(help="Frames per second to search (default: every frame).")] = None,
+    start: Annotated[str | None, typer.Option(help="When the recording started (ISO time), if the file's "
+                                                   "metadata, name or modification time is wrong.")] = None,
+    fpir: Annotated[float, typer.Option(help="Target false positive identification rate per track.")] = 1e-3,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    json_out: JsonOpt = False,
+) -> None:
+    """Search recordings for the case's watchlist; a rerun skips files already done."""
+    from facesearch.engine import Engine
+    from facesearch.video.scan import scan as run_scan
+
+    if fps is not None and fps <= 0:
+        fail(f"--fps {fps}: expected a positive number")
+    if not 0 < fpir < 1:
+        fail(f"--fpir {fpir}: expected a rate between 0 and 1")
+    started = _date(start, end_of_day=False)
+    progress = _Progress()
+
+    def on_file(outcome: Any) -> None:
+        progress.close()
+        if json_out:
+            return
+        if outcome.status == "failed":
+            warn(f"{outcome.path}: {outcome.problem}")
+        elif outcome.status == "skipped":
+            line(f"{outcome.path}: done before, skipped ({outcome.sightings} sightings)")
+        else:
+            line(f"{outcome.path}: {outcome.frames} frames, {outcome.seconds:.1f} s of footage in "
+                 f"{outcome.elapsed_s:.1f} s ({outcome.realtime_factor:.1f}x real time), "
+                 f"{outcome.sightings} sightings" + (f"; {outcome.problem}" if outcome.problem else ""))
+
+    try:
+        sessions, sealer = _context()
+        if camera is not None:
+            from facesearch.video.cameras import get_camera
+
+            get_camera(sessions, sealer, camera)
+        report = run_scan(Engine(model), sessions, sealer, paths, case, actor=getpass.getuser(), camera=camera,
+                          fps=fps, start=started, target_fpir=fpir, cache=_cache(sealer),
+                          on_progress=progress.update, on_file=on_file)
+    except FacesearchError as exc:
+        progress.close()
+        fail(str(exc))
+    if json_out:
+        emit_json(report.to_json())
+    else:
+        line(f"{report.case}: {len(report.sighting_ids)} new sightings from "
+             f"{sum(f.status == 'scanned' for f in report.files)} files scanned, "
+             f"{sum(f.status == 'skipped' for f in report.files)} skipped, "
+             f"{sum(f.status == 'failed' for f in report.files)} failed")
+    if report.stopped:
+        warn(f"{report.case}: scan stopped: {report.stopped}")
+    if any(f.status == "failed" or f.problem for f in report.files) or report.stopped:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def sightings(
+    case: Annotated[str, typer.Option(help="Case whose sightings are listed.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """The case's candidate sightings: who, where, when (seconds into the recording, and absolute), score, FMR."""
+    from facesearch.video.sightings import list_sightings
+
+    try:
+        sessions, _ = _context()
+        with sessions() as s:
+            found = list_sightings(s, case)
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json([x.to_json() for x in found])
+        return
+    table(f"sightings, {case.upper()} (candidates until reviewers confirm them)",
+          ["id", "name", "camera", "source", "start s", "end s", "started (UTC)", "score", "FMR", "status"],
+          [[x.id, x.name, x.camera or "", Path(x.source).name, f"{x.start:.1f}", f"{x.end:.1f}",
+            f"{x.started_at:%Y-%m-%d %H:%M:%S}" if x.started_at else "", f"{x.score:.3f}", format_fmr(x.fmr),
+            x.status] for x in found])

@@ -1,0 +1,103 @@
+"""Acceptance on the real clips, through the commands a user types: the right person found at the
+right times, nobody else reported, nothing left behind by faces that match nobody, reruns resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FACESEARCH_HOME": str(home)}
+    env.pop("FACESEARCH_KEY", None)
+    env.pop("FACESEARCH_DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=600, check=False)
+
+
+@pytest.fixture(scope="module")
+def hamilton_case(tmp_path_factory: pytest.TempPathFactory, people: Path) -> Path:
+    """A data directory with an active case targeting Lin-Manuel Miranda and Alex Lacamoire on cam-1."""
+    home = tmp_path_factory.mktemp("home")
+    assert run(home, "init").returncode == 0
+    now = datetime.now(UTC)
+    created = run(home, "case", "create", "--title", "Hamilton", "--purpose", "other", "--purpose-text", "test",
+                  "--legal-basis", "x", "--authorisation-ref", "y", "--authorised-by", "z", "--cameras", "cam-1",
+                  "--valid-from", (now - timedelta(days=2)).isoformat(),
+                  "--valid-until", (now + timedelta(days=5)).strftime("%Y-%m-%d"))
+    assert created.returncode == 0, created.stderr
+    for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Alex Lacamoire", "alex-lacamoire.png")):
+        enrolled = run(home, "enroll", "--case", "C1", "--name", name, str(people / photo))
+        assert enrolled.returncode == 0, enrolled.stderr
+    assert run(home, "case", "activate", "C1").returncode == 0
+    assert run(home, "camera", "add", "cam-1", "--name", "Stage", "--url", "rtsp://op:secret@127.0.0.1:1/x").returncode == 0
+    return home
+
+
+def test_hamilton_clip_finds_both_appearances_and_nobody_else(hamilton_case: Path, video: Path) -> None:
+    home = hamilton_case
+    scanned = run(home, "scan", str(video / "short_hamilton_clip.mp4"), "--case", "C1", "--camera", "cam-1", "--json")
+    assert scanned.returncode == 0, scanned.stderr
+    report = json.loads(scanned.stdout)
+    assert report["files"][0]["status"] == "scanned" and report["files"][0]["frames"] == 275
+
+    found = json.loads(run(home, "sightings", "--case", "C1", "--json").stdout)
+    assert {s["name"] for s in found} == {"Lin-Manuel Miranda"}  # no false sighting of anyone, audience included
+    spans = sorted((s["start"], s["end"]) for s in found)
+    assert len(spans) == 2
+    (far_start, far_end), (close_start, close_end) = spans
+    assert far_start < 0.3 and 0.3 < far_end < 1.0  # small and far, at the start
+    assert 2.4 < close_start < 3.0 and 6.7 < close_end < 7.4  # the close-up, about 2.7 s to 7.1 s
+    for s in found:
+        assert s["camera"] == "cam-1" and s["status"] == "candidate" and s["score"] >= s["threshold"]
+        assert s["fmr"] < 1e-3 and s["started_at"] is not None and s["time_source"] == "file modified"
+
+    again = json.loads(run(home, "scan", str(video / "short_hamilton_clip.mp4"), "--case", "C1", "--camera",
+                            "cam-1", "--json").stdout)
+    assert again["files"][0]["status"] == "skipped" and again["sightings"] == 0
+    assert len(json.loads(run(home, "sightings", "--case", "C1", "--json").stdout)) == 2
+    actions = [e["action"] for e in json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)]
+    assert actions.count("sighting.create") == 2 and actions.count("scan.start") == actions.count("scan.end") == 2
+    assert run(home, "audit", "verify").returncode == 0
+
+
+def test_faces_that_match_nobody_leave_no_trace(hamilton_case: Path, video: Path) -> None:
+    home = hamilton_case
+    db = home / "facesearch.db"
+    before = {p.relative_to(home) for p in home.rglob("*") if p.is_file()}
+    with sqlite3.connect(db) as conn:
+        sightings_before = conn.execute("SELECT count(*) FROM sightings").fetchone()[0]
+        evidence_before = conn.execute("SELECT count(*) FROM evidence").fetchone()[0]
+    scanned = run(home, "scan", str(video / "carphone_pristine.mp4"), "--case", "C1", "--camera", "cam-1", "--json")
+    assert scanned.returncode == 0, scanned.stderr
+    assert json.loads(scanned.stdout)["sightings"] == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM sightings").fetchone()[0] == sightings_before
+        assert conn.execute("SELECT count(*) FROM evidence").fetchone()[0] == evidence_before
+        assert conn.execute("SELECT count(*) FROM templates").fetchone()[0] == 2  # the two enrolled, nothing new
+        end = json.loads(conn.execute("SELECT details FROM audit_events WHERE action = 'scan.end' "
+                                      "ORDER BY seq DESC LIMIT 1").fetchone()[0])
+    assert end["sightings"] == 0 and end["frames"] == 120
+    after = {p.relative_to(home) for p in home.rglob("*") if p.is_file()}
+    assert after - before <= {Path("facesearch.db-wal"), Path("facesearch.db-shm")}  # no crop, frame or file
+
+
+def test_a_camera_the_case_does_not_allow_is_refused_and_logged(hamilton_case: Path, video: Path) -> None:
+    home = hamilton_case
+    assert run(home, "camera", "add", "cam-9", "--name", "Elsewhere").returncode == 0
+    refused = run(home, "scan", str(video / "carphone_pristine.mp4"), "--case", "C1", "--camera", "cam-9")
+    assert refused.returncode == 2 and "camera 'cam-9' is not allowed by this case" in refused.stderr
+    unknown = run(home, "scan", str(video / "carphone_pristine.mp4"), "--case", "C1", "--camera", "cam-404")
+    assert unknown.returncode == 2 and "cam-404: no such camera" in unknown.stderr
+    entries = json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)
+    assert entries[-1]["action"] == "search.refused" and entries[-1]["details"]["camera"] == "cam-9"
+    listed = run(home, "camera", "list", "--json")
+    assert "secret" not in listed.stdout
+    assert not [p for p in home.rglob("*") if p.is_file() and b"secret" in p.read_bytes()]  # the URL is sealed
