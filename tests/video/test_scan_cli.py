@@ -37,7 +37,8 @@ def hamilton_case(tmp_path_factory: pytest.TempPathFactory, people: Path) -> Pat
         enrolled = run(home, "enroll", "--case", "C1", "--name", name, str(people / photo))
         assert enrolled.returncode == 0, enrolled.stderr
     assert run(home, "case", "activate", "C1").returncode == 0
-    assert run(home, "camera", "add", "cam-1", "--name", "Stage", "--url", "rtsp://op:secret@127.0.0.1:1/x").returncode == 0
+    added = run(home, "camera", "add", "cam-1", "--name", "Stage", "--url", "rtsp://op:secret@127.0.0.1:1/x")
+    assert added.returncode == 0, added.stderr
     return home
 
 
