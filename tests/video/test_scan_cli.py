@@ -4,42 +4,10 @@ right times, nobody else reported, nothing left behind by faces that match nobod
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
-
-def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FACESEARCH_HOME": str(home)}
-    env.pop("FACESEARCH_KEY", None)
-    env.pop("FACESEARCH_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=600, check=False)
-
-
-@pytest.fixture(scope="module")
-def hamilton_case(tmp_path_factory: pytest.TempPathFactory, people: Path) -> Path:
-    """A data directory with an active case targeting Lin-Manuel Miranda and Alex Lacamoire on cam-1."""
-    home = tmp_path_factory.mktemp("home")
-    assert run(home, "init").returncode == 0
-    now = datetime.now(UTC)
-    created = run(home, "case", "create", "--title", "Hamilton", "--purpose", "other", "--purpose-text", "test",
-                  "--legal-basis", "x", "--authorisation-ref", "y", "--authorised-by", "z", "--cameras", "cam-1",
-                  "--valid-from", (now - timedelta(days=2)).isoformat(),
-                  "--valid-until", (now + timedelta(days=5)).strftime("%Y-%m-%d"))
-    assert created.returncode == 0, created.stderr
-    for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Alex Lacamoire", "alex-lacamoire.png")):
-        enrolled = run(home, "enroll", "--case", "C1", "--name", name, str(people / photo))
-        assert enrolled.returncode == 0, enrolled.stderr
-    assert run(home, "case", "activate", "C1").returncode == 0
-    added = run(home, "camera", "add", "cam-1", "--name", "Stage", "--url", "rtsp://op:secret@127.0.0.1:1/x")
-    assert added.returncode == 0, added.stderr
-    return home
+from support.cli import run
 
 
 def test_hamilton_clip_finds_both_appearances_and_nobody_else(hamilton_case: Path, video: Path) -> None:

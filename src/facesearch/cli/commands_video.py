@@ -165,3 +165,62 @@ def sightings(
           [[x.id, x.name, x.camera or "", Path(x.source).name, f"{x.start:.1f}", f"{x.end:.1f}",
             f"{x.started_at:%Y-%m-%d %H:%M:%S}" if x.started_at else "", f"{x.score:.3f}", format_fmr(x.fmr),
             x.status] for x in found])
+
+
+def watch(
+    case: Annotated[str, typer.Option(help="Active case whose watchlist is searched.")],
+    camera: Annotated[str, typer.Option(help="Registered camera to watch (its URL is used).")],
+    url: Annotated[str | None, typer.Option(help="Stream URL, instead of the camera's own.")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frames per second to search (default: every frame).")] = None,
+    fpir: Annotated[float, typer.Option(help="Target false positive identification rate per track.")] = 1e-3,
+    give_up_after: Annotated[int | None, typer.Option(help="Stop after this many failed connection attempts in a "
+                                                           "row (default: keep trying).")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    json_out: Annotated[bool, typer.Option("--json", help="Print events as JSON lines.")] = False,
+) -> None:
+    """Search a live stream until Ctrl-C (or the case ends): sightings as they happen, reconnecting on drops."""
+    import json
+    import signal
+    import sys
+    import threading
+
+    from facesearch.engine import Engine
+    from facesearch.video.cameras import get_camera
+    from facesearch.video.watch import watch as run_watch
+
+    stop = threading.Event()
+
+    def on_signal(_sig: int, _frame: Any) -> None:
+        if stop.is_set():  # a second Ctrl-C: leave now
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    def on_event(event: Any) -> None:
+        if json_out:
+            sys.stdout.write(json.dumps({"event": event.kind, "at": event.at.isoformat(), "message": event.message,
+                                         **event.data}, default=str) + "\n")
+            sys.stdout.flush()
+        elif event.kind in ("retrying", "disconnected"):
+            warn(event.message)
+        else:
+            line(f"{event.at:%H:%M:%S} {event.message}")
+
+    try:
+        sessions, sealer = _context()
+        cam = get_camera(sessions, sealer, camera)
+        stream = url or cam.url
+        if not stream:
+            fail(f"{camera}: the camera has no stream URL (camera add --url, or --url)")
+        report = run_watch(Engine(model), sessions, sealer, case, camera, stream, actor=getpass.getuser(), stop=stop,
+                           fps=fps, target_fpir=fpir, max_failures=give_up_after, cache=_cache(sealer),
+                           on_event=on_event)
+    except FacesearchError as exc:
+        fail(str(exc))
+    if "gave up after" in report.stopped:
+        fail(report.stopped)
+    if not json_out:
+        line(f"{report.case} on {report.camera}: {report.frames} frames over {report.connections} connections, "
+             f"{len(report.sighting_ids)} sightings; {report.stopped}")

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# System packages the tests start for real: a GStreamer RTSP server for the live-stream tests
+# (tests/support/rtsp_loop_server.py runs under Debian's /usr/bin/python3 with these bindings).
+# Debian/Ubuntu; needs root (or sudo). Does nothing when they are installed already.
+set -euo pipefail
+PACKAGES=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+          gstreamer1.0-plugins-bad)
+if /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' \
+    2>/dev/null && gst-inspect-1.0 h264parse >/dev/null 2>&1 && gst-inspect-1.0 qtdemux >/dev/null 2>&1; then
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" gstreamer1.0-tools >/dev/null

@@ -1,0 +1,161 @@
+"""``watch``: search a live camera stream for a case's watchlist until stopped.
+
+The stream is read, searched and its matched tracks stored as they end, exactly as for files. When
+the stream drops (the server stops, the network fails, a read times out), the tracks in progress are
+finished and the watch reconnects with exponential backoff, for as long as it is allowed to run. Every
+frame's wall-clock time is checked against the case's validity: when the case expires (or is closed)
+the watch stops matching at that moment and says so. A stop request (Ctrl-C) ends it cleanly: open
+tracks are finished and stored, and the end is audited.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.cases.service import CaseError, require_searchable
+from facesearch.engine import Engine
+from facesearch.gallery.cache import IndexCache
+from facesearch.store.crypto import Sealer
+from facesearch.video.recording_time import RecordingStart
+from facesearch.video.search import SearchConfig, VideoSearch
+from facesearch.video.sightings import save_track
+from facesearch.video.source import VideoError, VideoReader, redact_url
+from facesearch.video.watchlist import DEFAULT_FPIR, load_watchlists
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    kind: str  # "connected", "disconnected", "retrying", "sighting", "stopped"
+    message: str
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WatchReport:
+    case: str
+    camera: str
+    connections: int = 0
+    frames: int = 0
+    sighting_ids: list[int] = field(default_factory=list)
+    stopped: str = ""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first_s: float = 0.5
+    factor: float = 2.0
+    max_s: float = 10.0
+
+    def delay(self, failures: int) -> float:
+        return min(self.first_s * self.factor ** max(failures - 1, 0), self.max_s)
+
+
+def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, camera: str, url: str, *,
+          actor: str, stop: threading.Event, fps: float | None = None, target_fpir: float = DEFAULT_FPIR,
+          config: SearchConfig | None = None, backoff: Backoff | None = None, read_timeout_s: float = 5.0,
+          max_failures: int | None = None, cache: IndexCache | None = None,
+          on_event: Callable[[WatchEvent], None] | None = None) -> WatchReport:
+    """Watch ``url`` (camera ``camera``) for ``case_ref``'s watchlist until ``stop`` is set, the case may no
+    longer be searched, or ``max_failures`` connection attempts in a row have failed."""
+    backoff = backoff or Backoff()
+    shown = redact_url(url)
+    source = f"{camera} (live)"
+    watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
+                                 source=shown, cache=cache)
+    ref = watchlists[0].case_ref
+    report = WatchReport(ref, camera)
+
+    def emit(kind: str, message: str, **data: Any) -> None:
+        if on_event is not None:
+            on_event(WatchEvent(kind, message, data=data))
+
+    with sessions.begin() as s:
+        audit.append(s, actor=actor, action="watch.start", case_id=ref, details={
+            "camera": camera, "stream": shown, "watchlist_size": watchlists[0].size,
+            "threshold": round(watchlists[0].threshold, 6), "target_fpir": target_fpir, "profile": engine.profile})
+
+    def case_ended() -> str | None:
+        with sessions() as s:
+            try:
+                require_searchable(s, ref, camera=camera)
+            except CaseError as exc:
+                return exc.reason
+        return None
+
+    failures = 0
+    checked_at = datetime.min.replace(tzinfo=UTC)
+    ended_reason: list[str] = []
+
+    def should_stop(_frame: Any) -> bool:
+        nonlocal checked_at
+        if stop.is_set():
+            return True
+        now = datetime.now(UTC)
+        if now >= watchlists[0].valid_until:  # the validity ends: stop matching at that very frame
+            ended_reason.append(f"{ref} expired at {watchlists[0].valid_until:%Y-%m-%d %H:%M:%S} UTC")
+            return True
+        if (now - checked_at).total_seconds() >= 1.0:  # closed by someone else: noticed within a second
+            checked_at = now
+            reason = case_ended()
+            if reason is not None:
+                ended_reason.append(f"{ref} {reason}")
+                return True
+        return False
+
+    while not stop.is_set() and not ended_reason:
+        reason = case_ended()
+        if reason is not None:
+            ended_reason.append(f"{ref} {reason}")
+            break
+        try:
+            reader = VideoReader(url, fps=fps, timeout_s=read_timeout_s)
+        except VideoError as exc:
+            failures += 1
+            if max_failures is not None and failures >= max_failures:
+                ended_reason.append(f"{shown}: gave up after {failures} failed connection attempts ({exc.reason})")
+                break
+            wait = backoff.delay(failures)
+            emit("retrying", f"{shown}: {exc.reason}; retrying in {wait:.1f} s", failures=failures)
+            stop.wait(wait)
+            continue
+        failures = 0
+        report.connections += 1
+        connected_at = datetime.now(UTC)
+        emit("connected", f"{shown}: connected ({reader.info.width}x{reader.info.height}, {reader.info.codec})")
+        search = VideoSearch(engine, watchlists, recording_start=connected_at, fps=reader.info.fps or 25.0,
+                             config=config)
+        lost = ""
+        with reader:
+            try:
+                for track in search.run(reader.frames(), should_stop=should_stop):
+                    with sessions.begin() as s:
+                        ids = save_track(s, sealer, track, source=source, camera=camera,
+                                         start=RecordingStart(connected_at, "stream clock"), actor=actor)
+                    report.sighting_ids += ids
+                    for m in track.matches:
+                        emit("sighting", f"{m.name}: score {m.score:.3f}, FMR {m.fmr:.2g}, "
+                                         f"{track.start_s:.1f}-{track.end_s:.1f} s after connecting",
+                             name=m.name, score=m.score, sighting_ids=ids)
+            except VideoError as exc:
+                lost = exc.reason
+        report.frames += search.progress.frames
+        if stop.is_set() or ended_reason:
+            break
+        failures += 1
+        emit("disconnected", f"{shown}: {lost or 'stream ended'}; reconnecting")
+        stop.wait(backoff.delay(failures))
+    report.stopped = ended_reason[0] if ended_reason else "stopped on request"
+    emit("stopped", report.stopped)
+    with sessions.begin() as s:
+        audit.append(s, actor=actor, action="watch.end", case_id=ref, details={
+            "camera": camera, "connections": report.connections, "frames": report.frames,
+            "sightings": len(report.sighting_ids), "reason": report.stopped})
+    return report
