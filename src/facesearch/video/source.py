@@ -81,17 +81,22 @@ class VideoReader:
         try:
             self._container = av.open(self.source, options=options, timeout=(timeout_s, timeout_s))
         except (av.error.FFmpegError, OSError) as exc:
-            raise VideoError(self.name, _reason(exc)) from None
+            if is_stream(source):
+                raise VideoError(self.name, f"cannot connect: {_reason(exc)}") from None
+            raise VideoError(self.name, f"cannot be read as a video ({_reason(exc)}): damaged, truncated before "
+                             "its index, or not a video") from None
         if not self._container.streams.video:
             self._container.close()
             raise VideoError(self.name, "has no video stream")
         self._stream = self._container.streams.video[0]
+        ctx = self._stream.codec_context
+        if ctx is None or ctx.codec is None:
+            tag = getattr(self._stream, "codec_tag", "") or "unknown"
+            self._container.close()
+            raise VideoError(self.name, f"unsupported video codec ({tag}): no decoder for it")
         self._stream.thread_type = "AUTO"
         if threads:
-            self._stream.codec_context.thread_count = threads
-        ctx = self._stream.codec_context
-        if ctx.codec is None or not ctx.codec.name:
-            raise VideoError(self.name, "unsupported codec")
+            ctx.thread_count = threads
         rate = self._stream.average_rate or self._stream.guessed_rate
         duration = None
         if self._stream.duration is not None and self._stream.time_base is not None:
@@ -117,6 +122,7 @@ class VideoReader:
         step = 1.0 / self.fps if self.fps else 0.0
         next_time = 0.0
         index = -1
+        seconds = 0.0
         first_pts: float | None = None
         try:
             for frame in self._container.decode(self._stream):
@@ -140,8 +146,14 @@ class VideoReader:
             if is_stream(self.source):
                 raise VideoError(self.name, f"stream lost: {_reason(exc)}") from None
             self.problem = f"damaged after frame {index} ({_reason(exc)}); frames before it were processed"
-        if not is_stream(self.source) and index < 0 and self.problem is None:
+        if is_stream(self.source) or self.problem is not None:
+            return
+        if index < 0:
             self.problem = "no frame could be decoded"
+        elif self.info.duration_s and seconds + 0.5 < self.info.duration_s - 2.0 / (self.info.fps or 30.0):
+            # The decoder met no error, but the frames stop well before the length the file declares.
+            self.problem = (f"ends after {seconds:.1f} s of the {self.info.duration_s:.1f} s it declares: truncated "
+                            "or damaged; the frames before were processed")
 
 
 def _reason(exc: BaseException) -> str:
