@@ -1,0 +1,73 @@
+"""Recording times, evidence redaction and shot cuts, on generated inputs."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from facesearch.video.cuts import CutDetector
+from facesearch.video.evidence import redact_frame
+from facesearch.video.recording_time import from_file_name, from_metadata, recording_start
+from facesearch.video.source import redact_url
+
+
+def test_recording_start_prefers_what_is_most_trustworthy(tmp_path: Path) -> None:
+    path = tmp_path / "cam1_20261120_143005.mp4"
+    path.write_bytes(b"x")
+    os.utime(path, (1_790_000_000, 1_790_000_000))
+    given = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    assert recording_start(path, {"creation_time": "2026-11-19T10:00:00.000000Z"}, 60, given).source == "given"
+    meta = recording_start(path, {"creation_time": "2026-11-19T10:00:00.000000Z"}, 60)
+    assert (meta.source, meta.at) == ("metadata", datetime(2026, 11, 19, 10, 0, tzinfo=UTC))
+    named = recording_start(path, {"creation_time": "1970-01-01T00:00:00Z"}, 60)  # a camera without a clock
+    assert (named.source, named.at) == ("file name", datetime(2026, 11, 20, 14, 30, 5, tzinfo=UTC))
+    plain = tmp_path / "clip.mp4"
+    plain.write_bytes(b"x")
+    os.utime(plain, (1_790_000_000, 1_790_000_000))
+    modified = recording_start(plain, {}, 60)
+    assert modified.source == "file modified"
+    assert modified.at == datetime.fromtimestamp(1_790_000_000, UTC) - timedelta(seconds=60)
+
+
+def test_date_patterns_in_file_names() -> None:
+    assert from_file_name("2026-11-20_14-30-05.mkv") == datetime(2026, 11, 20, 14, 30, 5, tzinfo=UTC)
+    assert from_file_name("NVR 20261120T143005 ch2.mp4") == datetime(2026, 11, 20, 14, 30, 5, tzinfo=UTC)
+    assert from_file_name("clip_12345678901234.mp4") is None
+    assert from_file_name("20261340_250000.mp4") is None  # not a date
+    assert from_metadata({"creation_time": "not a time"}) is None
+
+
+def test_redaction_keeps_the_matched_face_and_destroys_everyone_else() -> None:
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)  # fine detail everywhere, like faces
+    out = redact_frame(frame, [300, 100, 380, 200])
+    assert (out[100:200, 300:380] == frame[100:200, 300:380]).all()  # the matched face, untouched
+    bystander = (slice(150, 230), slice(40, 110))
+    original_detail = frame[bystander].astype(float).std()
+    assert out[bystander].astype(float).std() < original_detail / 10  # a bystander: no detail left
+
+
+def test_cuts_are_found_and_motion_is_not() -> None:
+    detector = CutDetector()
+    import cv2
+
+    rng = np.random.default_rng(1)
+
+    def view() -> np.ndarray:  # large smooth shapes, like a scene (not pixel noise)
+        coarse = rng.integers(0, 256, (5, 8, 3), dtype=np.uint8)
+        return cv2.resize(coarse, (160, 90), interpolation=cv2.INTER_CUBIC)
+
+    scene, other = view(), view()
+    cuts = []
+    for i in range(40):
+        base = scene if i < 20 else other
+        cuts.append(detector.is_cut(np.roll(base, i, axis=1)))  # a slow pan, then a cut at frame 20
+    assert cuts.index(True) == 20 and sum(cuts) == 1
+
+
+def test_urls_lose_their_passwords_in_messages() -> None:
+    assert redact_url("rtsp://admin:hunter2@10.0.0.5:554/stream1") == "rtsp://admin:***@10.0.0.5:554/stream1"
+    assert redact_url("rtsp://10.0.0.5/stream1") == "rtsp://10.0.0.5/stream1"
