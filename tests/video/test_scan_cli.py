@@ -37,6 +37,33 @@ def test_hamilton_clip_finds_both_appearances_and_nobody_else(hamilton_case: Pat
     assert run(home, "audit", "verify").returncode == 0
 
 
+def test_the_report_shows_each_sighting_with_its_stored_redacted_evidence(hamilton_case: Path, video: Path,
+                                                                        tmp_path: Path) -> None:
+    import base64
+    import hashlib
+    import re
+
+    home = hamilton_case
+    run(home, "scan", str(video / "short_hamilton_clip.mp4"), "--case", "C1", "--camera", "cam-1")
+    out = tmp_path / "report.html"
+    written = run(home, "report", "--case", "C1", "--out", str(out), "--json")
+    assert written.returncode == 0, written.stderr
+    summary = json.loads(written.stdout)
+    page = out.read_text()
+    assert summary["sightings"] == 2 and summary["people"] == 1
+    assert hashlib.sha256(page.encode()).hexdigest() == summary["sha256"]
+    assert "Lin-Manuel Miranda (2 sightings)" in page and page.count("candidate</span>") == 2
+    assert page.count("<rect ") == 2  # the timeline: one bar per sighting
+    images = [base64.b64decode(m) for m in re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page)]
+    assert len(images) == 4  # a redacted frame and a crop per sighting
+    created = [e for e in json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)
+               if e["action"] == "sighting.create"]
+    stored = {h for e in created for h in e["details"]["evidence_sha256"].values()}
+    assert {hashlib.sha256(i).hexdigest() for i in images} == stored  # exactly what was stored, nothing else
+    exported = json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)[-1]
+    assert exported["action"] == "export.report" and exported["details"]["sha256"] == summary["sha256"]
+
+
 def test_faces_that_match_nobody_leave_no_trace(hamilton_case: Path, video: Path) -> None:
     home = hamilton_case
     db = home / "facesearch.db"

@@ -77,6 +77,12 @@ def to_case(session: Session, row: CaseRow) -> Case:
                 {k: getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")})
 
 
+def get_case(sessions: sessionmaker[Session], ref: str) -> Case:
+    """The case ``ref`` (``CaseError`` when there is none)."""
+    with sessions() as s:
+        return to_case(s, _row(s, ref))
+
+
 def create_case(
     sessions: sessionmaker[Session],
     *,

@@ -224,3 +224,25 @@ def watch(
     if not json_out:
         line(f"{report.case} on {report.camera}: {report.frames} frames over {report.connections} connections, "
              f"{len(report.sighting_ids)} sightings; {report.stopped}")
+
+
+def report(
+    case: Annotated[str, typer.Option(help="Case whose sightings are reported.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Write an HTML report of the case's sightings: timeline and redacted evidence per person (audited)."""
+    from facesearch.video.report import write_report
+
+    try:
+        sessions, sealer = _context()
+        summary = write_report(sessions, sealer, case, out, actor=getpass.getuser())
+    except FacesearchError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: {exc.strerror or exc}")
+    if json_out:
+        emit_json({"path": str(summary.path), "sightings": summary.sightings, "people": summary.people,
+                   "sha256": summary.sha256})
+    else:
+        line(f"{summary.path}: {summary.sightings} sightings of {summary.people} people (sha256 {summary.sha256[:12]})")

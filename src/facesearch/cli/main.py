@@ -39,6 +39,7 @@ app.add_typer(commands_video.camera_app, name="camera")
 app.command("scan")(commands_video.scan)
 app.command("sightings")(commands_video.sightings)
 app.command("watch")(commands_video.watch)
+app.command("report")(commands_video.report)
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
 

@@ -1,0 +1,128 @@
+"""``report``: one self-contained HTML file of a case's sightings, for reviewers.
+
+Per person: a timeline of when and where they were seen (one row per recording or camera), then each
+sighting with its evidence: the best frame, with everyone but the matched person blurred (as stored:
+the report has no access to anything unblurred), and the aligned face that matched. Every sighting is
+labelled a candidate until reviewers confirm it. Writing a report is an export, and is audited with
+the file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.cases.service import get_case
+from facesearch.models.registry import atomic_write
+from facesearch.store.crypto import Sealer
+from facesearch.video.sightings import Sighting, list_sightings, open_evidence
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
+h1{font-size:22px}h2{font-size:18px;margin-top:2em;border-bottom:1px solid #ccc}
+.note{background:#fff6d6;border:1px solid #e6cf73;padding:.6em 1em;border-radius:4px}
+.meta td{padding:0 1em 0 0}.sighting{display:flex;gap:1em;margin:1em 0;padding:.8em;border:1px solid #ddd;
+border-radius:4px}.sighting img{border-radius:3px}.frame{width:420px}.crop{width:112px;height:112px}
+.facts td{padding:0 .8em 0 0;vertical-align:top}.candidate{color:#a15c00;font-weight:600}
+svg text{font:11px system-ui,sans-serif}
+"""
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    path: Path
+    sightings: int
+    people: int
+    sha256: str
+
+
+def _img(data: bytes | None, cls: str, alt: str) -> str:
+    if data is None:
+        return f'<div class="{cls}">(no evidence)</div>'
+    encoded = base64.b64encode(data).decode()
+    return f'<img class="{cls}" alt="{html.escape(alt)}" src="data:image/jpeg;base64,{encoded}">'
+
+
+def _timeline(sightings: list[Sighting]) -> str:
+    """An SVG strip per recording: a bar from each sighting's start to its end, in seconds."""
+    rows: dict[str, list[Sighting]] = defaultdict(list)
+    for s in sightings:
+        rows[f"{s.camera + ': ' if s.camera else ''}{Path(s.source).name}"].append(s)
+    width, label, height = 900, 260, 22
+    span = max(max(s.end for s in sightings), 1.0)
+    scale = (width - label - 20) / span
+    parts = [f'<svg width="{width}" height="{height * len(rows) + 24}" role="img" aria-label="timeline">']
+    for i, (name, items) in enumerate(sorted(rows.items())):
+        y = i * height + 4
+        parts.append(f'<text x="0" y="{y + 13}">{html.escape(name[:40])}</text>')
+        parts.append(f'<line x1="{label}" y1="{y + 9}" x2="{width - 20}" y2="{y + 9}" stroke="#ddd"/>')
+        for s in items:
+            x = label + s.start * scale
+            w = max((s.end - s.start) * scale, 3)
+            parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="14" fill="#3a7bd5"><title>'
+                         f'#{s.id}: {s.start:.1f}-{s.end:.1f} s, score {s.score:.3f}</title></rect>')
+    axis_y = len(rows) * height + 16
+    for k in range(6):
+        t = span * k / 5
+        parts.append(f'<text x="{label + t * scale:.1f}" y="{axis_y}">{t:.1f} s</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def write_report(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, out: Path, *,
+                 actor: str) -> ReportSummary:
+    case = get_case(sessions, case_ref)
+    with sessions() as s:
+        sightings = list_sightings(s, case_ref)
+        evidence = {x.id: open_evidence(s, sealer, x.id) for x in sightings}
+    people: dict[str, list[Sighting]] = defaultdict(list)
+    for x in sightings:
+        people[x.name].append(x)
+    now = datetime.now(UTC)
+    body = [f"<h1>{html.escape(case.ref)}: {html.escape(case.title)}</h1>",
+            '<p class="note">Every sighting below is a <b>candidate</b> found by face recognition: it is not an '
+            "identification until the required reviewers confirm it, and nothing may be done on its strength "
+            "alone. Everyone other than the matched person is blurred.</p>",
+            '<table class="meta">'
+            f"<tr><td>Purpose</td><td>{html.escape(case.purpose)}</td></tr>"
+            f"<tr><td>Legal basis</td><td>{html.escape(str(case.fields.get('legal_basis') or ''))}</td></tr>"
+            f"<tr><td>Authorisation</td><td>{html.escape(str(case.fields.get('authorisation_ref') or ''))}, "
+            f"{html.escape(str(case.fields.get('authorised_by') or ''))}</td></tr>"
+            f"<tr><td>Valid</td><td>{case.valid_from:%Y-%m-%d %H:%M} to {case.valid_until:%Y-%m-%d %H:%M} UTC</td></tr>"
+            f"<tr><td>Status</td><td>{html.escape(case.status)}; {case.reviewers_required} reviewers required</td></tr>"
+            f"<tr><td>Report</td><td>written {now:%Y-%m-%d %H:%M} UTC by {html.escape(actor)}; "
+            f"{len(sightings)} sightings of {len(people)} people</td></tr></table>"]
+    if not sightings:
+        body.append("<p>No sightings.</p>")
+    for name, items in sorted(people.items()):
+        body.append(f"<h2>{html.escape(name)} ({len(items)} sightings)</h2>{_timeline(items)}")
+        for x in items:
+            ev = evidence[x.id]
+            when = f"{x.started_at:%Y-%m-%d %H:%M:%S} UTC ({x.time_source})" if x.started_at else "unknown"
+            body.append(
+                f'<div class="sighting">{_img(ev.get("frame"), "frame", f"sighting {x.id}, best frame")}'
+                f'{_img(ev.get("crop"), "crop", f"sighting {x.id}, matched face")}<table class="facts">'
+                f'<tr><td>Sighting</td><td>#{x.id} <span class="candidate">{html.escape(x.status)}</span></td></tr>'
+                f"<tr><td>Where</td><td>{html.escape(x.camera or '-')}, {html.escape(x.source)}</td></tr>"
+                f"<tr><td>When</td><td>{x.start:.2f}-{x.end:.2f} s into the recording (best view at {x.best:.2f} s); "
+                f"{html.escape(when)}</td></tr>"
+                f"<tr><td>Score</td><td>{x.score:.4f} (threshold {x.threshold:.4f})</td></tr>"
+                f"<tr><td>False match rate</td><td>{x.fmr:.2g} (about 1 in {1 / max(x.fmr, 1e-12):,.0f} "
+                "comparisons of different people score this high)</td></tr></table></div>")
+    document = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(case.ref)} '
+                f"sightings</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")
+    data = document.encode()
+    atomic_write(out, data)
+    digest = hashlib.sha256(data).hexdigest()
+    with sessions.begin() as s:
+        audit.append(s, actor=actor, action="export.report", case_id=case.ref, subject=str(out),
+                     details={"sha256": digest, "sightings": [x.id for x in sightings], "people": len(people)})
+    return ReportSummary(out, len(sightings), len(people), digest)
