@@ -124,8 +124,9 @@ class Engine:
             max_bytes=self.settings.max_image_bytes,
         )
 
-    def detect(self, images: Sequence[LoadedImage]) -> list[Faces]:
-        return self.detector.detect(images)
+    def detect(self, images: Sequence[LoadedImage], config: DetectorConfig | None = None) -> list[Faces]:
+        """Faces in each image (``config``: detector settings for this call instead of the engine's)."""
+        return self.detector.detect(images, config=config)
 
     def embed_per_model(
         self, images: Sequence[LoadedImage], faces: Sequence[Faces], keep_chips: bool = False

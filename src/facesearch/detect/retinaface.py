@@ -42,6 +42,7 @@ class DetectorConfig:
     nms_threshold: float = 0.4
     max_side: int = 640
     min_face: float = 0.0  # drop faces smaller than this (pixels, in the original image)
+    sharpness: bool = True  # measure each face's sharpness (video search ranks faces without it)
 
 
 @lru_cache(maxsize=16)
@@ -88,35 +89,45 @@ class RetinaFaceDetector(OnnxModel):
     def _load_bytes(self) -> bytes:
         return retinaface_onnx_bytes()
 
-    def detect(self, images: Sequence[LoadedImage], batch_size: int = 16) -> list[Faces]:
-        """Faces in each image, in input order, with quality measures filled in."""
-        prepared = [self._prepare(im) for im in images]
+    def detect(self, images: Sequence[LoadedImage], batch_size: int = 16,
+               config: DetectorConfig | None = None) -> list[Faces]:
+        """Faces in each image, in input order, with quality measures filled in (``config``: instead of
+        the detector's own, for this call)."""
+        cfg = config or self.config
+        resized = [self._resize(im, cfg.max_side) for im in images]
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, (tensor, _) in enumerate(prepared):
-            groups[(tensor.shape[0], tensor.shape[1])].append(i)
+        for i, (pixels, _) in enumerate(resized):
+            h, w = pixels.shape[:2]
+            groups[(math.ceil(h / _ALIGN) * _ALIGN, math.ceil(w / _ALIGN) * _ALIGN)].append(i)
         results: list[Faces | None] = [None] * len(images)
         for (h, w), members in groups.items():
             for start in range(0, len(members), batch_size):
                 chunk = members[start : start + batch_size]
-                batch = np.stack([prepared[i][0] for i in chunk]).transpose(0, 3, 1, 2)
-                loc, conf, landms = self.run({"input": np.ascontiguousarray(batch)})
+                loc, conf, landms = self.run({"input": self._batch([resized[i][0] for i in chunk], h, w)})
                 for row, i in enumerate(chunk):
-                    results[i] = self._decode(images[i], prepared[i][1], loc[row], conf[row], landms[row], h, w)
+                    results[i] = self._decode(images[i], resized[i][1], loc[row], conf[row], landms[row], h, w, cfg)
         return [r if r is not None else Faces.empty() for r in results]
 
-    def _prepare(self, image: LoadedImage) -> tuple[NDArray[np.float32], float]:
-        """Resized, mean-subtracted, padded BGR tensor (HWC) and the scale from image to tensor."""
+    @staticmethod
+    def _resize(image: LoadedImage, max_side: int) -> tuple[NDArray[np.uint8], float]:
+        """The image shrunk to fit ``max_side`` (never enlarged), and the scale from image to it."""
         h, w = image.size
-        scale = min(1.0, self.config.max_side / max(h, w))
-        pixels = image.pixels
-        if scale < 1.0:
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), np.uint8)
-        rh, rw = pixels.shape[:2]
-        ph, pw = math.ceil(rh / _ALIGN) * _ALIGN, math.ceil(rw / _ALIGN) * _ALIGN
-        tensor = np.zeros((ph, pw, 3), np.float32)  # zero after mean subtraction: padding looks "average"
-        tensor[:rh, :rw] = pixels[:, :, ::-1].astype(np.float32) - _MEAN_BGR
-        return tensor, scale
+        scale = min(1.0, max_side / max(h, w))
+        if scale == 1.0:
+            return image.pixels, 1.0
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        return np.asarray(cv2.resize(image.pixels, size, interpolation=cv2.INTER_AREA), np.uint8), scale
+
+    @staticmethod
+    def _batch(images: list[NDArray[np.uint8]], height: int, width: int) -> NDArray[np.float32]:
+        """NCHW float32, BGR minus the training means, zero-padded at the bottom and right (zero after the
+        mean subtraction: the padding looks "average"), built channel by channel without temporaries."""
+        batch = np.zeros((len(images), 3, height, width), np.float32)
+        for n, pixels in enumerate(images):
+            rh, rw = pixels.shape[:2]
+            for c in range(3):  # RGB in, BGR out
+                np.subtract(pixels[:, :, 2 - c], _MEAN_BGR[c], out=batch[n, c, :rh, :rw], dtype=np.float32)
+        return batch
 
     def _decode(
         self,
@@ -127,8 +138,8 @@ class RetinaFaceDetector(OnnxModel):
         landms: NDArray[np.float32],
         height: int,
         width: int,
+        cfg: DetectorConfig,
     ) -> Faces:
-        cfg = self.config
         scores = conf[:, 1]
         candidates = np.flatnonzero(scores >= cfg.score_threshold)
         if candidates.size == 0:
@@ -155,7 +166,7 @@ class RetinaFaceDetector(OnnxModel):
             scores=scores,
             landmarks=points,
             face_size=sizes_px,
-            sharpness=sharpness(image.pixels, points),
+            sharpness=sharpness(image.pixels, points) if cfg.sharpness else np.zeros(len(points), np.float32),
             frontal=frontal(points),
             image_size=image.size,
             source=image.source,

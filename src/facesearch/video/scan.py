@@ -138,7 +138,8 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
             return FileOutcome(name, "skipped", done.frames, sightings=done.sightings, problem=done.problem)
     began = time.perf_counter()
     try:
-        reader = VideoReader(path, fps=fps, threads=max(os.cpu_count() or 1, 1))
+        reader = VideoReader(path, fps=fps, threads=max(os.cpu_count() or 1, 1),
+                             detect_side=(config or SearchConfig()).detect_side)
     except VideoError as exc:
         return FileOutcome(name, "failed", problem=exc.reason)
     with reader:

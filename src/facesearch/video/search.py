@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 
 from facesearch.engine import Engine
+from facesearch.faces import Faces
 from facesearch.images import LoadedImage
+from facesearch.video.cascade import score_bound
 from facesearch.video.cuts import CutDetector
 from facesearch.video.source import VideoFrame
 from facesearch.video.track_faces import TrackFaces, usefulness
@@ -29,11 +32,16 @@ from facesearch.video.watchlist import CaseWatchlist, TrackMatch, match
 
 @dataclass(frozen=True)
 class SearchConfig:
+    # Frames are searched for faces at this size (longer side, pixels), which sets the cost of detection:
+    # at 384 a 640x360 clip is searched at 0.6 scale and faces from ~20 px are found. Larger for 1080p
+    # footage with small faces; the kept faces are always aligned from the full-resolution frame.
+    detect_side: int = 384
     batch: int = 8  # frames per detector call
-    faces_per_track: int = 5  # best faces kept and embedded per track
+    faces_per_track: int = 3  # best faces kept and embedded per track
     min_face_size: float = 20.0  # px; smaller faces are tracked but never embedded
     min_frontal: float = 0.15  # faces turned further away are tracked but never embedded
     min_detections: int = 3  # a track seen fewer times is a flicker, not a face
+    detect_score: float = 0.3  # weak detections too: they keep tracks alive (ByteTrack), never start one
     max_gap_s: float = 1.0  # a track unseen this long has ended
 
 
@@ -58,16 +66,28 @@ class SearchProgress:
     seconds: float = 0.0  # footage time reached
     tracks: int = 0  # tracks ended
     matched: int = 0
+    # Where the time goes (seconds of wall time; decoding overlaps the rest, in its own thread).
+    decode_s: float = 0.0
+    detect_s: float = 0.0
+    track_s: float = 0.0  # tracking, cut detection, keeping and aligning the best faces
+    embed_s: float = 0.0  # embedding and matching ended tracks
+    pruned: int = 0  # tracks the cascade ruled out before the costly recognizer
 
 
-def _prefetch(frames: Iterable[VideoFrame], depth: int) -> Iterator[VideoFrame]:
+def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress) -> Iterator[VideoFrame]:
     """Decode ahead in a thread; errors surface in the caller at the frame where they happened."""
     q: queue.Queue[VideoFrame | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def work() -> None:
         try:
-            for f in frames:
+            source = iter(frames)
+            while True:
+                began = time.perf_counter()
+                f = next(source, None)
+                progress.decode_s += time.perf_counter() - began
+                if f is None:
+                    break
                 while not stop.is_set():
                     try:
                         q.put(f, timeout=0.2)
@@ -94,6 +114,14 @@ def _prefetch(frames: Iterable[VideoFrame], depth: int) -> Iterator[VideoFrame]:
         stop.set()
 
 
+def _at_full_resolution(faces: Faces, scale: float, size: tuple[int, int]) -> Faces:
+    """Faces found in a downscaled frame, in the full frame's pixels."""
+    if scale == 1.0 or len(faces) == 0:
+        return faces.with_columns(image_size=size)
+    return faces.with_columns(boxes=faces.boxes / np.float32(scale), landmarks=faces.landmarks / np.float32(scale),
+                              face_size=faces.face_size / np.float32(scale), image_size=size)
+
+
 class VideoSearch:
     """One source's search: feed frames, receive matched tracks. Not thread-safe; one per source."""
 
@@ -109,13 +137,15 @@ class VideoSearch:
         self.templates = [r.template for r in engine.recognizers]
         self.progress = SearchProgress()
         self.cuts = CutDetector()
+        self.detector_config = replace(engine.detector.config, score_threshold=self.config.detect_score,
+                                       max_side=self.config.detect_side, sharpness=False)
 
     def run(self, frames: Iterable[VideoFrame], on_progress: Callable[[SearchProgress], None] | None = None,
             should_stop: Callable[[VideoFrame], bool] | None = None) -> Iterator[MatchedTrack]:
         """Matched tracks as they end; at the end of ``frames`` (or when ``should_stop`` says so) the
         tracks still open are finished too."""
         batch: list[VideoFrame] = []
-        for frame in _prefetch(frames, depth=2 * self.config.batch):
+        for frame in _prefetch(frames, 2 * self.config.batch, self.progress):
             if should_stop is not None and should_stop(frame):
                 break
             batch.append(frame)
@@ -132,10 +162,17 @@ class VideoSearch:
 
     def _process(self, frames: list[VideoFrame]) -> Iterator[MatchedTrack]:
         cfg = self.config
-        detections = self.engine.detect([LoadedImage(f.pixels, "frame") for f in frames])
+        began = time.perf_counter()
+        views = [f.detection_image for f in frames]
+        found = self.engine.detect([LoadedImage(image, "frame") for image, _ in views], self.detector_config)
+        detections = [_at_full_resolution(faces, view[1], f.size)
+                      for faces, view, f in zip(found, views, frames, strict=True)]
+        self.progress.detect_s += time.perf_counter() - began
+        began = time.perf_counter()
+        ended: list[Track] = []
         for frame, faces in zip(frames, detections, strict=True):
-            if self.cuts.is_cut(frame.pixels):  # another view: nobody's track continues across it
-                yield from self._finish(self.tracker.finish())
+            if self.cuts.is_cut(frame.detection_image[0]):  # another view: nobody's track continues across it
+                ended += self.tracker.finish()
             assignment = self.tracker.step(frame.index, faces.boxes, faces.scores)
             useful = usefulness(faces.face_size, faces.frontal)
             for i, track_id in enumerate(assignment.track_ids.tolist()):
@@ -146,11 +183,12 @@ class VideoSearch:
                     kept.detections += 1
                     kept.last_s = frame.seconds
                     continue
-                kept.offer(frame.seconds, faces.boxes[i], float(useful[i]), faces.landmarks[i], frame.pixels,
-                           self.templates, cfg.faces_per_track)
+                kept.offer(frame, faces.boxes[i], float(useful[i]), faces.landmarks[i], cfg.faces_per_track)
             self.progress.frames += 1
             self.progress.seconds = frame.seconds
-            yield from self._finish(assignment.ended)
+            ended += assignment.ended
+        self.progress.track_s += time.perf_counter() - began
+        yield from self._finish(ended)
 
     def _finish(self, ended: list[Track]) -> Iterator[MatchedTrack]:
         for track in ended:
@@ -158,18 +196,49 @@ class VideoSearch:
             self.progress.tracks += 1
             if kept is None or not kept.samples or kept.detections < self.config.min_detections:
                 continue
-            found = self._match(kept)
+            began = time.perf_counter()
+            chips = [sample.chips(self.templates) for sample in kept.samples]
+            found = self._match(kept, chips)
+            self.progress.embed_s += time.perf_counter() - began
             if found:
                 self.progress.matched += 1
-                assert kept.best_frame is not None and kept.best_box is not None
-                yield MatchedTrack(track.id, kept.first_s, kept.last_s, kept.best_s, kept.best_box,
-                                   kept.best_frame, kept.samples[0].chips[0], kept.detections, found)
+                best = kept.best
+                yield MatchedTrack(track.id, kept.first_s, kept.last_s, best.seconds, best.box, best.frame.pixels,
+                                   chips[0][0], kept.detections, found)
 
-    def _match(self, kept: TrackFaces) -> list[TrackMatch]:
-        per_model = [rec.embed(np.stack([s.chips[k] for s in kept.samples]))
-                     for k, rec in enumerate(self.engine.recognizers)]
-        fused = self.engine.fuse(per_model)
+    def _match(self, kept: TrackFaces, sample_chips: list[list[NDArray[np.uint8]]]) -> list[TrackMatch]:
+        recognizers = self.engine.recognizers
+        at = None if self.recording_start is None else self.recording_start + timedelta(seconds=kept.first_s)
+        if not any(w.size and w.covers(at) for w in self.watchlists):
+            return []
+        chips = [np.stack([c[k] for c in sample_chips]) for k in range(len(recognizers))]
+        per_model: dict[int, NDArray[np.float32]] = {}
+        if len(recognizers) > 1:
+            # The recognizer with the largest input does the most work: run it only if the others leave
+            # a match possible (an exact bound; see ``cascade``).
+            costly = max(range(len(recognizers)), key=lambda k: recognizers[k].spec.input_size)
+            known = [k for k in range(len(recognizers)) if k != costly]
+            for k in known:
+                per_model[k] = recognizers[k].embed(chips[k])
+            if not self._could_match(known, costly, per_model, at):
+                self.progress.pruned += 1
+                return []
+        for k, rec in enumerate(recognizers):
+            if k not in per_model:
+                per_model[k] = rec.embed(chips[k])
+        fused = self.engine.fuse([per_model[k] for k in range(len(recognizers))])
         mean = fused.mean(axis=0)
         mean = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-        at = None if self.recording_start is None else self.recording_start + timedelta(seconds=kept.first_s)
         return match(self.engine, self.watchlists, mean, at)
+
+    def _could_match(self, known: list[int], costly: int, per_model: dict[int, NDArray[np.float32]],
+                     at: datetime | None) -> bool:
+        weights = np.asarray(self.engine.weights, np.float64)
+        dims = [r.spec.embedding_size for r in self.engine.recognizers]
+        means = {k: per_model[k].mean(axis=0) for k in known}
+        for w in self.watchlists:
+            if w.size and w.covers(at):
+                bound = score_bound(weights, known, costly, means, w.index.vectors, dims)
+                if (bound >= w.threshold).any():
+                    return True
+        return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,11 +39,39 @@ def redact_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
-@dataclass(frozen=True)
 class VideoFrame:
-    index: int  # the frame's number among the decoded frames (0-based, counting skipped ones)
-    seconds: float  # from the start of the recording
-    pixels: NDArray[np.uint8]  # RGB, height x width x 3
+    """One decoded frame. ``small`` (RGB, longer side at most the reader's ``detect_side``) is made while
+    decoding, in one scaling and colour conversion pass; the full-resolution ``pixels`` only when asked,
+    which a search does for the few frames whose faces it keeps."""
+
+    def __init__(self, index: int, seconds: float, decoded: Any, small: NDArray[np.uint8] | None = None) -> None:
+        self.index = index  # the frame's number among the decoded frames (0-based, counting skipped ones)
+        self.seconds = seconds  # from the start of the recording
+        self._decoded = decoded  # an av.VideoFrame, or an RGB array
+        self._pixels: NDArray[np.uint8] | None = decoded if isinstance(decoded, np.ndarray) else None
+        self.small = small if small is not None else None
+
+    @property
+    def pixels(self) -> NDArray[np.uint8]:
+        """RGB, height x width x 3, full resolution."""
+        if self._pixels is None:
+            self._pixels = np.asarray(self._decoded.to_ndarray(format="rgb24"), np.uint8)
+            self._decoded = None
+        return self._pixels
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` at full resolution."""
+        if self._pixels is not None:
+            return int(self._pixels.shape[0]), int(self._pixels.shape[1])
+        return int(self._decoded.height), int(self._decoded.width)
+
+    @property
+    def detection_image(self) -> tuple[NDArray[np.uint8], float]:
+        """The image to detect faces in, and its scale relative to ``pixels``."""
+        if self.small is None:
+            return self.pixels, 1.0
+        return self.small, self.small.shape[1] / self.size[1]
 
 
 @dataclass(frozen=True)
@@ -63,12 +92,13 @@ class VideoReader:
     """
 
     def __init__(self, source: str | Path, *, fps: float | None = None, timeout_s: float = 10.0,
-                 threads: int = 0) -> None:
+                 threads: int = 0, detect_side: int | None = None) -> None:
         import av
 
         self.source = str(source)
         self.name = redact_url(self.source) if is_stream(source) else self.source
         self.fps = fps
+        self.detect_side = detect_side
         self.problem: str | None = None
         options = {}
         if is_stream(source):
@@ -115,6 +145,15 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
+    def _small(self, frame: Any) -> NDArray[np.uint8] | None:
+        longer = max(frame.width, frame.height)
+        if not self.detect_side or longer <= self.detect_side:
+            return None
+        scale = self.detect_side / longer
+        width, height = max(round(frame.width * scale), 1), max(round(frame.height * scale), 1)
+        return np.asarray(frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="BILINEAR"),
+                          np.uint8)
+
     def frames(self, start_index: int = 0) -> Iterator[VideoFrame]:
         """Decoded RGB frames from ``start_index`` on. Stops at the end, or at damage (``problem`` set)."""
         import av
@@ -139,7 +178,7 @@ class VideoReader:
                 if index < start_index or (step and seconds + 1e-6 < next_time):
                     continue
                 next_time = seconds + step if step else 0.0
-                yield VideoFrame(index, seconds, np.asarray(frame.to_ndarray(format="rgb24"), np.uint8))
+                yield VideoFrame(index, seconds, frame, self._small(frame))
         except av.error.EOFError:
             return
         except (av.error.FFmpegError, OSError) as exc:

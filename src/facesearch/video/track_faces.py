@@ -2,9 +2,10 @@
 
 Embedding every face of every frame is what makes naive video search slow; a track needs only its
 best views. Each detection is scored for usefulness (size up to what the recognizers use, and how
-frontal it is); a track keeps the ``keep`` best, already aligned for each recognizer, and the one frame
-of its best face for evidence. Everything here lives in memory only and is dropped with the track
-unless the track matches someone.
+frontal it is); a track keeps the ``keep`` best with their decoded frames, which are converted and
+aligned only when the track ends (most candidates are replaced by better views before then). The best
+one's frame is the evidence. Everything here lives in memory only and is dropped with the track unless
+the track matches someone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesearch.align import AlignmentTemplate, align_many
+from facesearch.video.source import VideoFrame
 
 
 def usefulness(face_size: NDArray[np.float32], frontal: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -24,34 +26,42 @@ def usefulness(face_size: NDArray[np.float32], frontal: NDArray[np.float32]) -> 
 
 @dataclass
 class FaceSample:
-    seconds: float
+    frame: VideoFrame  # decoded, converted to RGB only if this sample is still among the best at the end
     box: NDArray[np.float32]
+    landmarks: NDArray[np.float32]
     usefulness: float
-    chips: list[NDArray[np.uint8]]  # one per recognizer, aligned onto its template
+
+    @property
+    def seconds(self) -> float:
+        return self.frame.seconds
+
+    def chips(self, templates: list[AlignmentTemplate]) -> list[NDArray[np.uint8]]:
+        """The face aligned onto each recognizer's template, from the full-resolution frame."""
+        pixels = self.frame.pixels
+        return [align_many(pixels, self.landmarks[None], t)[0] for t in templates]
 
 
 @dataclass
 class TrackFaces:
-    """What is kept of one track while it is open."""
+    """What is kept of one track while it is open: its ``keep`` most useful detections."""
 
     track_id: int
     first_s: float
     last_s: float
     detections: int = 0
     samples: list[FaceSample] = field(default_factory=list)
-    best_frame: NDArray[np.uint8] | None = None  # the frame of the most useful face, for evidence
-    best_box: NDArray[np.float32] | None = None
-    best_s: float = 0.0
 
-    def offer(self, seconds: float, box: NDArray[np.float32], useful: float, landmarks: NDArray[np.float32],
-              frame: NDArray[np.uint8], templates: list[AlignmentTemplate], keep: int) -> None:
+    def offer(self, frame: VideoFrame, box: NDArray[np.float32], useful: float, landmarks: NDArray[np.float32],
+              keep: int) -> None:
         self.detections += 1
-        self.last_s = seconds
+        self.last_s = frame.seconds
         if len(self.samples) >= keep and useful <= self.samples[-1].usefulness:
             return
-        chips = [align_many(frame, landmarks[None], t)[0] for t in templates]
-        self.samples.append(FaceSample(seconds, box.copy(), useful, chips))
+        self.samples.append(FaceSample(frame, box.copy(), landmarks.copy(), useful))
         self.samples.sort(key=lambda s: -s.usefulness)
         del self.samples[keep:]
-        if self.samples[0].seconds == seconds:
-            self.best_frame, self.best_box, self.best_s = frame, box.copy(), seconds
+
+    @property
+    def best(self) -> FaceSample:
+        """The most useful face: its frame is the sighting's evidence."""
+        return self.samples[0]

@@ -116,7 +116,8 @@ def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_
             ended_reason.append(f"{ref} {reason}")
             break
         try:
-            reader = VideoReader(url, fps=fps, timeout_s=read_timeout_s)
+            reader = VideoReader(url, fps=fps, timeout_s=read_timeout_s,
+                                 detect_side=(config or SearchConfig()).detect_side)
         except VideoError as exc:
             failures += 1
             if max_failures is not None and failures >= max_failures:
