@@ -56,7 +56,7 @@ def upscaled(clip: Path, width: int, height: int) -> Path:
     return out_path
 
 
-def child_facesearch(clip: Path) -> dict[str, object]:
+def child_facesearch(clip: Path, detect_every: int) -> dict[str, object]:
     import os
     from datetime import UTC, datetime, timedelta
 
@@ -66,6 +66,7 @@ def child_facesearch(clip: Path) -> dict[str, object]:
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database
     from facesearch.video.scan import scan
+    from facesearch.video.search import SearchConfig
 
     with tempfile.TemporaryDirectory() as home:
         _, sessions = open_database(f"sqlite:///{home}/bench.db")
@@ -84,7 +85,8 @@ def child_facesearch(clip: Path) -> dict[str, object]:
             timings.update({k: getattr(progress, k) for k in ("decode_s", "detect_s", "track_s", "embed_s")})
 
         began = time.perf_counter()
-        report = scan(engine, sessions, sealer, [clip], case.ref, actor="bench", on_progress=keep)
+        report = scan(engine, sessions, sealer, [clip], case.ref, actor="bench", on_progress=keep,
+                      config=SearchConfig(detect_every=detect_every))
         elapsed = time.perf_counter() - began
     f = report.files[0]
     return {"frames": f.frames, "seconds": f.seconds, "elapsed": elapsed, "sightings": f.sightings,
@@ -116,33 +118,38 @@ def child_face_recognition(clip: Path) -> dict[str, object]:
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def in_child(kind: str, clip: Path) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(clip)], capture_output=True, text=True,
-                         check=True)
+def in_child(kind: str, clip: Path, detect_every: int) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(clip), str(detect_every)],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--child", nargs=2, metavar=("KIND", "CLIP"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "CLIP", "DETECT_EVERY"), help=argparse.SUPPRESS)
     parser.add_argument("--no-face-recognition", action="store_true")
     parser.add_argument("--no-1080p", action="store_true")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     if args.child:
-        kind, clip = args.child
-        result = child_facesearch(Path(clip)) if kind == "facesearch" else child_face_recognition(Path(clip))
+        kind, clip, every = args.child
+        result = (child_facesearch(Path(clip), int(every)) if kind == "facesearch"
+                  else child_face_recognition(Path(clip)))
         print(json.dumps(result))
         return
 
-    runs = [("facesearch scan", "640x360", CLIP, "facesearch")]
+    runs = [("facesearch scan (faces detected on every frame)", "640x360", CLIP, "facesearch", 1),
+            ("facesearch scan --detect-every 2 (every frame tracked)", "640x360", CLIP, "facesearch", 2)]
     if not args.no_face_recognition:
-        runs.append(("face_recognition video example (HOG + dlib, every frame)", "640x360", CLIP, "face_recognition"))
+        runs.append(("face_recognition video example (HOG + dlib, every frame)", "640x360", CLIP,
+                     "face_recognition", 1))
     if not args.no_1080p:
-        runs.append(("facesearch scan", "1920x1080 (scaled up)", upscaled(CLIP, 1920, 1080), "facesearch"))
+        big = upscaled(CLIP, 1920, 1080)
+        runs += [("facesearch scan (faces detected on every frame)", "1920x1080 (scaled up)", big, "facesearch", 1),
+                 ("facesearch scan --detect-every 2", "1920x1080 (scaled up)", big, "facesearch", 2)]
     rows, notes, base_fps = [], [], None
-    for label, size, clip, kind in runs:
-        r = in_child(kind, clip)
+    for label, size, clip, kind, every in runs:
+        r = in_child(kind, clip, every)
         fps = float(r["frames"]) / float(r["elapsed"])  # type: ignore[arg-type]
         realtime = float(r["seconds"]) / float(r["elapsed"])  # type: ignore[arg-type]
         if kind == "face_recognition":

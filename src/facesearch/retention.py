@@ -4,8 +4,8 @@ Cases past their validity are expired, which deletes the templates of the people
 unless another live case still needs them. A sweep then deletes any template of a person whom only
 closed or expired cases ever targeted (for example a database restored from before a purge), so a
 run leaves the gallery in the state the rules describe whatever happened before it. People enrolled
-outside any case (1:1 sign-in, a personal library) are not touched. Sightings and evidence, which
-carry their own retention period (``retention_days``), join this purge with the video pipeline.
+outside any case (1:1 sign-in, a personal library) are not touched. Sightings, with their evidence,
+are deleted ``retention_days`` after they were stored.
 
 It runs on ``facesearch retention run`` and whenever a command opens the database (start-up), where
 a run that finds nothing to purge writes no audit entry, to keep the log about actions.
@@ -14,7 +14,7 @@ a run that finds nothing to purge writes no audit entry, to keep the log about a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.cases.service import LIVE, expire_cases
-from facesearch.store.schema import CaseRow, CaseTargetRow, TemplateRow
+from facesearch.store.schema import CaseRow, CaseTargetRow, EvidenceRow, SightingRow, TemplateRow
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,16 @@ class RetentionReport:
     cases_expired: list[str]
     templates_purged: int  # by the sweep; an expiry's own deletions are in its case.expire entry
     retention_days: int
+    sightings_purged: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"ran_at": self.ran_at.isoformat(), "cases_expired": self.cases_expired,
-                "templates_purged": self.templates_purged, "retention_days": self.retention_days}
+                "templates_purged": self.templates_purged, "sightings_purged": self.sightings_purged,
+                "retention_days": self.retention_days}
 
     @property
     def purged_anything(self) -> bool:
-        return bool(self.cases_expired or self.templates_purged)
+        return bool(self.cases_expired or self.templates_purged or self.sightings_purged)
 
 
 def _purge_templates_of_people_no_live_case_needs(s: Session) -> int:
@@ -61,7 +63,12 @@ def run_retention(sessions: sessionmaker[Session], *, actor: str, retention_days
     expired = expire_cases(sessions, now=moment)
     with sessions.begin() as s:
         purged = _purge_templates_of_people_no_live_case_needs(s)
-        report = RetentionReport(moment, expired, purged, retention_days)
+        old = select(SightingRow.id).where(SightingRow.created_at < moment - timedelta(days=retention_days))
+        sighting_ids = list(s.scalars(old))
+        if sighting_ids:  # evidence first: SQLite enforces the foreign key, but not every copy cascades
+            s.execute(delete(EvidenceRow).where(EvidenceRow.sighting_id.in_(sighting_ids)))
+            s.execute(delete(SightingRow).where(SightingRow.id.in_(sighting_ids)))
+        report = RetentionReport(moment, expired, purged, retention_days, len(sighting_ids))
         if audit_when_idle or report.purged_anything:
             audit.append(s, actor=actor, action="retention.run", details=report.to_json())
     return report

@@ -129,3 +129,29 @@ def test_a_missing_or_wrong_key_is_one_line_and_changes_nothing(tmp_path: Path, 
     found = json.loads(cli(home, "identify", str(people / "obama2.jpg"), "--case", "C1", "--json").stdout)
     assert found["faces"][0]["candidates"][0]["name"] == "Barack Obama"  # the template survived both
     assert cli(home, "audit", "verify").returncode == 0
+
+
+def test_sightings_and_their_evidence_go_after_the_retention_period(database_url: str) -> None:
+    from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
+
+    _, sessions = open_database(database_url)
+    now = datetime.now(UTC)
+    case = create_case(sessions, title="V", purpose="victim", valid_until=now + timedelta(days=5), actor="o", **AUTH)
+    with sessions.begin() as s:
+        person = IdentityRow(name="P", reference={}, created_at=now, created_by="o")
+        s.add(person)
+        s.flush()
+        for age_days in (40, 31, 29, 1):
+            row = SightingRow(case_id=int(case.ref[1:]), identity_id=person.id, camera_id="cam-1", source="x.mp4",
+                              track=1, start_s=0.0, end_s=1.0, best_s=0.5, started_at=None, ended_at=None,
+                              time_source="given", score=0.9, fmr=1e-6, threshold=0.8, box=[0, 0, 1, 1],
+                              status="candidate", created_at=now - timedelta(days=age_days))
+            s.add(row)
+            s.flush()
+            s.add(EvidenceRow(sighting_id=row.id, kind="frame", sealed=b"x", sha256="0" * 64))
+    report = run_retention(sessions, actor="system", retention_days=30, now=now)
+    assert report.sightings_purged == 2
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SightingRow)) == 2
+        assert s.scalar(select(func.count()).select_from(EvidenceRow)) == 2  # the evidence went with them
+        assert [e.details["sightings_purged"] for e in audit.events(s) if e.action == "retention.run"] == [2]

@@ -17,11 +17,13 @@ def test_the_bound_holds_for_random_tracks_and_templates() -> None:
     for _ in range(200):
         faces = rng.integers(1, 6)
         base = [rng.standard_normal(d) for d in dims]  # one person: faces near a common direction
-        parts = [unit(b + rng.standard_normal((faces, d)) * rng.uniform(0.1, 2.0)) for b, d in zip(base, dims)]
-        fused = np.hstack([p * np.sqrt(w) for p, w in zip(parts, weights)])
+        spread = rng.uniform(0.1, 2.0)
+        parts = [unit(b + rng.standard_normal((faces, d)) * spread) for b, d in zip(base, dims, strict=True)]
+        fused = np.hstack([p * np.sqrt(w) for p, w in zip(parts, weights, strict=True)])
         track = unit(fused.mean(axis=0))
-        gallery = [unit(rng.standard_normal((20, d)) + rng.uniform(0, 3) * b) for b, d in zip(base, dims)]
-        templates = np.hstack([g * np.sqrt(w) for g, w in zip(gallery, weights)]).astype(np.float32)
+        closeness = rng.uniform(0, 3)
+        gallery = [unit(rng.standard_normal((20, d)) + closeness * b) for b, d in zip(base, dims, strict=True)]
+        templates = np.hstack([g * np.sqrt(w) for g, w in zip(gallery, weights, strict=True)]).astype(np.float32)
         true_scores = templates @ track
         means = {1: parts[1].mean(axis=0).astype(np.float32)}
         bound = score_bound(weights, [1], 0, means, templates, dims)

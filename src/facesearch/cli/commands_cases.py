@@ -237,8 +237,8 @@ retention_app = typer.Typer(help="Purge what the retention rules say must go.", 
 def retention_run(json_out: JsonOpt = False) -> None:
     """Expire cases past their validity and delete the templates no live case needs; audited.
 
-    Also runs whenever a command opens the database. Sightings and evidence join it with the video
-    pipeline.
+    Sightings, with their evidence, older than the retention period (FACESEARCH_RETENTION_DAYS, default
+    30) are deleted. Also runs whenever a command opens the database.
     """
     from facesearch.retention import run_retention
     from facesearch.settings import get_settings
@@ -253,4 +253,5 @@ def retention_run(json_out: JsonOpt = False) -> None:
     else:
         expired = report.cases_expired
         line(f"retention: {len(expired)} cases expired" + (f" ({', '.join(expired)})" if expired else "")
-             + f", {report.templates_purged} templates of people no live case targets deleted")
+             + f", {report.templates_purged} templates of people no live case targets deleted, "
+             f"{report.sightings_purged} sightings older than {report.retention_days} days deleted")

@@ -89,6 +89,8 @@ def scan(
     camera: Annotated[str | None, typer.Option(help="Camera the footage comes from (checked against the case).")]
     = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second to search (default: every frame).")] = None,
+    detect_every: Annotated[int, typer.Option(help="Detect faces on every n-th searched frame; the frames between "
+                                                   "are still tracked. 2 is about 1.5x faster.")] = 1,
     start: Annotated[str | None, typer.Option(help="When the recording started (ISO time), if the file's "
                                                    "metadata, name or modification time is wrong.")] = None,
     fpir: Annotated[float, typer.Option(help="Target false positive identification rate per track.")] = 1e-3,
@@ -98,9 +100,12 @@ def scan(
     """Search recordings for the case's watchlist; a rerun skips files already done."""
     from facesearch.engine import Engine
     from facesearch.video.scan import scan as run_scan
+    from facesearch.video.search import SearchConfig
 
     if fps is not None and fps <= 0:
         fail(f"--fps {fps}: expected a positive number")
+    if detect_every < 1:
+        fail(f"--detect-every {detect_every}: expected 1 or more")
     if not 0 < fpir < 1:
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
     started = _date(start, end_of_day=False)
@@ -127,6 +132,7 @@ def scan(
             get_camera(sessions, sealer, camera)
         report = run_scan(Engine(model), sessions, sealer, paths, case, actor=getpass.getuser(), camera=camera,
                           fps=fps, start=started, target_fpir=fpir, cache=_cache(sealer),
+                          config=SearchConfig(detect_every=detect_every),
                           on_progress=progress.update, on_file=on_file)
     except FacesearchError as exc:
         progress.close()

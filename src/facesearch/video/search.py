@@ -36,6 +36,7 @@ class SearchConfig:
     # at 384 a 640x360 clip is searched at 0.6 scale and faces from ~20 px are found. Larger for 1080p
     # footage with small faces; the kept faces are always aligned from the full-resolution frame.
     detect_side: int = 384
+    detect_every: int = 1  # detect faces on every n-th frame (1: all); all frames are still tracked
     batch: int = 8  # frames per detector call
     faces_per_track: int = 3  # best faces kept and embedded per track
     min_face_size: float = 20.0  # px; smaller faces are tracked but never embedded
@@ -163,10 +164,15 @@ class VideoSearch:
     def _process(self, frames: list[VideoFrame]) -> Iterator[MatchedTrack]:
         cfg = self.config
         began = time.perf_counter()
-        views = [f.detection_image for f in frames]
+        # Every frame is decoded, checked for cuts and tracked; faces are detected on every
+        # ``detect_every``-th (the tracker's prediction carries a track over the others).
+        first = self.progress.frames  # frames processed before this batch
+        chosen = [f for k, f in enumerate(frames) if (first + k) % cfg.detect_every == 0]
+        views = [f.detection_image for f in chosen]
         found = self.engine.detect([LoadedImage(image, "frame") for image, _ in views], self.detector_config)
-        detections = [_at_full_resolution(faces, view[1], f.size)
-                      for faces, view, f in zip(found, views, frames, strict=True)]
+        by_index = {f.index: _at_full_resolution(faces, view[1], f.size)
+                    for faces, view, f in zip(found, views, chosen, strict=True)}
+        detections = [by_index.get(f.index, Faces.empty(f.size)) for f in frames]
         self.progress.detect_s += time.perf_counter() - began
         began = time.perf_counter()
         ended: list[Track] = []

@@ -44,18 +44,22 @@ class VideoFrame:
     decoding, in one scaling and colour conversion pass; the full-resolution ``pixels`` only when asked,
     which a search does for the few frames whose faces it keeps."""
 
-    def __init__(self, index: int, seconds: float, decoded: Any, small: NDArray[np.uint8] | None = None) -> None:
+    def __init__(self, index: int, seconds: float, decoded: Any, small: NDArray[np.uint8] | None = None,
+                 reformatter: Any = None) -> None:
         self.index = index  # the frame's number among the decoded frames (0-based, counting skipped ones)
         self.seconds = seconds  # from the start of the recording
         self._decoded = decoded  # an av.VideoFrame, or an RGB array
         self._pixels: NDArray[np.uint8] | None = decoded if isinstance(decoded, np.ndarray) else None
-        self.small = small if small is not None else None
+        self._reformatter = reformatter  # one per reader and thread: it keeps its scaler between frames
+        self.small = small
 
     @property
     def pixels(self) -> NDArray[np.uint8]:
         """RGB, height x width x 3, full resolution."""
         if self._pixels is None:
-            self._pixels = np.asarray(self._decoded.to_ndarray(format="rgb24"), np.uint8)
+            rgb = (self._reformatter.reformat(self._decoded, format="rgb24") if self._reformatter is not None
+                   else self._decoded.reformat(format="rgb24"))
+            self._pixels = np.asarray(rgb.to_ndarray(), np.uint8)
             self._decoded = None
         return self._pixels
 
@@ -100,6 +104,12 @@ class VideoReader:
         self.fps = fps
         self.detect_side = detect_side
         self.problem: str | None = None
+        from av.video.reformatter import VideoReformatter
+
+        # Scaling contexts are costly to set up: a reformatter keeps its own from frame to frame (one for
+        # the decoding thread's small images, one for full-resolution frames wherever they are asked for).
+        self._small_reformatter = VideoReformatter()
+        self._full_reformatter = VideoReformatter()
         options = {}
         if is_stream(source):
             # TCP (no lost packets on a busy host); a socket timeout in microseconds, so that a stream that
@@ -151,8 +161,9 @@ class VideoReader:
             return None
         scale = self.detect_side / longer
         width, height = max(round(frame.width * scale), 1), max(round(frame.height * scale), 1)
-        return np.asarray(frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="BILINEAR"),
-                          np.uint8)
+        small = self._small_reformatter.reformat(frame, width=width, height=height, format="rgb24",
+                                                 interpolation="BILINEAR")
+        return np.asarray(small.to_ndarray(), np.uint8)
 
     def frames(self, start_index: int = 0) -> Iterator[VideoFrame]:
         """Decoded RGB frames from ``start_index`` on. Stops at the end, or at damage (``problem`` set)."""
@@ -178,7 +189,7 @@ class VideoReader:
                 if index < start_index or (step and seconds + 1e-6 < next_time):
                     continue
                 next_time = seconds + step if step else 0.0
-                yield VideoFrame(index, seconds, frame, self._small(frame))
+                yield VideoFrame(index, seconds, frame, self._small(frame), self._full_reformatter)
         except av.error.EOFError:
             return
         except (av.error.FFmpegError, OSError) as exc:
