@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -144,36 +145,53 @@ class VideoSearch:
     def run(self, frames: Iterable[VideoFrame], on_progress: Callable[[SearchProgress], None] | None = None,
             should_stop: Callable[[VideoFrame], bool] | None = None) -> Iterator[MatchedTrack]:
         """Matched tracks as they end; at the end of ``frames`` (or when ``should_stop`` says so) the
-        tracks still open are finished too."""
-        batch: list[VideoFrame] = []
-        for frame in _prefetch(frames, 2 * self.config.batch, self.progress):
-            if should_stop is not None and should_stop(frame):
-                break
-            batch.append(frame)
-            if len(batch) == self.config.batch:
-                yield from self._process(batch)
-                batch = []
-                if on_progress is not None:
-                    on_progress(self.progress)
-        if batch:
-            yield from self._process(batch)
+        tracks still open are finished too.
+
+        Detection of the next batch runs in a worker thread (ONNX Runtime releases the GIL) while this
+        thread tracks and embeds the previous one: three stages in flight, decode, detect and the rest.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="detect") as pool:
+            pending: tuple[list[VideoFrame], Future[list[Faces]]] | None = None
+            batch: list[VideoFrame] = []
+            submitted = 0
+            for frame in _prefetch(frames, 2 * self.config.batch, self.progress):
+                if should_stop is not None and should_stop(frame):
+                    break
+                batch.append(frame)
+                if len(batch) < self.config.batch:
+                    continue
+                future = pool.submit(self._detect, batch, submitted)
+                submitted += len(batch)
+                if pending is not None:
+                    yield from self._track(*pending)
+                    if on_progress is not None:
+                        on_progress(self.progress)
+                pending, batch = (batch, future), []
+            if pending is not None:
+                yield from self._track(*pending)
+            if batch:
+                yield from self._track(batch, pool.submit(self._detect, batch, submitted))
         yield from self._finish(self.tracker.finish())
         if on_progress is not None:
             on_progress(self.progress)
 
-    def _process(self, frames: list[VideoFrame]) -> Iterator[MatchedTrack]:
-        cfg = self.config
+    def _detect(self, frames: list[VideoFrame], first: int) -> list[Faces]:
+        """Faces in each frame, in full-resolution pixels. Every frame is decoded, checked for cuts and
+        tracked; faces are detected on every ``detect_every``-th (the tracker's prediction carries a
+        track over the others). ``first``: how many frames came before these."""
         began = time.perf_counter()
-        # Every frame is decoded, checked for cuts and tracked; faces are detected on every
-        # ``detect_every``-th (the tracker's prediction carries a track over the others).
-        first = self.progress.frames  # frames processed before this batch
-        chosen = [f for k, f in enumerate(frames) if (first + k) % cfg.detect_every == 0]
+        every = self.config.detect_every
+        chosen = [f for k, f in enumerate(frames) if (first + k) % every == 0]
         views = [f.detection_image for f in chosen]
         found = self.engine.detect([LoadedImage(image, "frame") for image, _ in views], self.detector_config)
         by_index = {f.index: _at_full_resolution(faces, view[1], f.size)
                     for faces, view, f in zip(found, views, chosen, strict=True)}
-        detections = [by_index.get(f.index, Faces.empty(f.size)) for f in frames]
         self.progress.detect_s += time.perf_counter() - began
+        return [by_index.get(f.index, Faces.empty(f.size)) for f in frames]
+
+    def _track(self, frames: list[VideoFrame], detected: Future[list[Faces]]) -> Iterator[MatchedTrack]:
+        cfg = self.config
+        detections = detected.result()
         began = time.perf_counter()
         ended: list[Track] = []
         for frame, faces in zip(frames, detections, strict=True):
