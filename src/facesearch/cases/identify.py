@@ -14,20 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
-from facesearch.cases.service import CaseError, require_searchable
+from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.gallery.cache import IndexCache
-from facesearch.gallery.service import load_index
 from facesearch.images import read_file
 from facesearch.store.crypto import Sealer
-from facesearch.store.schema import CaseTargetRow, IdentityRow
-
-DEFAULT_FPIR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -90,24 +85,10 @@ def identify(
     source = f"<{len(data)} bytes>" if isinstance(image, bytes) else str(image)
     digest = hashlib.sha256(data).hexdigest()
     started = datetime.now(UTC)
-    refused: CaseError | None = None
-    with sessions() as s:
-        try:
-            case = require_searchable(s, case_ref, camera=camera)
-        except CaseError as exc:
-            refused = exc
-        else:
-            targets = set(s.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == case.id)))
-            names = {r.id: r.name for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
-    if refused is not None:
-        with sessions.begin() as s:
-            audit.append(s, actor=actor, action="search.refused", case_id=str(case_ref).upper(),
-                         details={"input_sha256": digest, "reason": refused.reason})
-        raise refused
-    ref = f"C{case.id}"
-    index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)
-    watchlist = len(set(index.identity_ids.tolist()))
-    threshold, extrapolated = engine.calibration.threshold_for_fmr(fpir / max(watchlist, 1))
+    [watchlist] = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=fpir,
+                                  refusal_details={"input_sha256": digest}, cache=cache)
+    ref, index, names = watchlist.case_ref, watchlist.index, watchlist.names
+    threshold, extrapolated, size = watchlist.threshold, watchlist.threshold_extrapolated, watchlist.size
     faces = engine.analyze(data, source=source)
     results: list[FaceResult] = []
     if len(faces):
@@ -116,12 +97,12 @@ def identify(
                 [round(float(v), 1) for v in faces.boxes[i]],
                 [Candidate(o, names.get(o, "?"), sc, r + 1, engine.calibration.fmr(sc)[0])
                  for r, (o, sc) in enumerate(ranked)]))
-    result = Identification(ref, source, fpir, watchlist, threshold, extrapolated, results)
+    result = Identification(ref, source, fpir, size, threshold, extrapolated, results)
     with sessions.begin() as s:
         audit.append(s, actor=actor, action="search.identify", case_id=ref, details={
             "started_at": started.isoformat(), "ended_at": datetime.now(UTC).isoformat(),
             "input_sha256": digest, "faces": len(results), "faces_without_match": sum(f.no_match for f in results),
-            "watchlist_size": watchlist, "watchlist_templates": index.fingerprint, "target_fpir": fpir,
+            "watchlist_size": size, "watchlist_templates": index.fingerprint, "target_fpir": fpir,
             "threshold": round(threshold, 6), "profile": engine.profile,
             "candidates": [{"face": i, "identity_id": c.identity_id, "score": round(c.score, 6)}
                            for i, f in enumerate(results) for c in f.candidates]})

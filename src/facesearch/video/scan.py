@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.cases.service import CaseError, parse_ref, require_searchable
+from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
 from facesearch.gallery.cache import IndexCache
 from facesearch.store.crypto import Sealer
@@ -29,7 +30,6 @@ from facesearch.video.recording_time import recording_start
 from facesearch.video.search import SearchConfig, SearchProgress, VideoSearch
 from facesearch.video.sightings import save_track
 from facesearch.video.source import VideoError, VideoReader
-from facesearch.video.watchlist import DEFAULT_FPIR, load_watchlists
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".ts", ".mts", ".m2ts",
                             ".mpg", ".mpeg", ".3gp", ".h264", ".h265", ".hevc", ".mjpeg", ".y4m"})
@@ -92,7 +92,7 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
     """Search every video under ``paths`` for the watchlist of ``case_ref``; audited start and end."""
     files, failed = list_videos(paths)
     watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
-                                 source=", ".join(map(str, paths)), cache=cache)
+                                 refusal_details={"source": ", ".join(map(str, paths))}, cache=cache)
     ref = watchlists[0].case_ref
     report = ScanReport(ref, camera, list(failed))
     with sessions.begin() as s:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
+from facesearch.cases.watchlist import CaseWatchlist
 from facesearch.engine import Engine
 from facesearch.faces import Faces
 from facesearch.images import LoadedImage
@@ -28,7 +29,7 @@ from facesearch.video.cuts import CutDetector
 from facesearch.video.source import VideoFrame
 from facesearch.video.track_faces import TrackFaces, usefulness
 from facesearch.video.tracker import FaceTracker, Track, TrackerConfig
-from facesearch.video.watchlist import CaseWatchlist, TrackMatch, match
+from facesearch.video.watchlist import TrackMatch, match
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.cases.service import CaseError, require_searchable
+from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
 from facesearch.gallery.cache import IndexCache
 from facesearch.store.crypto import Sealer
@@ -27,7 +28,6 @@ from facesearch.video.recording_time import RecordingStart
 from facesearch.video.search import SearchConfig, VideoSearch
 from facesearch.video.sightings import save_track
 from facesearch.video.source import VideoError, VideoReader, redact_url
-from facesearch.video.watchlist import DEFAULT_FPIR, load_watchlists
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_
     shown = redact_url(url)
     source = f"{camera} (live)"
     watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
-                                 source=shown, cache=cache)
+                                 refusal_details={"source": shown}, cache=cache)
     ref = watchlists[0].case_ref
     report = WatchReport(ref, camera)
 

@@ -1,0 +1,86 @@
+"""A case's watchlist, as every search sees it: the targets' index, their names, and the threshold.
+
+The threshold holds the false positive identification rate per searched face or track to the target
+(default 1e-3) for a watchlist of N people: each of the N comparisons may false-match at most FPIR / N
+(FPIR ~= N x FMR for small rates). A case that may not be searched (not active, expired, closed, or
+not allowed on the camera) is refused with ``CaseError``, and the refusal is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.audit.chain import JsonValue
+from facesearch.cases.service import CaseError, require_searchable
+from facesearch.engine import Engine
+from facesearch.errors import FacesearchError
+from facesearch.gallery.cache import IndexCache
+from facesearch.gallery.index import GalleryIndex
+from facesearch.gallery.service import load_index
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import CaseTargetRow, IdentityRow
+
+DEFAULT_FPIR = 1e-3
+
+
+@dataclass(frozen=True)
+class CaseWatchlist:
+    case_ref: str
+    index: GalleryIndex
+    names: dict[int, str]  # the targets that have templates
+    threshold: float
+    threshold_extrapolated: bool  # beyond the calibration's measured scores
+    target_fpir: float
+    valid_from: datetime
+    valid_until: datetime
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+    def covers(self, moment: datetime | None) -> bool:
+        """Whether footage recorded at ``moment`` falls inside the case's validity (unknown: it does not)."""
+        return moment is not None and self.valid_from <= moment <= self.valid_until
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_refs: list[str], *,
+                    camera: str | None, actor: str, fpir: float = DEFAULT_FPIR,
+                    refusal_details: Mapping[str, JsonValue] | None = None,
+                    cache: IndexCache | None = None) -> list[CaseWatchlist]:
+    """The watchlists of ``case_refs``, each searchable now (and on ``camera``); ``refusal_details`` go
+    into the audit entry of a refusal (what was to be searched)."""
+    if engine.calibration is None:
+        raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")
+    out: list[CaseWatchlist] = []
+    for ref in case_refs:
+        refused: CaseError | None = None
+        with sessions() as s:
+            try:
+                case = require_searchable(s, ref, camera=camera)
+            except CaseError as exc:
+                refused = exc
+            else:
+                targets = set(s.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == case.id)))
+                names = {r.id: r.name for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
+                window = (_aware(case.valid_from), _aware(case.valid_until))
+        if refused is not None:
+            with sessions.begin() as s:
+                audit.append(s, actor=actor, action="search.refused", case_id=str(ref).upper(),
+                             details={**(refusal_details or {}), "camera": camera, "reason": refused.reason})
+            raise refused
+        index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)
+        present = {int(i) for i in index.identity_ids.tolist()}
+        names = {i: n for i, n in names.items() if i in present}
+        threshold, extrapolated = engine.calibration.threshold_for_fmr(fpir / max(len(names), 1))
+        out.append(CaseWatchlist(f"C{case.id}", index, names, threshold, extrapolated, fpir, *window))
+    return out
