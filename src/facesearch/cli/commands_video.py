@@ -115,12 +115,13 @@ def scan(
         progress.close()
         if json_out:
             return
+        number, total = outcome.position
         if outcome.status == "failed":
             warn(f"{outcome.path}: {outcome.problem}")
         elif outcome.status == "skipped":
-            line(f"{outcome.path}: done before, skipped ({outcome.sightings} sightings)")
+            line(f"[{number}/{total}] {outcome.path}: done before, skipped ({outcome.sightings} sightings)")
         else:
-            line(f"{outcome.path}: {outcome.frames} frames, {outcome.seconds:.1f} s of footage in "
+            line(f"[{number}/{total}] {outcome.path}: {outcome.frames} frames, {outcome.seconds:.1f} s of footage in "
                  f"{outcome.elapsed_s:.1f} s ({outcome.realtime_factor:.1f}x real time), "
                  f"{outcome.sightings} sightings" + (f"; {outcome.problem}" if outcome.problem else ""))
 

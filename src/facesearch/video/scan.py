@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ class FileOutcome:
     sightings: int = 0
     problem: str | None = None
     time_source: str | None = None
+    position: tuple[int, int] = (0, 0)  # this is file k of n, for progress lines
 
     @property
     def realtime_factor(self) -> float:
@@ -100,10 +101,11 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
             "paths": [str(p) for p in paths], "files": len(files), "camera": camera, "fps": fps,
             "watchlist_size": watchlists[0].size, "threshold": round(watchlists[0].threshold, 6),
             "target_fpir": target_fpir, "profile": engine.profile})
-    for outcome in failed:
+    total = len(failed) + len(files)
+    for number, outcome in enumerate(failed, 1):
         if on_file:
-            on_file(outcome)
-    for path in files:
+            on_file(replace(outcome, position=(number, total)))
+    for number, path in enumerate(files, len(failed) + 1):
         with sessions() as s:
             try:
                 require_searchable(s, ref, camera=camera)
@@ -114,7 +116,7 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
                              actor=actor, config=config, on_progress=on_progress, report=report)
         report.files.append(outcome)
         if on_file:
-            on_file(outcome)
+            on_file(replace(outcome, position=(number, total)))
     with sessions.begin() as s:
         audit.append(s, actor=actor, action="scan.end", case_id=ref, details={
             "files_scanned": sum(f.status == "scanned" for f in report.files),
