@@ -147,9 +147,10 @@ def main() -> None:
         record("Gallery search latency, one query, top 10, 320-d", "python benchmarks/search_latency.py "
                f"--sizes {' '.join(map(str, args.sizes))} --pg-sizes {' '.join(map(str, args.pg_sizes))}"
                f" --ef-search {' '.join(map(str, args.ef_search))}" + (
-                   f" --hnsw-max {args.hnsw_max}" if args.hnsw_max < 10_000_000 else ""), table,
-               f"FAISS {faiss.__version__} on {faiss.omp_get_max_threads()} threads; random unit vectors; "
-               f"{args.queries} queries (50 for the pgvector exact scan).")
+                   f" --hnsw-max {args.hnsw_max}" if args.hnsw_max < 10_000_000 else "") + (
+                   f" --queries {args.queries}" if args.queries != 200 else ""), table,
+               f"FAISS {faiss.__version__}; one query at a time, on one thread (GalleryIndex.search); random unit "
+               f"vectors; {args.queries} queries (50 for the pgvector exact scan).")
 
 
 if __name__ == "__main__":
