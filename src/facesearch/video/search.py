@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -38,6 +39,10 @@ class SearchConfig:
     # at 384 a 640x360 clip is searched at 0.6 scale and faces from ~20 px are found. Larger for 1080p
     # footage with small faces; the kept faces are always aligned from the full-resolution frame.
     detect_side: int = 384
+    # Between full-size detections, frames are searched at half that size: a quarter of the work, and
+    # every face of ~40 px or more is still found on every frame; smaller ones are refreshed on every
+    # other frame and carried by the tracker in between. 1: every frame at full size.
+    full_size_every: int = 2
     detect_every: int = 1  # detect faces on every n-th frame (1: all); all frames are still tracked
     batch: int = 8  # frames per detector call
     faces_per_track: int = 3  # best faces kept and embedded per track
@@ -117,6 +122,13 @@ def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress
         stop.set()
 
 
+def _half(view: tuple[NDArray[np.uint8], float]) -> tuple[NDArray[np.uint8], float]:
+    image, scale = view
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(w // 2, 1), max(h // 2, 1)), interpolation=cv2.INTER_AREA)
+    return np.asarray(small, np.uint8), scale * small.shape[1] / w
+
+
 def _at_full_resolution(faces: Faces, scale: float, size: tuple[int, int]) -> Faces:
     """Faces found in a downscaled frame, in the full frame's pixels."""
     if scale == 1.0 or len(faces) == 0:
@@ -181,12 +193,13 @@ class VideoSearch:
         tracked; faces are detected on every ``detect_every``-th (the tracker's prediction carries a
         track over the others). ``first``: how many frames came before these."""
         began = time.perf_counter()
-        every = self.config.detect_every
-        chosen = [f for k, f in enumerate(frames) if (first + k) % every == 0]
-        views = [f.detection_image for f in chosen]
+        every, full = self.config.detect_every, self.config.full_size_every
+        chosen = [(first + k, f) for k, f in enumerate(frames) if (first + k) % every == 0]
+        views = [_half(f.detection_image) if (n // every) % full else f.detection_image for n, f in chosen]
+        chosen_frames = [f for _, f in chosen]
         found = self.engine.detect([LoadedImage(image, "frame") for image, _ in views], self.detector_config)
         by_index = {f.index: _at_full_resolution(faces, view[1], f.size)
-                    for faces, view, f in zip(found, views, chosen, strict=True)}
+                    for faces, view, f in zip(found, views, chosen_frames, strict=True)}
         self.progress.detect_s += time.perf_counter() - began
         return [by_index.get(f.index, Faces.empty(f.size)) for f in frames]
 
