@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--no-face-recognition", action="store_true")
     parser.add_argument("--no-1080p", action="store_true")
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each facesearch row; the median counts")
     args = parser.parse_args()
     if args.child:
         kind, clip, every = args.child
@@ -149,7 +150,8 @@ def main() -> None:
                  ("facesearch scan --detect-every 2", "1920x1080 (scaled up)", big, "facesearch", 2)]
     rows, notes, base_fps = [], [], None
     for label, size, clip, kind, every in runs:
-        r = in_child(kind, clip, every)
+        tries = [in_child(kind, clip, every) for _ in range(args.repeat if kind == "facesearch" else 1)]
+        r = sorted(tries, key=lambda t: float(t["elapsed"]))[len(tries) // 2]  # type: ignore[arg-type]
         fps = float(r["frames"]) / float(r["elapsed"])  # type: ignore[arg-type]
         realtime = float(r["seconds"]) / float(r["elapsed"])  # type: ignore[arg-type]
         if kind == "face_recognition":
@@ -175,13 +177,15 @@ def main() -> None:
     if not args.no_record:
         flags = " ".join(f for f, on in (("--no-face-recognition", args.no_face_recognition),
                                         ("--no-1080p", args.no_1080p)) if on)
+        flags += f" --repeat {args.repeat}" if args.repeat != 3 else ""
         record("Video search speed, Hamilton clip (9.2 s, 29.97 fps), every frame",
                f"python benchmarks/video_scan.py {flags}".strip(), table,
                "Where facesearch's time goes: " + "; ".join(notes) + ". facesearch detects faces on every frame, "
                "at 384 px (longer side) on every other frame and at 192 px between (faces of ~40 px and more are "
                "found on each; smaller ones every other frame, carried by the tracker); --detect-every 2 detects "
                "on every other frame only and tracks all. facesearch: sightings stored (one per matched track); "
-               "face_recognition: per-frame matches to either person (its example has no tracks).")
+               "face_recognition: per-frame matches to either person (its example has no tracks). Each facesearch "
+               f"row is the median of {args.repeat} runs (this machine is noisy: about +-5%).")
 
 
 if __name__ == "__main__":
