@@ -34,6 +34,12 @@ def test_hamilton_clip_finds_both_appearances_and_nobody_else(hamilton_case: Pat
     assert len(json.loads(run(home, "sightings", "--case", "C1", "--json").stdout)) == 2
     actions = [e["action"] for e in json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)]
     assert actions.count("sighting.create") == 2 and actions.count("scan.start") == actions.count("scan.end") == 2
+    import hashlib
+
+    clip_sha = hashlib.sha256((video / "short_hamilton_clip.mp4").read_bytes()).hexdigest()
+    created = [e for e in json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)
+               if e["action"] == "sighting.create"]
+    assert all(e["details"]["source_sha256"] == clip_sha for e in created)  # the input that led to the match
     assert run(home, "audit", "verify").returncode == 0
 
 

@@ -8,6 +8,7 @@ a file damaged part way is searched up to the damage, and the damage is reported
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -157,9 +158,11 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
         matched = list(search.run(reader.frames(), on_progress=None if on_progress is None else
                                   (lambda p: on_progress(name, p, reader.info.duration_s))))
         problem = reader.problem
+    digest = _sha256(path) if matched else None  # the input that led to a match (only then: it costs a read)
     with sessions.begin() as s:
         ids = [i for track in matched
-               for i in save_track(s, sealer, track, source=name, camera=camera, start=when, actor=actor)]
+               for i in save_track(s, sealer, track, source=name, camera=camera, start=when, actor=actor,
+                                   source_sha256=digest)]
         s.execute(delete(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))
         s.add(ScannedFileRow(case_id=case_id, path=name, camera_id=camera, size=stat.st_size,
                              mtime_ns=stat.st_mtime_ns, frames=search.progress.frames, sightings=len(ids),
@@ -167,3 +170,11 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
     report.sighting_ids += ids
     return FileOutcome(name, "scanned", search.progress.frames, search.progress.seconds,
                        time.perf_counter() - began, len(ids), problem, when.source)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

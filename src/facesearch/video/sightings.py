@@ -60,8 +60,9 @@ class Sighting:
 
 
 def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, camera: str | None,
-               start: RecordingStart | None, actor: str) -> list[int]:
-    """One sighting per match of ``track``, with sealed evidence and an audit entry, in ``s``'s transaction."""
+               start: RecordingStart | None, actor: str, source_sha256: str | None = None) -> list[int]:
+    """One sighting per match of ``track``, with sealed evidence and an audit entry, in ``s``'s transaction.
+    ``source_sha256``: the recording's content hash (the input that led to the match), for files."""
     frame_jpeg = jpeg(redact_frame(track.best_frame, track.best_box))
     crop_jpeg = jpeg(track.best_chip)
     now = datetime.now(UTC)
@@ -80,7 +81,8 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
             s.add(EvidenceRow(sighting_id=row.id, kind=kind, sealed=sealer.seal(data, evidence_purpose(row.id, kind)),
                               sha256=sha256(data)))
         audit.append(s, actor=actor, action="sighting.create", case_id=m.case_ref, subject=f"sighting:{row.id}",
-                     details={"identity_id": m.identity_id, "source": source, "camera": camera,
+                     details={"identity_id": m.identity_id, "source": source, "source_sha256": source_sha256,
+                              "camera": camera,
                               "start_s": round(track.start_s, 3), "end_s": round(track.end_s, 3),
                               "score": round(m.score, 6), "fmr": float(f"{m.fmr:.3g}"),
                               "threshold": round(m.threshold, 6),
