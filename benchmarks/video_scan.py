@@ -181,8 +181,8 @@ def main() -> None:
         record("Video search speed, Hamilton clip (9.2 s, 29.97 fps), every frame",
                f"python benchmarks/video_scan.py {flags}".strip(), table,
                "Where facesearch's time goes: " + "; ".join(notes) + ". facesearch detects faces on every frame, "
-               "at 384 px (longer side) on every other frame and at 192 px between (faces of ~40 px and more are "
-               "found on each; smaller ones every other frame, carried by the tracker); --detect-every 2 detects "
+               "at 384 px (longer side) on every third frame and at 192 px between (faces of ~40 px and more are "
+               "found on each; smaller ones every third frame, carried by the tracker); --detect-every 2 detects "
                "on every other frame only and tracks all. facesearch: sightings stored (one per matched track); "
                "face_recognition: per-frame matches to either person (its example has no tracks). Each facesearch "
                f"row is the median of {args.repeat} runs (this machine is noisy: about +-5%).")

@@ -92,7 +92,7 @@ def scan(
     detect_every: Annotated[int, typer.Option(help="Detect faces on every n-th searched frame; the frames between "
                                                    "are still tracked. 2 is about 1.3x faster.")] = 1,
     full_size_every: Annotated[int, typer.Option(help="Search every n-th detected frame at the full detection size "
-                                                      "and the others at half of it (1: all at full size).")] = 2,
+                                                      "and the others at half of it (1: all at full size).")] = 3,
     start: Annotated[str | None, typer.Option(help="When the recording started (ISO time), if the file's "
                                                    "metadata, name or modification time is wrong.")] = None,
     fpir: Annotated[float, typer.Option(help="Target false positive identification rate per track.")] = 1e-3,

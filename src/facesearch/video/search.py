@@ -41,8 +41,9 @@ class SearchConfig:
     detect_side: int = 384
     # Between full-size detections, frames are searched at half that size: a quarter of the work, and
     # every face of ~40 px or more is still found on every frame; smaller ones are refreshed on every
-    # other frame and carried by the tracker in between. 1: every frame at full size.
-    full_size_every: int = 2
+    # third frame (10 times a second at 30 fps) and carried by the tracker in between. 1: every frame
+    # at full size.
+    full_size_every: int = 3
     detect_every: int = 1  # detect faces on every n-th frame (1: all); all frames are still tracked
     batch: int = 8  # frames per detector call
     faces_per_track: int = 3  # best faces kept and embedded per track
