@@ -247,3 +247,13 @@ def list_images(paths: list[Path], *, recursive: bool = True) -> list[Path]:
         else:
             found.append(p)
     return found
+
+
+def to_jpeg(pixels: NDArray[np.uint8], max_side: int | None = None, quality: int = 88) -> bytes:
+    """JPEG bytes of an RGB image, shrunk so that its longer side is at most ``max_side``."""
+    img = Image.fromarray(pixels)
+    if max_side is not None and max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()

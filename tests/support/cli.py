@@ -15,6 +15,10 @@ def cli_env(home: Path) -> dict[str, str]:
     return env
 
 
-def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``facesearch ARGS`` with ``FACESEARCH_HOME=home``, as ``user`` when given (who the audit log names)."""
+    env = cli_env(home)
+    if user is not None:
+        env["LOGNAME"] = env["USER"] = user
     return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
-                          env=cli_env(home), timeout=600, check=False)
+                          env=env, timeout=600, check=False)

@@ -70,6 +70,51 @@ def test_the_report_shows_each_sighting_with_its_stored_redacted_evidence(hamilt
     assert exported["action"] == "export.report" and exported["details"]["sha256"] == summary["sha256"]
 
 
+def test_two_reviewers_confirm_and_the_export_carries_evidence_and_a_checkable_audit_excerpt(
+        hamilton_case: Path, video: Path, tmp_path: Path) -> None:
+    import hashlib
+    import zipfile
+
+    home = hamilton_case
+    run(home, "scan", str(video / "short_hamilton_clip.mp4"), "--case", "C1", "--camera", "cam-1")
+    waiting = json.loads(run(home, "review", "queue", "--case", "C1", "--json").stdout)
+    assert [w["status"] for w in waiting] == ["candidate", "candidate"]
+    close_up = max(waiting, key=lambda w: w["end"] - w["start"])["id"]
+    far = min(waiting, key=lambda w: w["end"] - w["start"])["id"]
+    first = json.loads(run(home, "review", "confirm", str(close_up), "--json", user="alice").stdout)
+    assert (first["status"], first["confirmations"], first["required"]) == ("candidate", 1, 2)
+    again = run(home, "review", "confirm", str(close_up), user="alice")
+    assert again.returncode == 2 and "alice has reviewed it already" in again.stderr
+    second = json.loads(run(home, "review", "confirm", str(close_up), "--note", "clear view", "--json",
+                            user="bob").stdout)
+    assert second["status"] == "confirmed"
+    assert json.loads(run(home, "review", "reject", str(far), "--json", user="carol").stdout)["status"] == "rejected"
+
+    package = tmp_path / "C1.zip"
+    exported = run(home, "export", "--case", "C1", "--out", str(package), "--json", user="alice")
+    assert exported.returncode == 0, exported.stderr
+    summary = json.loads(exported.stdout)
+    assert summary["sightings"] == 1 and hashlib.sha256(package.read_bytes()).hexdigest() == summary["sha256"]
+    with zipfile.ZipFile(package) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        [confirmed] = manifest["sightings"]
+        assert confirmed["id"] == close_up and [r["reviewer"] for r in confirmed["reviews"]] == ["alice", "bob"]
+        for name, digest in confirmed["files"].items():  # only the stored, redacted evidence
+            assert hashlib.sha256(z.read(name)).hexdigest() == digest
+        assert sorted(n for n in z.namelist() if n.startswith("evidence/")) == sorted(confirmed["files"])
+        assert manifest["audit"]["chain_verified"] is True
+        entries = [json.loads(x) for x in z.read("audit.jsonl").decode().splitlines()]
+    from facesearch.audit.chain import AuditEvent
+
+    for e in entries:  # each entry of the excerpt checks on its own
+        event = AuditEvent(**{k: v for k, v in e.items() if k != "hash"}, hash=e["hash"])
+        assert event.computed_hash() == e["hash"]
+    assert [e["action"] for e in entries].count("sighting.confirm") == 2
+    last = json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)[-1]
+    assert (last["action"], last["actor"], last["details"]["sha256"]) == ("export.package", "alice",
+                                                                         summary["sha256"])
+
+
 def test_faces_that_match_nobody_leave_no_trace(hamilton_case: Path, video: Path) -> None:
     home = hamilton_case
     db = home / "facesearch.db"

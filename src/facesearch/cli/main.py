@@ -15,6 +15,7 @@ from facesearch.cli import (
     commands_embed,
     commands_eval,
     commands_models,
+    commands_review,
     commands_video,
 )
 from facesearch.cli.output import EXIT_ERROR, EXIT_NO, EXIT_OK, emit_json, fail, format_fmr, line
@@ -40,6 +41,8 @@ app.command("scan")(commands_video.scan)
 app.command("sightings")(commands_video.sightings)
 app.command("watch")(commands_video.watch)
 app.command("report")(commands_video.report)
+app.add_typer(commands_review.app, name="review")
+app.command("export")(commands_review.export)
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
 

@@ -24,11 +24,26 @@ from facesearch.errors import FacesearchError
 from facesearch.gallery.cache import IndexCache
 from facesearch.gallery.index import GalleryIndex, fingerprint
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
-from facesearch.images import read_file
+from facesearch.images import read_file, to_jpeg
 from facesearch.store.crypto import Sealer
-from facesearch.store.schema import CaseTargetRow, IdentityRow, TemplateRow
+from facesearch.store.schema import CaseTargetRow, EnrolmentPhotoRow, IdentityRow, TemplateRow
 
 log = logging.getLogger(__name__)
+
+
+PHOTO_SIDE = 480  # enrolment photos are kept this large (longer side) for reviewers
+
+
+def photo_purpose(template_id: int) -> str:
+    return f"enrolment-photo:{template_id}"
+
+
+def enrolment_photos(sessions: sessionmaker[Session], sealer: Sealer, identity_id: int) -> list[bytes]:
+    """The identity's enrolment photos (JPEG), for reviewers; none once its templates are deleted."""
+    with sessions() as s:
+        rows = s.execute(select(EnrolmentPhotoRow).join(TemplateRow, TemplateRow.id == EnrolmentPhotoRow.template_id)
+                         .where(TemplateRow.identity_id == identity_id).order_by(TemplateRow.id)).scalars().all()
+        return [sealer.open(r.sealed, photo_purpose(r.template_id)) for r in rows]
 
 
 def template_purpose(identity_id: int, source_sha256: str, profile: str) -> str:
@@ -78,7 +93,7 @@ def enrol(
     """
     policy = policy or EnrolmentPolicy()
     outcomes: list[PhotoOutcome] = []
-    accepted: list[tuple[str, NDArray[np.float32], dict[str, object]]] = []
+    accepted: list[tuple[str, NDArray[np.float32], dict[str, object], bytes]] = []  # sha, vector, quality, JPEG
     seen: set[str] = set()
     for photo in photos:
         data = photo if isinstance(photo, bytes) else read_file(photo, str(photo))
@@ -89,14 +104,15 @@ def enrol(
             continue
         seen.add(digest)
         try:
-            faces = engine.analyze(data, source=source)
+            loaded = engine.load(data, source=source)
+            faces = engine.analyze(loaded.pixels, channels="rgb", source=source)
             i = choose_face(faces, policy, face)
         except FacesearchError as exc:
             outcomes.append(PhotoOutcome(source, False, exc.reason))
             continue
         quality: dict[str, object] = {"face_size": float(faces.face_size[i]), "sharpness": float(faces.sharpness[i]),
                    "frontal": float(faces.frontal[i]), "score": float(faces.scores[i])}
-        accepted.append((digest, faces.embeddings[i], quality))
+        accepted.append((digest, faces.embeddings[i], quality, to_jpeg(loaded.pixels, PHOTO_SIDE)))
         outcomes.append(PhotoOutcome(source, True))
     if not accepted:
         raise EnrolmentRefused(name, "no photo could be enrolled: " + "; ".join(
@@ -109,7 +125,7 @@ def enrol(
         # 1e-3 whatever the gallery's size (FPIR ~= N x FMR), as identification does.
         people = max(len(set(index.identity_ids.tolist())), 1)
         threshold = engine.calibration.threshold_for_fmr(1e-3 / people)[0]
-    similar = _similar(index, np.stack([v for _, v, _ in accepted]), threshold, sessions)
+    similar = _similar(index, np.stack([v for _, v, _, _ in accepted]), threshold, sessions)
     k = 0
     for j, o in enumerate(outcomes):
         if o.accepted:
@@ -130,15 +146,17 @@ def enrol(
         if case_id is not None:
             s.add(CaseTargetRow(case_id=int(case_id.lstrip("Cc")), identity_id=identity.id))
         new_rows = []
-        for digest, vector, quality in accepted:
+        for digest, vector, quality, _ in accepted:
             new_rows.append(TemplateRow(identity_id=identity.id, profile=engine.profile, dim=int(vector.shape[0]),
                               sealed=sealer.seal_vector(vector, template_purpose(identity.id, digest, engine.profile)),
                               source_sha256=digest, quality=quality, created_at=now))
         s.add_all(new_rows)
         s.flush()
+        for row, (_, _, _, shown) in zip(new_rows, accepted, strict=True):  # for reviewers, sealed like the rest
+            s.add(EnrolmentPhotoRow(template_id=row.id, sealed=sealer.seal(shown, photo_purpose(row.id))))
         audit.append(s, actor=actor, action="identity.enrol", case_id=case_id, subject=f"identity:{identity.id}",
                      details={"name": name, "profile": engine.profile,
-                              "photos_sha256": [d for d, _, _ in accepted],
+                              "photos_sha256": [d for d, _, _, _ in accepted],
                               "refused": [{"source": o.source, "reason": o.reason} for o in outcomes if not o.accepted],
                               "similar_to": [x for o in outcomes for x in o.similar_to]})
         identity_id = identity.id
@@ -146,7 +164,7 @@ def enrol(
     if cache is not None:
         # The index gains the new templates without decrypting the gallery again. If this process dies
         # first, the next load sees a fingerprint that no longer matches the database and rebuilds.
-        vectors = np.stack([v for _, v, _ in accepted])
+        vectors = np.stack([v for _, v, _, _ in accepted])
         index.add(new_ids, np.full(len(new_ids), identity_id, np.int64), vectors)
         cache.save(engine.profile, index)
     return EnrolmentReport(identity_id, name, outcomes)

@@ -173,3 +173,29 @@ class ScannedFileRow(Base):
     sightings: Mapped[int] = mapped_column(Integer, nullable=False)
     problem: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ReviewRow(Base):
+    """One reviewer's decision on a candidate sighting, with the evidence (hashes) they were shown."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("sighting_id", "reviewer", name="uq_review_reviewer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sighting_id: Mapped[int] = mapped_column(ForeignKey("sightings.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+    reviewer: Mapped[str] = mapped_column(String(200), nullable=False)
+    decision: Mapped[str] = mapped_column(String(20), nullable=False)  # "confirm" or "reject"
+    note: Mapped[str | None] = mapped_column(Text)
+    seen: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class EnrolmentPhotoRow(Base):
+    """The enrolment photo behind a template (downscaled JPEG, sealed), shown to reviewers beside a
+    sighting's evidence; it goes when its template goes."""
+
+    __tablename__ = "enrolment_photos"
+
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

@@ -14,8 +14,6 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-JPEG_QUALITY = 88
-
 
 def redact_frame(pixels: NDArray[np.uint8], keep_box: NDArray[np.float32] | list[float],
                  margin: float = 0.25) -> NDArray[np.uint8]:
@@ -32,14 +30,6 @@ def redact_frame(pixels: NDArray[np.uint8], keep_box: NDArray[np.float32] | list
     out = np.asarray(cv2.GaussianBlur(coarse, (0, 0), block), np.uint8)
     out[y0:y1, x0:x1] = pixels[y0:y1, x0:x1]
     return out
-
-
-def jpeg(pixels: NDArray[np.uint8]) -> bytes:
-    """JPEG bytes of an RGB image."""
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
 
 
 def sha256(data: bytes) -> str:

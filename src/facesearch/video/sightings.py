@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from facesearch.audit import log as audit
 from facesearch.cases.service import parse_ref
+from facesearch.images import to_jpeg as jpeg
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
-from facesearch.video.evidence import jpeg, redact_frame, sha256
+from facesearch.video.evidence import redact_frame, sha256
 from facesearch.video.recording_time import RecordingStart
 from facesearch.video.search import MatchedTrack
 

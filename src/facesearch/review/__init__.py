@@ -1,0 +1,1 @@
+"""Human review of candidate sightings, and the redacted export of confirmed ones."""

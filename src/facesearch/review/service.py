@@ -1,0 +1,93 @@
+"""Review: a candidate sighting becomes a confirmed one only when enough people agree.
+
+Confirmation takes the number of distinct reviewers the case requires (default 2, the "four eyes" of
+the EU AI Act, Art. 14(5)), none of whom enrolled the person; a single rejection closes the sighting
+as rejected. Each decision is audited in the same transaction with who made it, when, and what they
+were shown (the evidence's hashes), and nothing is ever done automatically on a match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.errors import FacesearchError
+from facesearch.store.schema import CaseRow, EvidenceRow, IdentityRow, ReviewRow, SightingRow, TemplateRow
+
+DECISIONS = ("confirm", "reject")
+
+
+class ReviewError(FacesearchError):
+    """A review that is not allowed: unknown sighting, already decided, or the wrong reviewer."""
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    sighting_id: int
+    decision: str
+    status: str  # the sighting's status after this decision
+    confirmations: int
+    required: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sighting": self.sighting_id, "decision": self.decision, "status": self.status,
+                "confirmations": self.confirmations, "required": self.required}
+
+
+def review(sessions: sessionmaker[Session], sighting_id: int, *, reviewer: str, decision: str,
+           note: str | None = None) -> ReviewOutcome:
+    """Record ``reviewer``'s ``decision`` ("confirm" or "reject") on a candidate sighting."""
+    subject = f"sighting {sighting_id}"
+    if decision not in DECISIONS:
+        raise ReviewError(subject, f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+    with sessions.begin() as s:
+        row = s.get(SightingRow, sighting_id, with_for_update=True)
+        if row is None:
+            raise ReviewError(subject, "no such sighting")
+        if row.status != "candidate":
+            raise ReviewError(subject, f"is already {row.status}")
+        case = s.get(CaseRow, row.case_id)
+        identity = s.get(IdentityRow, row.identity_id)
+        assert case is not None and identity is not None
+        if reviewer == identity.created_by:
+            raise ReviewError(subject, f"{reviewer} enrolled {identity.name}, so cannot review their sightings")
+        if s.scalar(select(ReviewRow.id).where(ReviewRow.sighting_id == sighting_id,
+                                               ReviewRow.reviewer == reviewer)) is not None:
+            raise ReviewError(subject, f"{reviewer} has reviewed it already; another reviewer must")
+        seen = {"evidence_sha256": {e.kind: e.sha256 for e in s.scalars(
+                    select(EvidenceRow).where(EvidenceRow.sighting_id == sighting_id))},
+                "enrolment_photos": int(s.scalar(select(func.count()).select_from(TemplateRow)
+                                                 .where(TemplateRow.identity_id == row.identity_id)) or 0),
+                "score": round(row.score, 6), "fmr": float(f"{row.fmr:.3g}")}
+        s.add(ReviewRow(sighting_id=sighting_id, reviewer=reviewer, decision=decision, note=note, seen=seen,
+                        at=datetime.now(UTC)))
+        s.flush()
+        confirmations = int(s.scalar(select(func.count()).select_from(ReviewRow).where(
+            ReviewRow.sighting_id == sighting_id, ReviewRow.decision == "confirm")) or 0)
+        if decision == "reject":
+            row.status = "rejected"
+        elif confirmations >= case.reviewers_required:
+            row.status = "confirmed"
+        outcome = ReviewOutcome(sighting_id, decision, row.status, confirmations, case.reviewers_required)
+        audit.append(s, actor=reviewer, action=f"sighting.{decision}", case_id=f"C{row.case_id}",
+                     subject=f"sighting:{sighting_id}", details={**outcome.to_json(), "note": note, "seen": seen,
+                                                                 "identity_id": row.identity_id})
+    return outcome
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    reviewer: str
+    decision: str
+    note: str | None
+    at: datetime
+
+
+def reviews_of(s: Session, sighting_id: int) -> list[ReviewRecord]:
+    return [ReviewRecord(r.reviewer, r.decision, r.note, r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC))
+            for r in s.scalars(select(ReviewRow).where(ReviewRow.sighting_id == sighting_id).order_by(ReviewRow.id))]
