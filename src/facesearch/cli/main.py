@@ -16,6 +16,7 @@ from facesearch.cli import (
     commands_eval,
     commands_models,
     commands_review,
+    commands_serve,
     commands_video,
 )
 from facesearch.cli.output import EXIT_ERROR, EXIT_NO, EXIT_OK, emit_json, fail, format_fmr, line
@@ -43,6 +44,10 @@ app.command("watch")(commands_video.watch)
 app.command("report")(commands_video.report)
 app.add_typer(commands_review.app, name="review")
 app.command("export")(commands_review.export)
+app.add_typer(commands_serve.user_app, name="user")
+app.add_typer(commands_serve.key_app, name="apikey")
+app.command("roles")(commands_serve.roles)
+app.command("serve")(commands_serve.serve)
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
 

@@ -1,0 +1,113 @@
+"""Accounts: people with argon2-hashed passwords and sessions, programs with hashed API keys.
+
+Secrets are never stored: an API key (256 random bits) and a session token are kept as their SHA-256,
+which is enough for values that cannot be guessed; passwords, which can, are hashed with argon2id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.api.roles import ROLES
+from facesearch.audit import log as audit
+from facesearch.errors import FacesearchError
+from facesearch.store.schema import ApiKeyRow, UserRow, WebSessionRow
+
+SESSION_HOURS = 8
+_hasher = PasswordHasher()
+
+
+class AccountError(FacesearchError):
+    """An account cannot be created as asked."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a person (``kind="user"``) or a program (``kind="key"``), and their role."""
+
+    name: str
+    role: str
+    kind: str
+    csrf_token: str | None = None  # for people signed in through the console
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def add_user(sessions: sessionmaker[Session], username: str, password: str, role: str, *, actor: str) -> None:
+    if role not in ROLES:
+        raise AccountError(username, f"role {role!r} is not one of {', '.join(ROLES)}")
+    if len(password) < 12:
+        raise AccountError(username, "password too short (at least 12 characters)")
+    with sessions.begin() as s:
+        if s.get(UserRow, username) is not None:
+            raise AccountError(username, "a user with this name exists already")
+        s.add(UserRow(username=username, password_hash=_hasher.hash(password), role=role, disabled=False,
+                      created_at=datetime.now(UTC)))
+        audit.append(s, actor=actor, action="account.user.add", subject=f"user:{username}", details={"role": role})
+
+
+def add_api_key(sessions: sessionmaker[Session], name: str, role: str, *, actor: str) -> str:
+    """A new key for a program; returned once, stored only as its hash."""
+    if role not in ROLES:
+        raise AccountError(name, f"role {role!r} is not one of {', '.join(ROLES)}")
+    key = "fs_" + secrets.token_urlsafe(32)
+    with sessions.begin() as s:
+        if s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name)) is not None:
+            raise AccountError(name, "an API key with this name exists already")
+        s.add(ApiKeyRow(name=name, key_sha256=_sha(key), role=role, revoked=False, created_at=datetime.now(UTC)))
+        audit.append(s, actor=actor, action="account.key.add", subject=f"key:{name}", details={"role": role})
+    return key
+
+
+def by_api_key(sessions: sessionmaker[Session], key: str) -> Principal | None:
+    with sessions() as s:
+        row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == _sha(key), ApiKeyRow.revoked.is_(False)))
+        return None if row is None else Principal(row.name, row.role, "key")
+
+
+def sign_in(sessions: sessionmaker[Session], username: str, password: str) -> tuple[str, Principal] | None:
+    """A new session token for a correct password (``None`` otherwise: which part was wrong is not said)."""
+    with sessions.begin() as s:
+        user = s.get(UserRow, username)
+        try:
+            ok = user is not None and not user.disabled and _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or user is None:
+            audit.append(s, actor=username[:100], action="account.sign_in.failed")
+            return None
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        s.add(WebSessionRow(token_sha256=_sha(token), username=username, csrf_token=csrf,
+                            expires_at=datetime.now(UTC) + timedelta(hours=SESSION_HOURS)))
+        audit.append(s, actor=username, action="account.sign_in")
+        return token, Principal(username, user.role, "user", csrf)
+
+
+def by_session(sessions: sessionmaker[Session], token: str) -> Principal | None:
+    with sessions() as s:
+        row = s.get(WebSessionRow, _sha(token))
+        if row is None:
+            return None
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+        user = s.get(UserRow, row.username)
+        if expires < datetime.now(UTC) or user is None or user.disabled:
+            return None
+        return Principal(user.username, user.role, "user", row.csrf_token)
+
+
+def sign_out(sessions: sessionmaker[Session], token: str) -> None:
+    with sessions.begin() as s:
+        row = s.get(WebSessionRow, _sha(token))
+        if row is not None:
+            s.delete(row)
+            audit.append(s, actor=row.username, action="account.sign_out")

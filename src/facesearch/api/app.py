@@ -1,0 +1,238 @@
+"""``facesearch serve``: the versioned HTTP API (FastAPI), every route behind the role matrix.
+
+Handlers are plain functions, which FastAPI runs in its thread pool: database work and inference
+never block the event loop. Programs authenticate with an API key (``Authorization: Bearer``), people
+with a session cookie from ``/v1/auth/login``; a request with a session cookie that changes anything
+must also carry the session's CSRF token (``X-CSRF-Token``). Errors are JSON: ``{"error": "..."}``.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the route signatures at run time, and
+# their dependencies are closures over this app's database.
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.api import accounts
+from facesearch.api.accounts import Principal
+from facesearch.api.roles import allowed
+from facesearch.errors import FacesearchError
+from facesearch.store.crypto import Sealer
+
+SESSION_COOKIE = "fs_session"
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+LOGIN_FAILURES_PER_MINUTE = 5
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+
+
+class CaseIn(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    purpose: str
+    valid_until: datetime
+    valid_from: datetime | None = None
+    purpose_text: str | None = None
+    legal_basis: str | None = None
+    authorisation_ref: str | None = None
+    authorising_authority: str | None = None
+    authorised_by: str | None = None
+    cameras: list[str] = Field(default_factory=list)
+    reviewers_required: int = 2
+
+
+class ReviewIn(BaseModel):
+    decision: str
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CameraIn(BaseModel):
+    id: str
+    name: str = Field(min_length=1, max_length=300)
+    url: str | None = None
+    location: str | None = None
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+def _status_for(exc: FacesearchError) -> int:
+    reason = exc.reason
+    if reason.startswith("no such"):
+        return 404
+    if "already" in reason or "exists" in reason:
+        return 409
+    return 400
+
+
+def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, max_case_days: int = 30) -> FastAPI:
+    from datetime import timedelta
+
+    app = FastAPI(title="facesearch", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
+                  redoc_url=None)
+    failures: dict[str, deque[float]] = defaultdict(deque)
+
+    @app.exception_handler(FacesearchError)
+    def facesearch_error(_request: Request, exc: FacesearchError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=_status_for(exc))
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def principal(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            found = accounts.by_api_key(sessions, header[7:].strip())
+            if found is None:
+                raise HTTPException(401, "invalid API key")
+            return found
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            person = accounts.by_session(sessions, token)
+            if person is None:
+                raise HTTPException(401, "session expired or signed out")
+            if request.method in UNSAFE and request.headers.get("x-csrf-token") != person.csrf_token:
+                raise HTTPException(403, "missing or wrong CSRF token")
+            return person
+        raise HTTPException(401, "sign in, or send an API key as 'Authorization: Bearer <key>'")
+
+    def require(action: str) -> Callable[[Principal], Principal]:
+        def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+            if not allowed(who.role, action):
+                raise HTTPException(403, f"role {who.role!r} may not {action}")
+            return who
+        return check
+
+    @app.exception_handler(HTTPException)
+    def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/auth/login")
+    def login(body: LoginIn, request: Request, response: Response) -> dict[str, str]:
+        key = f"{request.client.host if request.client else '?'}:{body.username}"
+        recent = failures[key]
+        now = time.monotonic()
+        while recent and now - recent[0] > 60:
+            recent.popleft()
+        if len(recent) >= LOGIN_FAILURES_PER_MINUTE:
+            raise HTTPException(429, "too many failed sign-ins; wait a minute", headers={"Retry-After": "60"})
+        signed = accounts.sign_in(sessions, body.username, body.password)
+        if signed is None:
+            recent.append(now)
+            raise HTTPException(401, "wrong user name or password")
+        token, who = signed
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=accounts.SESSION_HOURS * 3600)
+        return {"user": who.name, "role": who.role, "csrf_token": who.csrf_token or ""}
+
+    @app.post("/v1/auth/logout")
+    def logout(request: Request, response: Response, _who: Annotated[Principal, Depends(principal)]) -> dict[str, str]:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            accounts.sign_out(sessions, token)
+        response.delete_cookie(SESSION_COOKIE)
+        return {"status": "signed out"}
+
+    @app.get("/v1/cases")
+    def list_cases(_who: Annotated[Principal, Depends(require("cases.read"))]) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from facesearch.cases.service import to_case
+        from facesearch.store.schema import CaseRow
+
+        with sessions() as s:
+            return [to_case(s, r).to_json() for r in s.scalars(select(CaseRow).order_by(CaseRow.id))]
+
+    @app.post("/v1/cases", status_code=201)
+    def create_case(body: CaseIn, who: Annotated[Principal, Depends(require("cases.write"))]) -> dict[str, Any]:
+        from facesearch.cases.service import create_case as create
+
+        fields = body.model_dump()
+        case = create(sessions, actor=who.name, max_span=timedelta(days=max_case_days),
+                      title=fields.pop("title"), purpose=fields.pop("purpose"), valid_until=fields.pop("valid_until"),
+                      valid_from=fields.pop("valid_from"), purpose_text=fields.pop("purpose_text"),
+                      cameras=fields.pop("cameras"), reviewers_required=fields.pop("reviewers_required"), **fields)
+        return case.to_json()
+
+    @app.get("/v1/cases/{ref}")
+    def get_case(ref: str, _who: Annotated[Principal, Depends(require("cases.read"))]) -> dict[str, Any]:
+        from facesearch.cases.service import get_case as get
+
+        return get(sessions, ref).to_json()
+
+    @app.post("/v1/cases/{ref}/activate")
+    def activate(ref: str, who: Annotated[Principal, Depends(require("cases.write"))]) -> dict[str, Any]:
+        from facesearch.cases.service import activate_case
+
+        return activate_case(sessions, ref, actor=who.name).to_json()
+
+    @app.post("/v1/cases/{ref}/close")
+    def close(ref: str, who: Annotated[Principal, Depends(require("cases.write"))]) -> dict[str, Any]:
+        from facesearch.cases.service import close_case
+
+        return close_case(sessions, ref, actor=who.name).to_json()
+
+    @app.get("/v1/cameras")
+    def cameras(_who: Annotated[Principal, Depends(require("cameras.read"))]) -> list[dict[str, Any]]:
+        from facesearch.video.cameras import list_cameras
+
+        return [c.to_json() for c in list_cameras(sessions)]
+
+    @app.post("/v1/cameras", status_code=201)
+    def add_camera(body: CameraIn, who: Annotated[Principal, Depends(require("cameras.write"))]) -> dict[str, Any]:
+        from facesearch.video.cameras import add_camera as add
+
+        return add(sessions, sealer, body.id, name=body.name, url=body.url, location=body.location,
+                   actor=who.name).to_json()
+
+    @app.get("/v1/sightings")
+    def sightings(case: str, _who: Annotated[Principal, Depends(require("sightings.read"))]) -> list[dict[str, Any]]:
+        from facesearch.video.sightings import list_sightings
+
+        with sessions() as s:
+            return [x.to_json() for x in list_sightings(s, case)]
+
+    @app.post("/v1/sightings/{sighting_id}/review")
+    def review(sighting_id: int, body: ReviewIn,
+               who: Annotated[Principal, Depends(require("sightings.review"))]) -> dict[str, Any]:
+        from facesearch.review.service import review as decide
+
+        return decide(sessions, sighting_id, reviewer=who.name, decision=body.decision, note=body.note).to_json()
+
+    @app.get("/v1/audit")
+    def audit_entries(_who: Annotated[Principal, Depends(require("audit.read"))],
+                      case: str | None = None) -> list[dict[str, Any]]:
+        from facesearch.audit import log as audit
+
+        with sessions() as s:
+            return [e.payload() | {"hash": e.hash} for e in audit.events(s, case_id=case.upper() if case else None)]
+
+    @app.get("/v1/audit/verify")
+    def audit_verify(_who: Annotated[Principal, Depends(require("audit.read"))]) -> dict[str, Any]:
+        from facesearch.audit import log as audit
+
+        with sessions() as s:
+            result = audit.verify(s)
+        return {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
+                "reason": result.reason}
+
+    return app

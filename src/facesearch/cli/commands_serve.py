@@ -1,0 +1,78 @@
+"""``serve``, ``user`` and ``apikey``: run the HTTP API, and manage who may use it."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+
+from facesearch.cli.commands_cases import _context
+from facesearch.cli.output import emit_json, fail, line
+from facesearch.errors import FacesearchError
+
+user_app = typer.Typer(help="People who sign in to the API and console.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys for programs (shown once, stored hashed).", no_args_is_help=True)
+RoleOpt = Annotated[str, typer.Option(help="admin, officer, reviewer or auditor (see 'facesearch roles').")]
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    role: RoleOpt,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Add a person; the password (12 characters or more) is asked for, or read from stdin."""
+    from facesearch.api.accounts import add_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"password for {username}: ")
+    try:
+        add_user(_context()[0], username, password, role, actor=getpass.getuser())
+    except FacesearchError as exc:
+        fail(str(exc))
+    line(f"user {username} added as {role}")
+
+
+@key_app.command("add")
+def key_add(
+    name: Annotated[str, typer.Argument(help="What the key is for.")],
+    role: RoleOpt,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create an API key; it is printed once and stored only as its hash."""
+    from facesearch.api.accounts import add_api_key
+
+    try:
+        key = add_api_key(_context()[0], name, role, actor=getpass.getuser())
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json({"name": name, "role": role, "key": key})
+    else:
+        line(key)
+
+
+def roles() -> None:
+    """Print the role-by-action matrix."""
+    from facesearch.api.roles import matrix_markdown
+
+    line(matrix_markdown())
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Run the HTTP API (OpenAPI at /v1/openapi.json) until stopped."""
+    import uvicorn
+
+    from facesearch.api.app import create_app
+    from facesearch.settings import get_settings
+
+    try:
+        sessions, sealer = _context()
+    except FacesearchError as exc:
+        fail(str(exc))
+    app = create_app(sessions, sealer, max_case_days=get_settings().max_case_days)
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

@@ -1,0 +1,103 @@
+"""Every route, with every role and with no credentials: the role matrix holds; sessions need CSRF
+tokens for changes; sign-in failures are rate-limited; security headers on every answer."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from facesearch.api import accounts
+from facesearch.api.app import create_app
+from facesearch.api.roles import MATRIX, ROLES, allowed
+from facesearch.store.crypto import Sealer
+from facesearch.store.db import open_database
+
+UNTIL = (datetime.now(UTC) + timedelta(days=5)).isoformat()
+CASE = {"title": "T", "purpose": "victim", "valid_until": UNTIL, "legal_basis": "x", "authorisation_ref": "y",
+        "authorised_by": "z"}
+ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
+    ("GET", "/v1/cases", "cases.read", None),
+    ("POST", "/v1/cases", "cases.write", CASE),
+    ("GET", "/v1/cases/C1", "cases.read", None),
+    ("POST", "/v1/cases/C1/activate", "cases.write", None),
+    ("GET", "/v1/cameras", "cameras.read", None),
+    ("POST", "/v1/cameras", "cameras.write", {"id": "cam-1", "name": "Door"}),
+    ("GET", "/v1/sightings?case=C1", "sightings.read", None),
+    ("POST", "/v1/sightings/1/review", "sightings.review", {"decision": "confirm"}),
+    ("GET", "/v1/audit", "audit.read", None),
+    ("GET", "/v1/audit/verify", "audit.read", None),
+    ("POST", "/v1/cases/C1/close", "cases.write", None),
+]
+
+
+@pytest.fixture()
+def served(tmp_path: Path) -> tuple[TestClient, dict[str, str], Any]:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'api.db'}")
+    app = create_app(sessions, Sealer(os.urandom(32)))
+    keys = {role: accounts.add_api_key(sessions, f"{role}-key", role, actor="setup") for role in ROLES}
+    for role in ROLES:
+        accounts.add_user(sessions, f"{role}-person", "correct horse battery", role, actor="setup")
+    client = TestClient(app)
+    created = client.post("/v1/cases", json=CASE, headers={"Authorization": f"Bearer {keys['officer']}"})
+    assert created.status_code == 201, created.text
+    return client, keys, sessions
+
+
+def test_every_route_obeys_the_role_matrix(served: tuple[TestClient, dict[str, str], Any]) -> None:
+    client, keys, _ = served
+    assert {action for _, _, action, _ in ROUTES} <= set(MATRIX)
+    for method, path, action, body in ROUTES:
+        anonymous = client.request(method, path, json=body)
+        assert anonymous.status_code == 401, (method, path)
+        assert client.request(method, path, json=body, headers={"Authorization": "Bearer nope"}).status_code == 401
+        for role in ROLES:
+            answer = client.request(method, path, json=body, headers={"Authorization": f"Bearer {keys[role]}"})
+            assert action is not None
+            if allowed(role, action):
+                assert answer.status_code not in (401, 403), (method, path, role, answer.text)
+            else:
+                assert answer.status_code == 403, (method, path, role, answer.text)
+                assert answer.json()["error"] == f"role {role!r} may not {action}"
+    health = client.get("/health")
+    assert health.status_code == 200 and health.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in health.headers["Content-Security-Policy"]
+
+
+def test_people_sign_in_and_changes_need_the_csrf_token(served: tuple[TestClient, dict[str, str], Any]) -> None:
+    client, _, _ = served
+    signed = client.post("/v1/auth/login", json={"username": "officer-person", "password": "correct horse battery"})
+    assert signed.status_code == 200 and signed.json()["role"] == "officer"
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    csrf = signed.json()["csrf_token"]
+    assert client.get("/v1/cases").status_code == 200  # reading needs no token
+    forged = client.post("/v1/cases", json=CASE)  # a cross-site form would have the cookie, not the token
+    assert forged.status_code == 403 and "CSRF" in forged.json()["error"]
+    assert client.post("/v1/cases", json=CASE, headers={"X-CSRF-Token": csrf}).status_code == 201
+    assert client.post("/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.get("/v1/cases").status_code == 401
+
+
+def test_failed_sign_ins_are_limited_and_audited(served: tuple[TestClient, dict[str, str], Any]) -> None:
+    from facesearch.audit import log as audit
+
+    client, _, sessions = served
+    codes = [client.post("/v1/auth/login", json={"username": "reviewer-person", "password": f"guess {i}"}).status_code
+             for i in range(7)]
+    assert codes == [401] * 5 + [429] * 2
+    right = client.post("/v1/auth/login", json={"username": "reviewer-person", "password": "correct horse battery"})
+    assert right.status_code == 429  # the limit holds for a minute, even for the right password
+    with sessions() as s:
+        assert sum(e.action == "account.sign_in.failed" for e in audit.events(s)) == 5
+
+
+def test_the_openapi_spec_is_served_and_lists_the_routes(served: tuple[TestClient, dict[str, str], Any]) -> None:
+    client, _, _ = served
+    spec = client.get("/v1/openapi.json").json()
+    assert spec["info"]["title"] == "facesearch"
+    assert {"/v1/cases", "/v1/sightings/{sighting_id}/review", "/v1/audit/verify"} <= set(spec["paths"])

@@ -1,0 +1,62 @@
+"""``facesearch serve`` for real: uvicorn on loopback, an API key made by ``apikey add``, a person by
+``user add``; the roles command prints the matrix the API enforces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from support.cli import cli_env, run
+from support.rtsp import free_port
+
+
+def get(url: str, key: str | None = None) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_serve_on_loopback_with_keys_and_people(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run(home, "init").returncode == 0
+    auditor = json.loads(run(home, "apikey", "add", "audit-bot", "--role", "auditor", "--json").stdout)["key"]
+    added = subprocess.run([sys.executable, "-m", "facesearch.cli", "user", "add", "rita", "--role", "reviewer",
+                            "--password-stdin"], input="a long enough secret\n", capture_output=True, text=True,
+                           env=cli_env(home), timeout=120, check=False)
+    assert added.returncode == 0, added.stderr
+    short = subprocess.run([sys.executable, "-m", "facesearch.cli", "user", "add", "tim", "--role", "officer",
+                            "--password-stdin"], input="short\n", capture_output=True, text=True,
+                           env=cli_env(home), timeout=120, check=False)
+    assert short.returncode == 2 and "tim: password too short" in short.stderr
+    assert "| audit.read | yes |  |  | yes |" in run(home, "roles").stdout
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "facesearch.cli", "serve", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(home))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if get(f"{base}/health")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        assert get(f"{base}/v1/audit/verify")[0] == 401
+        status, body = get(f"{base}/v1/audit/verify", auditor)
+        assert status == 200 and body["ok"] is True
+        status, body = get(f"{base}/v1/cases", "fs_not-a-key")
+        assert status == 401 and body == {"error": "invalid API key"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    entries = json.loads(run(home, "audit", "show", "--json").stdout)
+    assert [e["action"] for e in entries][-2:] == ["account.key.add", "account.user.add"]
+    assert "a long enough secret" not in (home / "facesearch.db").read_bytes().decode("latin-1")
