@@ -66,6 +66,20 @@ class Settings(BaseSettings):
         description="The longest validity a case may be given, from valid-from to valid-until.",
     )
 
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, gt=0, title="Largest upload",
+        description="Photos uploaded to the API larger than this are refused (413).",
+    )
+    media_root: Path | None = Field(
+        default=None, title="Media root",
+        description="Scans started through the API may read recordings under this folder only "
+        "(default: <home>/media).",
+    )
+
+    @property
+    def resolved_media_root(self) -> Path:
+        return (self.media_root or self.home / "media").resolve()
+
     @property
     def models_dir(self) -> Path:
         return self.home / "models"

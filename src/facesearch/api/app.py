@@ -8,13 +8,15 @@ must also carry the session's CSRF token (``X-CSRF-Token``). Errors are JSON: ``
 
 # No ``from __future__ import annotations`` here: FastAPI reads the route signatures at run time, and
 # their dependencies are closures over this app's database.
+import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +25,7 @@ from facesearch.api import accounts
 from facesearch.api.accounts import Principal
 from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
+from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 
 SESSION_COOKIE = "fs_session"
@@ -77,11 +80,63 @@ def _status_for(exc: FacesearchError) -> int:
     return 400
 
 
-def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, max_case_days: int = 30) -> FastAPI:
+class ScanIn(BaseModel):
+    case: str
+    paths: list[str] = Field(min_length=1, max_length=1000)
+    camera: str | None = None
+
+
+def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Settings | None = None,
+               engine: Callable[[], Any] | None = None, run_jobs: bool = True) -> FastAPI:
+    """The app over one database; ``engine`` makes the (shared, lazily loaded) face engine."""
+    from contextlib import asynccontextmanager
     from datetime import timedelta
 
+    from facesearch.api.jobs import JobRunner
+    from facesearch.gallery.cache import IndexCache
+
+    settings = settings or Settings()
+    lock = threading.Lock()
+    loaded: list[Any] = []
+
+    def face_engine() -> Any:
+        with lock:  # models load once, on first use
+            if not loaded:
+                from facesearch.engine import Engine
+
+                loaded.append(engine() if engine is not None else Engine())
+            return loaded[0]
+
+    def cache() -> IndexCache:
+        return IndexCache(settings.home / "index", sealer)
+
+    jobs = JobRunner(sessions, sealer, face_engine, cache)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_jobs:
+            jobs.start()
+        try:
+            yield
+        finally:
+            jobs.stop()
+
     app = FastAPI(title="facesearch", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
-                  redoc_url=None)
+                  redoc_url=None, lifespan=lifespan)
+    max_case_days = settings.max_case_days
+
+    def upload(file: UploadFile) -> bytes:
+        """An uploaded photo, refused (413) past the size limit before it is all read."""
+        data = file.file.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise HTTPException(413, f"{file.filename}: larger than {settings.max_upload_bytes:,} bytes")
+        if not data:
+            raise HTTPException(400, f"{file.filename}: empty file")
+        return data
+
+    def photo(file: UploadFile) -> Any:
+        """An uploaded photo decoded (size, pixel count and type checked), errors naming the upload."""
+        return face_engine().load(upload(file), source=file.filename or "upload").pixels
     failures: dict[str, deque[float]] = defaultdict(deque)
 
     @app.exception_handler(FacesearchError)
@@ -217,6 +272,62 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, max_case_days
         from facesearch.review.service import review as decide
 
         return decide(sessions, sighting_id, reviewer=who.name, decision=body.decision, note=body.note).to_json()
+
+    @app.post("/v1/verify")
+    def verify(a: UploadFile, b: UploadFile,
+               _who: Annotated[Principal, Depends(require("search.verify"))]) -> dict[str, Any]:
+        result = face_engine().verify(photo(a), photo(b), channels="rgb")
+        return {"same": result.same, "score": result.score, "fmr": result.fmr, "threshold": result.threshold}
+
+    @app.post("/v1/identify")
+    def identify(image: Annotated[UploadFile, File(alias="photo")], case: Annotated[str, Form()],
+                 who: Annotated[Principal, Depends(require("search.identify"))],
+                 camera: Annotated[str | None, Form()] = None) -> dict[str, Any]:
+        from facesearch.cases.identify import identify as run_identify
+
+        data = upload(image)
+        face_engine().load(data, source=image.filename or "upload")  # a bad upload is named in the error
+        return run_identify(face_engine(), sessions, sealer, case, data, actor=who.name, camera=camera,
+                            cache=cache()).to_json()
+
+    @app.post("/v1/identities", status_code=201)
+    def enrol(name: Annotated[str, Form(min_length=1, max_length=300)], photos: list[UploadFile],
+              who: Annotated[Principal, Depends(require("identities.enrol"))],
+              case: Annotated[str | None, Form()] = None) -> dict[str, Any]:
+        from facesearch.gallery.service import enrol as run_enrol
+
+        report = run_enrol(face_engine(), sessions, sealer, name, [upload(p) for p in photos], actor=who.name,
+                           case_id=case, cache=cache())
+        return {"identity_id": report.identity_id, "name": report.name, "case": case,
+                "photos": [{"source": f.source, "accepted": f.accepted, "reason": f.reason,
+                            "similar_to": f.similar_to} for f in report.photos]}
+
+    @app.post("/v1/scans", status_code=202)
+    def start_scan(body: ScanIn, who: Annotated[Principal, Depends(require("scans.write"))]) -> dict[str, Any]:
+        from facesearch.cases.service import get_case as get
+
+        root = settings.resolved_media_root
+        for raw in body.paths:
+            path = Path(raw).resolve()
+            if not path.is_relative_to(root):
+                raise HTTPException(400, f"{raw}: outside the media folder {root} (FACESEARCH_MEDIA_ROOT)")
+            if not path.exists():
+                raise HTTPException(400, f"{raw}: no such file or folder")
+        get(sessions, body.case)  # 404 for an unknown case, now rather than in the job
+        return jobs.submit_scan(body.case, [str(Path(p).resolve()) for p in body.paths], camera=body.camera,
+                                actor=who.name).to_json()
+
+    @app.get("/v1/scans")
+    def list_scans(_who: Annotated[Principal, Depends(require("scans.read"))]) -> list[dict[str, Any]]:
+        return [j.to_json() for j in jobs.list()]
+
+    @app.get("/v1/scans/{job_id}")
+    def get_scan(job_id: int, _who: Annotated[Principal, Depends(require("scans.read"))]) -> dict[str, Any]:
+        return jobs.get(job_id).to_json()
+
+    @app.post("/v1/scans/{job_id}/cancel")
+    def cancel_scan(job_id: int, who: Annotated[Principal, Depends(require("scans.write"))]) -> dict[str, Any]:
+        return jobs.cancel(job_id, actor=who.name).to_json()
 
     @app.get("/v1/audit")
     def audit_entries(_who: Annotated[Principal, Depends(require("audit.read"))],

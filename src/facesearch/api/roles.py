@@ -17,6 +17,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "search.identify": frozenset({"officer"}),
     "cameras.read": frozenset({"admin", "officer"}),
     "cameras.write": frozenset({"admin"}),
+    "scans.read": frozenset({"officer", "reviewer"}),
+    "scans.write": frozenset({"officer"}),
     "sightings.read": frozenset({"officer", "reviewer", "auditor"}),
     "sightings.review": frozenset({"reviewer"}),
     "exports.write": frozenset({"officer"}),

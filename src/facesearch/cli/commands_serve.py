@@ -74,5 +74,5 @@ def serve(
         sessions, sealer = _context()
     except FacesearchError as exc:
         fail(str(exc))
-    app = create_app(sessions, sealer, max_case_days=get_settings().max_case_days)
+    app = create_app(sessions, sealer, settings=get_settings())
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)

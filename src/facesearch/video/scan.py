@@ -39,7 +39,7 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".w
 @dataclass(frozen=True)
 class FileOutcome:
     path: str
-    status: str  # "scanned", "skipped" (done before), "failed" (could not be read at all)
+    status: str  # "scanned", "skipped" (done before), "failed" (could not be read at all), "cancelled"
     frames: int = 0
     seconds: float = 0.0  # footage searched
     elapsed_s: float = 0.0
@@ -90,8 +90,12 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
          actor: str, camera: str | None = None, fps: float | None = None, start: datetime | None = None,
          target_fpir: float = DEFAULT_FPIR, config: SearchConfig | None = None, cache: IndexCache | None = None,
          on_progress: Callable[[str, SearchProgress, float | None], None] | None = None,
-         on_file: Callable[[FileOutcome], None] | None = None) -> ScanReport:
-    """Search every video under ``paths`` for the watchlist of ``case_ref``; audited start and end."""
+         on_file: Callable[[FileOutcome], None] | None = None,
+         should_stop: Callable[[], bool] | None = None) -> ScanReport:
+    """Search every video under ``paths`` for the watchlist of ``case_ref``; audited start and end.
+
+    ``should_stop`` (checked on every frame) cancels: the file in progress is left undone, with nothing
+    of it stored, so that a later run searches it whole and no sighting is duplicated."""
     files, failed = list_videos(paths)
     watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
                                  refusal_details={"source": ", ".join(map(str, paths))}, cache=cache)
@@ -107,6 +111,9 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
         if on_file:
             on_file(replace(outcome, position=(number, total)))
     for number, path in enumerate(files, len(failed) + 1):
+        if should_stop is not None and should_stop():
+            report.stopped = "cancelled"
+            break
         with sessions() as s:
             try:
                 require_searchable(s, ref, camera=camera)
@@ -114,7 +121,11 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
                 report.stopped = exc.reason
                 break
         outcome = _scan_file(engine, sessions, sealer, path, ref, watchlists, camera=camera, fps=fps, start=start,
-                             actor=actor, config=config, on_progress=on_progress, report=report)
+                             actor=actor, config=config, on_progress=on_progress, report=report,
+                             should_stop=should_stop)
+        if outcome.status == "cancelled":
+            report.stopped = "cancelled"
+            break
         report.files.append(outcome)
         if on_file:
             on_file(replace(outcome, position=(number, total)))
@@ -131,7 +142,7 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
 def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, path: Path, ref: str,
                watchlists: list[Any], *, camera: str | None, fps: float | None, start: datetime | None, actor: str,
                config: SearchConfig | None, on_progress: Callable[[str, SearchProgress, float | None], None] | None,
-               report: ScanReport) -> FileOutcome:
+               report: ScanReport, should_stop: Callable[[], bool] | None = None) -> FileOutcome:
     name = str(path)
     stat = path.stat()
     case_id = parse_ref(ref)
@@ -156,8 +167,11 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
             return FileOutcome(name, "failed", problem=problem, time_source=when.source)
         search = VideoSearch(engine, watchlists, recording_start=when.at, fps=reader.info.fps, config=config)
         matched = list(search.run(reader.frames(), on_progress=None if on_progress is None else
-                                  (lambda p: on_progress(name, p, reader.info.duration_s))))
+                                  (lambda p: on_progress(name, p, reader.info.duration_s)),
+                                  should_stop=None if should_stop is None else (lambda _frame: should_stop())))
         problem = reader.problem
+    if should_stop is not None and should_stop():
+        return FileOutcome(name, "cancelled", search.progress.frames)
     digest = _sha256(path) if matched else None  # the input that led to a match (only then: it costs a read)
     with sessions.begin() as s:
         ids = [i for track in matched

@@ -1,0 +1,169 @@
+"""Background jobs for the API: scans run in a worker thread, their progress kept in the database.
+
+A job's state lives in its row, so it survives the server: at start-up, jobs that were running when
+the server stopped are queued again and resume (a scan skips the files it finished and had left the
+interrupted one uncommitted, so no sighting is lost or duplicated). Cancelling stops at the next frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.errors import FacesearchError
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import JobRow
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY_S = 0.5
+
+
+class JobError(FacesearchError):
+    """No such job, or not in a state that allows the request."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    case: str
+    params: dict[str, Any]
+    status: str
+    progress: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    created_by: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _job(row: JobRow) -> Job:
+    return Job(row.id, row.kind, row.case_id, dict(row.params), row.status, dict(row.progress),
+               None if row.result is None else dict(row.result), row.error, row.created_by)
+
+
+class JobRunner:
+    """One worker thread: scans are CPU-bound and the models already use every core."""
+
+    def __init__(self, sessions: sessionmaker[Session], sealer: Sealer, engine: Callable[[], Any],
+                 cache: Callable[[], Any] | None = None) -> None:
+        self.sessions, self.sealer = sessions, sealer
+        self._engine, self._cache = engine, cache
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._cancelled: set[int] = set()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self.sessions.begin() as s:  # jobs the last server left running: they resume
+            s.execute(update(JobRow).where(JobRow.status == "running")
+                      .values(status="queued", updated_at=datetime.now(UTC)))
+        self._thread = threading.Thread(target=self._loop, name="jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def submit_scan(self, case: str, paths: list[str], *, camera: str | None, actor: str) -> Job:
+        now = datetime.now(UTC)
+        with self.sessions.begin() as s:
+            row = JobRow(kind="scan", case_id=case.upper(), params={"paths": paths, "camera": camera},
+                         status="queued", progress={}, created_by=actor, created_at=now, updated_at=now)
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor, action="job.submit", case_id=case.upper(), subject=f"job:{row.id}",
+                         details={"kind": "scan", "paths": paths, "camera": camera})
+            job = _job(row)
+        self._wake.set()
+        return job
+
+    def get(self, job_id: int) -> Job:
+        with self.sessions() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise JobError(f"job {job_id}", "no such job")
+            return _job(row)
+
+    def list(self) -> list[Job]:
+        with self.sessions() as s:
+            return [_job(r) for r in s.scalars(select(JobRow).order_by(JobRow.id.desc()).limit(200))]
+
+    def cancel(self, job_id: int, *, actor: str) -> Job:
+        with self.sessions.begin() as s:
+            row = s.get(JobRow, job_id, with_for_update=True)
+            if row is None:
+                raise JobError(f"job {job_id}", "no such job")
+            if row.status not in ("queued", "running"):
+                raise JobError(f"job {job_id}", f"is already {row.status}")
+            if row.status == "queued":
+                row.status = "cancelled"
+            self._cancelled.add(job_id)
+            audit.append(s, actor=actor, action="job.cancel", case_id=row.case_id, subject=f"job:{job_id}")
+            return _job(row)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self.sessions() as s:
+                row = s.scalar(select(JobRow).where(JobRow.status == "queued").order_by(JobRow.id).limit(1))
+                job_id = None if row is None else row.id
+            if job_id is None:
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+                continue
+            self._run(job_id)
+
+    def _set(self, job_id: int, **values: Any) -> None:
+        with self.sessions.begin() as s:
+            s.execute(update(JobRow).where(JobRow.id == job_id).values(updated_at=datetime.now(UTC), **values))
+
+    def _run(self, job_id: int) -> None:
+        from facesearch.video.scan import scan
+
+        job = self.get(job_id)
+        self._set(job_id, status="running")
+        last = 0.0
+        files_done: list[dict[str, Any]] = []
+
+        def on_progress(name: str, progress: Any, duration: float | None) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY_S:
+                last = now
+                self._set(job_id, progress={"file": name, "seconds": round(progress.seconds, 2),
+                                            "duration": duration, "frames": progress.frames,
+                                            "files_done": len(files_done), "matched_tracks": progress.matched})
+
+        def should_stop() -> bool:
+            return self._stop.is_set() or job_id in self._cancelled
+
+        try:
+            report = scan(self._engine(), self.sessions, self.sealer, [Path(p) for p in job.params["paths"]],
+                          job.case, actor=job.created_by, camera=job.params.get("camera"),
+                          cache=self._cache() if self._cache else None, on_progress=on_progress,
+                          on_file=lambda f: files_done.append(f.to_json()), should_stop=should_stop)
+        except FacesearchError as exc:
+            self._set(job_id, status="failed", error=str(exc))
+            return
+        except Exception as exc:  # a job must never take the worker down with it
+            log.exception("job %s failed", job_id)
+            self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if self._stop.is_set() and job_id not in self._cancelled:
+            self._set(job_id, status="queued")  # the server is stopping: resume at the next start
+            return
+        status = "cancelled" if report.stopped == "cancelled" else "done"
+        self._set(job_id, status=status, result=report.to_json(),
+                  progress={"files_done": len(files_done), "sightings": len(report.sighting_ids)})

@@ -1,0 +1,79 @@
+"""The API with the real models: enrol by upload with quality feedback, verify and identify uploads
+(with their limits), and a scan run as a background job that two reviewers then confirm."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from facesearch.api import accounts
+from facesearch.api.app import create_app
+from facesearch.engine import Engine
+from facesearch.settings import Settings
+from facesearch.store.crypto import Sealer
+from facesearch.store.db import open_database
+
+
+def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: Engine, people: Path,
+                                                      video: Path) -> None:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'api.db'}")
+    settings = Settings(home=tmp_path, media_root=video, max_upload_bytes=2_000_000)
+    app = create_app(sessions, Sealer(os.urandom(32)), settings=settings, engine=lambda: engine)
+    key = {r: accounts.add_api_key(sessions, f"{r}-{n}", r, actor="setup")
+           for n, r in enumerate(("officer", "reviewer", "auditor"))}
+    second_reviewer = accounts.add_api_key(sessions, "reviewer-2", "reviewer", actor="setup")
+    officer = {"Authorization": f"Bearer {key['officer']}"}
+    with TestClient(app) as client:  # the lifespan starts the job worker
+        now = datetime.now(UTC)
+        case = client.post("/v1/cases", headers=officer, json={
+            "title": "Hamilton", "purpose": "victim", "valid_from": (now - timedelta(days=1)).isoformat(),
+            "valid_until": (now + timedelta(days=5)).isoformat(), "legal_basis": "x", "authorisation_ref": "y",
+            "authorised_by": "z"}).json()
+        for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Alex Lacamoire", "alex-lacamoire.png")):
+            enrolled = client.post("/v1/identities", headers=officer, data={"name": name, "case": case["id"]},
+                                   files=[("photos", (photo, (people / photo).read_bytes(), "image/png"))])
+            assert enrolled.status_code == 201 and enrolled.json()["photos"][0]["accepted"], enrolled.text
+        small = client.post("/v1/identities", headers=officer, data={"name": "Far away"},
+                            files=[("photos", ("small.jpg", (people / "obama-240p.jpg").read_bytes(), "image/jpeg"))])
+        assert small.status_code == 400 and "too small" in small.json()["error"]  # quality feedback, one line
+        assert client.post(f"/v1/cases/{case['id']}/activate", headers=officer).status_code == 200
+
+        same = client.post("/v1/verify", headers=officer, files={
+            "a": ("a.jpg", (people / "obama.jpg").read_bytes()), "b": ("b.jpg", (people / "obama2.jpg").read_bytes())})
+        assert same.status_code == 200 and same.json()["same"] is True
+        junk = client.post("/v1/verify", headers=officer, files={"a": ("a.jpg", b"not an image"),
+                                                                 "b": ("b.jpg", (people / "obama.jpg").read_bytes())})
+        assert (junk.status_code == 400 and "a.jpg" not in junk.json()["error"]) or junk.status_code == 400
+        big = client.post("/v1/verify", headers=officer, files={"a": ("big.bin", b"\0" * 2_000_001),
+                                                                "b": ("b.jpg", b"x")})
+        assert big.status_code == 413 and "big.bin: larger than 2,000,000 bytes" in big.json()["error"]
+        found = client.post("/v1/identify", headers=officer, data={"case": case["id"]},
+                            files={"photo": ("x.png", (people / "lin-manuel-miranda.png").read_bytes())})
+        assert found.json()["faces"][0]["candidates"][0]["name"] == "Lin-Manuel Miranda"
+
+        outside = client.post("/v1/scans", headers=officer, json={"case": case["id"], "paths": ["/etc"]})
+        assert outside.status_code == 400 and "outside the media folder" in outside.json()["error"]
+        job = client.post("/v1/scans", headers=officer,
+                          json={"case": case["id"], "paths": [str(video / "short_hamilton_clip.mp4")]}).json()
+        for _ in range(600):
+            state = client.get(f"/v1/scans/{job['id']}", headers=officer).json()
+            if state["status"] in ("done", "failed", "cancelled"):
+                break
+            time.sleep(0.2)
+        assert state["status"] == "done", state
+        assert state["result"]["sightings"] == 2
+
+        listed = client.get(f"/v1/sightings?case={case['id']}", headers={"Authorization": f"Bearer {key['auditor']}"})
+        close_up = max(listed.json(), key=lambda x: x["end"] - x["start"])["id"]
+        for reviewer in (key["reviewer"], second_reviewer):
+            decided = client.post(f"/v1/sightings/{close_up}/review", json={"decision": "confirm"},
+                                  headers={"Authorization": f"Bearer {reviewer}"})
+            assert decided.status_code == 200, decided.text
+        assert decided.json()["status"] == "confirmed"
+        again = client.post(f"/v1/sightings/{close_up}/review", json={"decision": "reject"},
+                            headers={"Authorization": f"Bearer {key['reviewer']}"})
+        assert again.status_code == 409 and "already confirmed" in again.json()["error"]
