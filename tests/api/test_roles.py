@@ -36,6 +36,8 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     ("GET", "/v1/scans", "scans.read", None),
     ("GET", "/v1/scans/1", "scans.read", None),
     ("POST", "/v1/scans/1/cancel", "scans.write", None),
+    ("GET", "/metrics", "metrics.read", None),
+    ("POST", "/v1/exports?case=C1", "exports.write", None),
     ("GET", "/v1/audit", "audit.read", None),
     ("GET", "/v1/audit/verify", "audit.read", None),
     ("POST", "/v1/cases/C1/close", "cases.write", None),
@@ -57,7 +59,7 @@ def served(tmp_path: Path) -> tuple[TestClient, dict[str, str], Any]:
 
 def test_every_route_obeys_the_role_matrix(served: tuple[TestClient, dict[str, str], Any]) -> None:
     client, keys, _ = served
-    assert {action for _, _, action, _ in ROUTES} == set(MATRIX) - {"accounts.write", "exports.write", "metrics.read"}
+    assert {action for _, _, action, _ in ROUTES} == set(MATRIX) - {"accounts.write"}
     for method, path, action, body in ROUTES:
         anonymous = client.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path)
@@ -70,6 +72,9 @@ def test_every_route_obeys_the_role_matrix(served: tuple[TestClient, dict[str, s
             else:
                 assert answer.status_code == 403, (method, path, role, answer.text)
                 assert answer.json()["error"] == f"role {role!r} may not {action}"
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {keys['admin']}"}).text
+    assert 'facesearch_http_requests_total{method="GET",route="/v1/cases/{ref}",status="200"}' in metrics
+    assert "facesearch_jobs_queued" in metrics
     health = client.get("/health")
     assert health.status_code == 200 and health.headers["X-Frame-Options"] == "DENY"
     assert "default-src 'self'" in health.headers["Content-Security-Policy"]

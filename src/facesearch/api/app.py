@@ -8,6 +8,7 @@ must also carry the session's CSRF token (``X-CSRF-Token``). Errors are JSON: ``
 
 # No ``from __future__ import annotations`` here: FastAPI reads the route signatures at run time, and
 # their dependencies are closures over this app's database.
+import logging
 import threading
 import time
 from collections import defaultdict, deque
@@ -23,11 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.api import accounts
 from facesearch.api.accounts import Principal
+from facesearch.api.metrics import ApiMetrics
 from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 
+log = logging.getLogger("facesearch.api")
 SESSION_COOKIE = "fs_session"
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 LOGIN_FAILURES_PER_MINUTE = 5
@@ -143,10 +146,19 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     def facesearch_error(_request: Request, exc: FacesearchError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=_status_for(exc))
 
+    metrics = ApiMetrics()
+
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+    async def headers_and_metrics(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        began = time.perf_counter()
         response: Response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, template).observe(time.perf_counter() - began)
+        log.info("%s %s %s %.1f ms", request.method, template, response.status_code,
+                 (time.perf_counter() - began) * 1e3)
         return response
 
     def principal(request: Request) -> Principal:
@@ -277,6 +289,7 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     def verify(a: UploadFile, b: UploadFile,
                _who: Annotated[Principal, Depends(require("search.verify"))]) -> dict[str, Any]:
         result = face_engine().verify(photo(a), photo(b), channels="rgb")
+        metrics.faces.labels("/v1/verify").inc(2)
         return {"same": result.same, "score": result.score, "fmr": result.fmr, "threshold": result.threshold}
 
     @app.post("/v1/identify")
@@ -328,6 +341,27 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     @app.post("/v1/scans/{job_id}/cancel")
     def cancel_scan(job_id: int, who: Annotated[Principal, Depends(require("scans.write"))]) -> dict[str, Any]:
         return jobs.cancel(job_id, actor=who.name).to_json()
+
+    @app.get("/metrics")
+    def prometheus(_who: Annotated[Principal, Depends(require("metrics.read"))]) -> Response:
+        counts = jobs.counts()
+        metrics.queue.set(counts.get("queued", 0))
+        metrics.running.set(counts.get("running", 0))
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/v1/exports", status_code=201)
+    def export(case: str, who: Annotated[Principal, Depends(require("exports.write"))]) -> Response:
+        """The redacted evidence package (zip) of the case's confirmed sightings."""
+        import tempfile
+
+        from facesearch.review.export import export_confirmed
+
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / f"{case.upper()}-evidence.zip"
+            summary = export_confirmed(sessions, sealer, case, out, actor=who.name)
+            data = out.read_bytes()
+        return Response(data, status_code=201, media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="{out.name}"', "X-Content-SHA256": summary.sha256})
 
     @app.get("/v1/audit")
     def audit_entries(_who: Annotated[Principal, Depends(require("audit.read"))],

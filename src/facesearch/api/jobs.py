@@ -101,6 +101,14 @@ class JobRunner:
         with self.sessions() as s:
             return [_job(r) for r in s.scalars(select(JobRow).order_by(JobRow.id.desc()).limit(200))]
 
+    def counts(self) -> dict[str, int]:
+        """Jobs by status."""
+        from sqlalchemy import func
+
+        with self.sessions() as s:
+            rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status))
+            return {status: int(n) for status, n in rows}
+
     def cancel(self, job_id: int, *, actor: str) -> Job:
         with self.sessions.begin() as s:
             row = s.get(JobRow, job_id, with_for_update=True)
