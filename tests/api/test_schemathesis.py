@@ -1,0 +1,32 @@
+"""Property-based requests generated from the OpenAPI spec (schemathesis): no route answers with a
+server error, whatever it is sent. Runs in process against the ASGI app, as each of the roles."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from facesearch.api import accounts
+from facesearch.api.app import create_app
+from facesearch.api.roles import ROLES
+from facesearch.settings import Settings
+from facesearch.store.crypto import Sealer
+from facesearch.store.db import open_database
+
+_folder = Path(tempfile.mkdtemp(prefix="facesearch-schemathesis-"))
+_, _sessions = open_database(f"sqlite:///{_folder / 'api.db'}")
+APP = create_app(_sessions, Sealer(os.urandom(32)), settings=Settings(home=_folder), run_jobs=False)
+KEYS = {role: accounts.add_api_key(_sessions, f"{role}-key", role, actor="setup") for role in ROLES}
+schema = schemathesis.openapi.from_asgi("/v1/openapi.json", APP)
+
+
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_errors(case: schemathesis.Case) -> None:
+    for role in ("officer", "reviewer", "auditor", "admin"):
+        response = case.call(headers={"Authorization": f"Bearer {KEYS[role]}"})
+        assert response.status_code < 500, (role, case.method, case.path, response.text[:300])
