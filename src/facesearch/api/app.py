@@ -189,6 +189,10 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    from facesearch.api.console import console_router
+
+    app.include_router(console_router(sessions, sealer))
+
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}

@@ -1,0 +1,172 @@
+"""The web console: server-rendered pages (Jinja2) over the same services and role matrix as the API.
+
+Forms post back with the session's CSRF token as a hidden field; pages need a signed-in person (an
+API key is for programs, not for the console). Evidence images are served only as stored: redacted.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads these signatures at run time.
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.api import accounts
+from facesearch.api.accounts import Principal
+from facesearch.api.roles import allowed
+from facesearch.errors import FacesearchError
+from facesearch.store.crypto import Sealer
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+COOKIE = "fs_session"
+
+
+def console_router(sessions: sessionmaker[Session], sealer: Sealer) -> APIRouter:
+    router = APIRouter(prefix="/console", include_in_schema=False)
+
+    def person(request: Request) -> Principal:
+        token = request.cookies.get(COOKIE)
+        who = accounts.by_session(sessions, token) if token else None
+        if who is None:
+            raise HTTPException(303, headers={"Location": "/console/login"})
+        return who
+
+    def may(action: str) -> Callable[[Principal], Principal]:
+        def check(who: Annotated[Principal, Depends(person)]) -> Principal:
+            if not allowed(who.role, action):
+                raise HTTPException(403, f"role {who.role!r} may not {action}")
+            return who
+        return check
+
+    def csrf(who: Principal, token: str) -> None:
+        if token != who.csrf_token:
+            raise HTTPException(403, "missing or wrong CSRF token")
+
+    def page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(request, name, {"who": who, "title": context.pop("title", name), **context})
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request) -> HTMLResponse:
+        return page(request, "login.html", None, title="Sign in")
+
+    @router.post("/login")
+    def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]) -> Response:
+        signed = accounts.sign_in(sessions, username, password)
+        if signed is None:
+            return page(request, "login.html", None, title="Sign in", error="Wrong user name or password.")
+        token, _ = signed
+        response = RedirectResponse("/console", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                            max_age=accounts.SESSION_HOURS * 3600)
+        return response
+
+    @router.post("/logout")
+    def logout(request: Request, csrf_token: Annotated[str, Form()],
+               who: Annotated[Principal, Depends(person)]) -> Response:
+        csrf(who, csrf_token)
+        accounts.sign_out(sessions, request.cookies.get(COOKIE, ""))
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @router.get("", response_class=HTMLResponse)
+    def cases(request: Request, who: Annotated[Principal, Depends(may("cases.read"))]) -> HTMLResponse:
+        from sqlalchemy import select
+
+        from facesearch.cases.service import to_case
+        from facesearch.store.schema import CaseRow
+
+        with sessions() as s:
+            found = [to_case(s, r) for r in s.scalars(select(CaseRow).order_by(CaseRow.id.desc()))]
+        return page(request, "cases.html", who, title="Cases", cases=found)
+
+    @router.get("/cases/{ref}", response_class=HTMLResponse)
+    def case(ref: str, request: Request, who: Annotated[Principal, Depends(may("cases.read"))]) -> HTMLResponse:
+        from facesearch.cases.service import get_case
+        from facesearch.video.sightings import list_sightings
+
+        found = get_case(sessions, ref)
+        with sessions() as s:
+            sightings = list_sightings(s, ref) if allowed(who.role, "sightings.read") else []
+        return page(request, "case.html", who, title=found.ref, case=found, sightings=sightings,
+                    can_write=allowed(who.role, "cases.write"))
+
+    @router.post("/cases/{ref}/{action}")
+    def case_action(ref: str, action: str, csrf_token: Annotated[str, Form()],
+                    who: Annotated[Principal, Depends(may("cases.write"))]) -> Response:
+        from facesearch.cases.service import activate_case, close_case
+
+        csrf(who, csrf_token)
+        if action not in ("activate", "close"):
+            raise HTTPException(404, f"no such action {action!r}")
+        (activate_case if action == "activate" else close_case)(sessions, ref, actor=who.name)
+        return RedirectResponse(f"/console/cases/{ref}", status_code=303)
+
+    @router.get("/review", response_class=HTMLResponse)
+    def review_queue(request: Request, who: Annotated[Principal, Depends(may("sightings.review"))],
+                     message: str = "", error: bool = False) -> HTMLResponse:
+        from sqlalchemy import select
+
+        from facesearch.store.schema import CaseRow
+        from facesearch.video.sightings import list_sightings
+
+        with sessions() as s:
+            refs = [f"C{i}" for i in s.scalars(select(CaseRow.id).order_by(CaseRow.id))]
+            waiting = [x for ref in refs for x in list_sightings(s, ref) if x.status == "candidate"]
+        return page(request, "review.html", who, title="Review", waiting=waiting, message=message, error=error)
+
+    @router.post("/review/{sighting_id}")
+    def decide(sighting_id: int, decision: Annotated[str, Form()], csrf_token: Annotated[str, Form()],
+               who: Annotated[Principal, Depends(may("sightings.review"))],
+               note: Annotated[str, Form()] = "") -> Response:
+        from urllib.parse import urlencode
+
+        from facesearch.review.service import review
+
+        csrf(who, csrf_token)
+        try:
+            outcome = review(sessions, sighting_id, reviewer=who.name, decision=decision, note=note or None)
+            text, bad = (f"Sighting {sighting_id}: {decision}ed; now {outcome.status} ({outcome.confirmations} of "
+                         f"{outcome.required} confirmations)."), False
+        except FacesearchError as exc:
+            text, bad = str(exc), True
+        return RedirectResponse("/console/review?" + urlencode({"message": text, "error": int(bad)}),
+                                status_code=303)
+
+    @router.get("/evidence/{sighting_id}/{kind}.jpg")
+    def evidence(sighting_id: int, kind: str, _who: Annotated[Principal, Depends(may("sightings.read"))]) -> Response:
+        from facesearch.video.sightings import open_evidence
+
+        with sessions() as s:
+            found = open_evidence(s, sealer, sighting_id, (kind,))
+        if kind not in found:
+            raise HTTPException(404, f"no {kind} evidence for sighting {sighting_id}")
+        return Response(found[kind], media_type="image/jpeg")
+
+    @router.get("/enrolment/{sighting_id}.jpg")
+    def enrolment(sighting_id: int, _who: Annotated[Principal, Depends(may("sightings.review"))]) -> Response:
+        from facesearch.gallery.service import enrolment_photos
+        from facesearch.store.schema import SightingRow
+
+        with sessions() as s:
+            row = s.get(SightingRow, sighting_id)
+            identity = None if row is None else row.identity_id
+        photos = [] if identity is None else enrolment_photos(sessions, sealer, identity)
+        if not photos:
+            raise HTTPException(404, f"no enrolment photo for sighting {sighting_id} (deleted with the watchlist?)")
+        return Response(photos[0], media_type="image/jpeg")
+
+    @router.get("/audit", response_class=HTMLResponse)
+    def audit_page(request: Request, who: Annotated[Principal, Depends(may("audit.read"))]) -> HTMLResponse:
+        from facesearch.audit import log as audit
+        from facesearch.cli.commands_audit import summarise
+
+        with sessions() as s:
+            entries = list(audit.events(s))[-500:]
+            chain = audit.verify(s)
+        return page(request, "audit.html", who, title="Audit", entries=entries[::-1], chain=chain, summary=summarise)
+
+    return router

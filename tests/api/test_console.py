@@ -1,0 +1,88 @@
+"""The console's pages through a client that behaves like a browser: sign in, cases, the review queue
+with the redacted evidence and the enrolment photo side by side, decisions, the verified audit log."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from facesearch.api import accounts
+from facesearch.api.app import create_app
+from facesearch.cases.service import activate_case, create_case
+from facesearch.engine import Engine
+from facesearch.gallery.service import enrol
+from facesearch.images import to_jpeg
+from facesearch.settings import Settings
+from facesearch.store.crypto import Sealer
+from facesearch.store.db import open_database
+from facesearch.store.schema import EvidenceRow, SightingRow
+from facesearch.video.sightings import evidence_purpose
+
+PASSWORD = "correct horse battery"
+
+
+def sign_in(client: TestClient, user: str) -> str:
+    page = client.post("/console/login", data={"username": user, "password": PASSWORD})
+    assert page.status_code == 200 and "Sign out" in page.text, page.text[:300]
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+def test_console_sign_in_cases_review_and_audit(tmp_path: Path, engine: Engine, people: Path) -> None:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    sealer = Sealer(os.urandom(32))
+    for user, role in (("olga", "officer"), ("rita", "reviewer"), ("rob", "reviewer"), ("ava", "auditor")):
+        accounts.add_user(sessions, user, PASSWORD, role, actor="setup")
+    case = create_case(sessions, title="Missing: J. Doe", purpose="missing-person", actor="olga",
+                       valid_until=datetime.now(UTC) + timedelta(days=3), legal_basis="x", authorisation_ref="y",
+                       authorised_by="z")
+    person = enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="olga", case_id=case.ref)
+    activate_case(sessions, case.ref, actor="olga")
+    frame = to_jpeg(np.full((90, 160, 3), 120, np.uint8))
+    with sessions.begin() as s:
+        row = SightingRow(case_id=1, identity_id=person.identity_id, camera_id="cam-1", source="/r/a.mp4", track=1,
+                          start_s=1.0, end_s=2.0, best_s=1.5, started_at=None, ended_at=None, time_source="given",
+                          score=0.9, fmr=1e-6, threshold=0.83, box=[0, 0, 10, 10], status="candidate",
+                          created_at=datetime.now(UTC))
+        s.add(row)
+        s.flush()
+        for kind in ("frame", "crop"):
+            s.add(EvidenceRow(sighting_id=row.id, kind=kind, sealed=sealer.seal(frame, evidence_purpose(row.id, kind)),
+                              sha256="0" * 64))
+    app = create_app(sessions, sealer, settings=Settings(home=tmp_path), run_jobs=False)
+    client = TestClient(app)
+    assert client.get("/console", follow_redirects=False).headers.get("location") == "/console/login"
+    assert "Wrong user name or password" in client.post("/console/login",
+                                                        data={"username": "olga", "password": "nope"}).text
+
+    token = sign_in(client, "olga")
+    assert "Missing: J. Doe" in client.get("/console").text
+    detail = client.get("/console/cases/C1").text
+    assert "Barack Obama" in detail and "Close and delete the watchlist" in detail
+    assert client.post("/console/cases/C1/close", data={"csrf_token": "forged"}).status_code == 403
+    assert client.get("/console/review").status_code == 403  # officers do not review
+
+    reviewer = TestClient(app)
+    token = sign_in(reviewer, "rita")
+    queue = reviewer.get("/console/review").text
+    assert "Sighting 1" in queue and "/console/evidence/1/frame.jpg" in queue and "/console/enrolment/1.jpg" in queue
+    assert reviewer.get("/console/evidence/1/frame.jpg").content == frame
+    assert reviewer.get("/console/enrolment/1.jpg").content[:3] == b"\xff\xd8\xff"
+    done = reviewer.post("/console/review/1", data={"decision": "confirm", "csrf_token": token})
+    assert "1 of 2 confirmations" in done.text
+    again = reviewer.post("/console/review/1", data={"decision": "confirm", "csrf_token": token})
+    assert "rita has reviewed it already" in again.text
+
+    second = TestClient(app)
+    token = sign_in(second, "rob")
+    assert "now confirmed" in second.post("/console/review/1", data={"decision": "confirm", "csrf_token": token}).text
+
+    auditor = TestClient(app)
+    sign_in(auditor, "ava")
+    log_page = auditor.get("/console/audit").text
+    assert "Chain verified" in log_page and "sighting.confirm" in log_page
+    assert auditor.get("/console/review").status_code == 403
