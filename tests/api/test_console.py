@@ -63,7 +63,15 @@ def test_console_sign_in_cases_review_and_audit(tmp_path: Path, engine: Engine, 
     assert "Missing: J. Doe" in client.get("/console").text
     detail = client.get("/console/cases/C1").text
     assert "Barack Obama" in detail and "Close and delete the watchlist" in detail
+    assert "<rect " in detail  # the case's timeline
     assert client.post("/console/cases/C1/close", data={"csrf_token": "forged"}).status_code == 403
+    enrolled = client.post("/console/enrol", data={"csrf_token": token, "name": "Joe Biden", "case": "C1"},
+                           files=[("photos", ("biden.jpg", (people / "biden.jpg").read_bytes(), "image/jpeg")),
+                                  ("photos", ("tiny.jpg", (people / "obama-240p.jpg").read_bytes(), "image/jpeg"))])
+    assert "Enrolled Joe Biden" in enrolled.text and "tiny.jpg" in enrolled.text and "too small" in enrolled.text
+    refused = client.post("/console/scans", data={"csrf_token": token, "case": "C1", "paths": "/etc/passwd"})
+    assert "not started: /etc/passwd" in refused.text
+    assert "No scans yet" in client.get("/console/scans/table").text
     assert client.get("/console/review").status_code == 403  # officers do not review
 
     reviewer = TestClient(app)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facesearch.api import accounts
 from facesearch.api.accounts import Principal
 from facesearch.api.metrics import ApiMetrics
+from facesearch.api.params import RowId
 from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
 from facesearch.settings import Settings
@@ -38,7 +39,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                               "frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
 
@@ -191,7 +193,8 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
 
     from facesearch.api.console import console_router
 
-    app.include_router(console_router(sessions, sealer))
+    app.include_router(console_router(sessions, sealer, jobs=jobs, engine=face_engine, settings=settings,
+                                      cache=cache))
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -283,7 +286,7 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
             return [x.to_json() for x in list_sightings(s, case)]
 
     @app.post("/v1/sightings/{sighting_id}/review")
-    def review(sighting_id: int, body: ReviewIn,
+    def review(sighting_id: RowId, body: ReviewIn,
                who: Annotated[Principal, Depends(require("sightings.review"))]) -> dict[str, Any]:
         from facesearch.review.service import review as decide
 
@@ -325,7 +328,10 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
 
         root = settings.resolved_media_root
         for raw in body.paths:
-            path = Path(raw).resolve()
+            try:
+                path = Path(raw).resolve()
+            except (ValueError, OSError):  # a NUL byte, a loop of links
+                raise HTTPException(400, f"{raw!r}: not a usable path") from None
             if not path.is_relative_to(root):
                 raise HTTPException(400, f"{raw}: outside the media folder {root} (FACESEARCH_MEDIA_ROOT)")
             if not path.exists():
@@ -339,11 +345,11 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
         return [j.to_json() for j in jobs.list()]
 
     @app.get("/v1/scans/{job_id}")
-    def get_scan(job_id: int, _who: Annotated[Principal, Depends(require("scans.read"))]) -> dict[str, Any]:
+    def get_scan(job_id: RowId, _who: Annotated[Principal, Depends(require("scans.read"))]) -> dict[str, Any]:
         return jobs.get(job_id).to_json()
 
     @app.post("/v1/scans/{job_id}/cancel")
-    def cancel_scan(job_id: int, who: Annotated[Principal, Depends(require("scans.write"))]) -> dict[str, Any]:
+    def cancel_scan(job_id: RowId, who: Annotated[Principal, Depends(require("scans.write"))]) -> dict[str, Any]:
         return jobs.cancel(job_id, actor=who.name).to_json()
 
     @app.get("/metrics")

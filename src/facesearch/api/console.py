@@ -9,22 +9,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.api import accounts
 from facesearch.api.accounts import Principal
+from facesearch.api.params import RowId
 from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
+from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 COOKIE = "fs_session"
 
 
-def console_router(sessions: sessionmaker[Session], sealer: Sealer) -> APIRouter:
+def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any, engine: Callable[[], Any],
+                   settings: Settings, cache: Callable[[], Any]) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
 
     def person(request: Request) -> Principal:
@@ -91,8 +94,10 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer) -> APIRouter
         found = get_case(sessions, ref)
         with sessions() as s:
             sightings = list_sightings(s, ref) if allowed(who.role, "sightings.read") else []
+        from facesearch.video.report import timeline_svg
+
         return page(request, "case.html", who, title=found.ref, case=found, sightings=sightings,
-                    can_write=allowed(who.role, "cases.write"))
+                    can_write=allowed(who.role, "cases.write"), timeline=timeline_svg(sightings) if sightings else "")
 
     @router.post("/cases/{ref}/{action}")
     def case_action(ref: str, action: str, csrf_token: Annotated[str, Form()],
@@ -119,7 +124,7 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer) -> APIRouter
         return page(request, "review.html", who, title="Review", waiting=waiting, message=message, error=error)
 
     @router.post("/review/{sighting_id}")
-    def decide(sighting_id: int, decision: Annotated[str, Form()], csrf_token: Annotated[str, Form()],
+    def decide(sighting_id: RowId, decision: Annotated[str, Form()], csrf_token: Annotated[str, Form()],
                who: Annotated[Principal, Depends(may("sightings.review"))],
                note: Annotated[str, Form()] = "") -> Response:
         from urllib.parse import urlencode
@@ -137,7 +142,7 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer) -> APIRouter
                                 status_code=303)
 
     @router.get("/evidence/{sighting_id}/{kind}.jpg")
-    def evidence(sighting_id: int, kind: str, _who: Annotated[Principal, Depends(may("sightings.read"))]) -> Response:
+    def evidence(sighting_id: RowId, kind: str, _who: Annotated[Principal, Depends(may("sightings.read"))]) -> Response:
         from facesearch.video.sightings import open_evidence
 
         with sessions() as s:
@@ -147,7 +152,7 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer) -> APIRouter
         return Response(found[kind], media_type="image/jpeg")
 
     @router.get("/enrolment/{sighting_id}.jpg")
-    def enrolment(sighting_id: int, _who: Annotated[Principal, Depends(may("sightings.review"))]) -> Response:
+    def enrolment(sighting_id: RowId, _who: Annotated[Principal, Depends(may("sightings.review"))]) -> Response:
         from facesearch.gallery.service import enrolment_photos
         from facesearch.store.schema import SightingRow
 
@@ -158,6 +163,93 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer) -> APIRouter
         if not photos:
             raise HTTPException(404, f"no enrolment photo for sighting {sighting_id} (deleted with the watchlist?)")
         return Response(photos[0], media_type="image/jpeg")
+
+    @router.get("/static/htmx.min.js")
+    def htmx() -> Response:
+        from facesearch.api.assets import htmx_path
+
+        path = htmx_path(settings.home)
+        if not path.is_file():
+            raise HTTPException(404, "htmx is not installed (facesearch assets install)")
+        return Response(path.read_bytes(), media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    def scans_context(who: Principal) -> dict[str, Any]:
+        return {"jobs": [j.to_json() for j in jobs.list()], "can_write": allowed(who.role, "scans.write"),
+                "media_root": settings.resolved_media_root}
+
+    @router.get("/scans", response_class=HTMLResponse)
+    def scans(request: Request, who: Annotated[Principal, Depends(may("scans.read"))], error: str = "") -> HTMLResponse:
+        return page(request, "scans.html", who, title="Scans", error=error, **scans_context(who))
+
+    @router.get("/scans/table", response_class=HTMLResponse)
+    def scans_table(request: Request, who: Annotated[Principal, Depends(may("scans.read"))]) -> HTMLResponse:
+        return page(request, "scans_table.html", who, **scans_context(who))
+
+    @router.post("/scans")
+    def start_scan(csrf_token: Annotated[str, Form()], case: Annotated[str, Form()], paths: Annotated[str, Form()],
+                   who: Annotated[Principal, Depends(may("scans.write"))],
+                   camera: Annotated[str, Form()] = "") -> Response:
+        from urllib.parse import urlencode
+
+        from facesearch.cases.service import get_case
+
+        csrf(who, csrf_token)
+        root = settings.resolved_media_root
+        wanted, bad = [], []
+        for raw in (p.strip() for p in paths.splitlines()):
+            try:
+                path = Path(raw).resolve() if raw else None
+            except (ValueError, OSError):
+                path, raw = None, repr(raw)
+            if path is not None and path.is_relative_to(root) and path.exists():
+                wanted.append(path)
+            elif raw:
+                bad.append(raw)
+        try:
+            get_case(sessions, case)
+        except FacesearchError as exc:
+            bad.append(str(exc))
+        if bad or not wanted:
+            text = "; ".join(bad) or "no recordings given"
+            return RedirectResponse("/console/scans?" + urlencode({"error": f"not started: {text}"}), status_code=303)
+        jobs.submit_scan(case, [str(p) for p in wanted], camera=camera or None, actor=who.name)
+        return RedirectResponse("/console/scans", status_code=303)
+
+    @router.post("/scans/{job_id}/cancel")
+    def cancel_scan(job_id: RowId, csrf_token: Annotated[str, Form()],
+                    who: Annotated[Principal, Depends(may("scans.write"))]) -> Response:
+        csrf(who, csrf_token)
+        jobs.cancel(job_id, actor=who.name)
+        return RedirectResponse("/console/scans", status_code=303)
+
+    @router.get("/enrol", response_class=HTMLResponse)
+    def enrol_page(request: Request, who: Annotated[Principal, Depends(may("identities.enrol"))]) -> HTMLResponse:
+        return page(request, "enrol.html", who, title="Enrol")
+
+    @router.post("/enrol", response_class=HTMLResponse)
+    def enrol(request: Request, csrf_token: Annotated[str, Form()], name: Annotated[str, Form()],
+              photos: list[UploadFile], who: Annotated[Principal, Depends(may("identities.enrol"))],
+              case: Annotated[str, Form()] = "") -> HTMLResponse:
+        from facesearch.gallery.service import enrol as run_enrol
+
+        csrf(who, csrf_token)
+        uploads = []
+        for f in photos:
+            data = f.file.read(settings.max_upload_bytes + 1)
+            if len(data) > settings.max_upload_bytes:
+                return page(request, "enrol.html", who, title="Enrol",
+                            error=f"{f.filename}: larger than {settings.max_upload_bytes:,} bytes")
+            uploads.append(data)
+        try:
+            report = run_enrol(engine(), sessions, sealer, name, uploads, actor=who.name, case_id=case or None,
+                               cache=cache())
+        except FacesearchError as exc:
+            return page(request, "enrol.html", who, title="Enrol", error=str(exc))
+        named = [p.__class__(f.filename or p.source, p.accepted, p.reason, p.similar_to)
+                 for p, f in zip(report.photos, photos, strict=True)]
+        return page(request, "enrol.html", who, title="Enrol", report=report.__class__(report.identity_id,
+                                                                                       report.name, named))
 
     @router.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request, who: Annotated[Principal, Depends(may("audit.read"))]) -> HTMLResponse:

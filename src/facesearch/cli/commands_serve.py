@@ -76,3 +76,19 @@ def serve(
         fail(str(exc))
     app = create_app(sessions, sealer, settings=get_settings())
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+
+
+assets_app = typer.Typer(help="The web console's script (htmx), fetched once at install time.", no_args_is_help=True)
+
+
+@assets_app.command("install")
+def assets_install() -> None:
+    """Fetch htmx from its npm package into the data directory (checked by SHA-256)."""
+    from facesearch.api.assets import install_assets
+    from facesearch.settings import get_settings
+
+    try:
+        path = install_assets(get_settings().home)
+    except FacesearchError as exc:
+        fail(str(exc))
+    line(f"console script ready: {path}")

@@ -48,6 +48,7 @@ app.add_typer(commands_serve.user_app, name="user")
 app.add_typer(commands_serve.key_app, name="apikey")
 app.command("roles")(commands_serve.roles)
 app.command("serve")(commands_serve.serve)
+app.add_typer(commands_serve.assets_app, name="assets")
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
 

@@ -51,7 +51,7 @@ def _img(data: bytes | None, cls: str, alt: str) -> str:
     return f'<img class="{cls}" alt="{html.escape(alt)}" src="data:image/jpeg;base64,{encoded}">'
 
 
-def _timeline(sightings: list[Sighting]) -> str:
+def timeline_svg(sightings: list[Sighting]) -> str:
     """An SVG strip per recording: a bar from each sighting's start to its end, in seconds."""
     rows: dict[str, list[Sighting]] = defaultdict(list)
     for s in sightings:
@@ -103,7 +103,7 @@ def write_report(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str,
     if not sightings:
         body.append("<p>No sightings.</p>")
     for name, items in sorted(people.items()):
-        body.append(f"<h2>{html.escape(name)} ({len(items)} sightings)</h2>{_timeline(items)}")
+        body.append(f"<h2>{html.escape(name)} ({len(items)} sightings)</h2>{timeline_svg(items)}")
         for x in items:
             ev = evidence[x.id]
             when = f"{x.started_at:%Y-%m-%d %H:%M:%S} UTC ({x.time_source})" if x.started_at else "unknown"
