@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # System packages the tests start for real: a GStreamer RTSP server for the live-stream tests
-# (tests/support/rtsp_loop_server.py runs under Debian's /usr/bin/python3 with these bindings).
+# (tests/support/rtsp_loop_server.py runs under Debian's /usr/bin/python3 with these bindings), and
+# Chromium with its driver for the console's browser tests.
 # Debian/Ubuntu; needs root (or sudo). Does nothing when they are installed already.
 set -euo pipefail
 PACKAGES=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-          gstreamer1.0-plugins-bad)
+          gstreamer1.0-plugins-bad chromium chromium-driver)
 if /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' \
-    2>/dev/null && gst-inspect-1.0 h264parse >/dev/null 2>&1 && gst-inspect-1.0 qtdemux >/dev/null 2>&1; then
+    2>/dev/null && gst-inspect-1.0 h264parse >/dev/null 2>&1 && gst-inspect-1.0 qtdemux >/dev/null 2>&1 \
+    && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
     exit 0
 fi
 SUDO=""

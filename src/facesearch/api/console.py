@@ -5,12 +5,12 @@ API key is for programs, not for the console). Evidence images are served only a
 """
 
 # No ``from __future__ import annotations``: FastAPI reads these signatures at run time.
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,7 +84,57 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
 
         with sessions() as s:
             found = [to_case(s, r) for r in s.scalars(select(CaseRow).order_by(CaseRow.id.desc()))]
-        return page(request, "cases.html", who, title="Cases", cases=found)
+        return page(request, "cases.html", who, title="Cases", cases=found, can_write=allowed(who.role, "cases.write"))
+
+    @router.get("/cases/new", response_class=HTMLResponse)
+    def new_case(request: Request, who: Annotated[Principal, Depends(may("cases.write"))],
+                 error: str = "") -> HTMLResponse:
+        from facesearch.cases.service import PURPOSES
+
+        return page(request, "case_new.html", who, title="New case", purposes=PURPOSES, error=error)
+
+    @router.post("/cases")
+    def create(request: Request, csrf_token: Annotated[str, Form()], title: Annotated[str, Form()],
+               purpose: Annotated[str, Form()], valid_until: Annotated[str, Form()],
+               who: Annotated[Principal, Depends(may("cases.write"))],
+               valid_from: Annotated[str, Form()] = "", purpose_text: Annotated[str, Form()] = "",
+               legal_basis: Annotated[str, Form()] = "", authorisation_ref: Annotated[str, Form()] = "",
+               authorised_by: Annotated[str, Form()] = "", authorising_authority: Annotated[str, Form()] = "",
+               cameras: Annotated[str, Form()] = "", reviewers: Annotated[int, Form()] = 2) -> Response:
+        from datetime import UTC, datetime, time, timedelta
+        from urllib.parse import urlencode
+
+        from facesearch.cases.service import create_case
+
+        csrf(who, csrf_token)
+        try:
+            until = datetime.combine(datetime.fromisoformat(valid_until).date(), time.max, UTC)
+            start = datetime.fromisoformat(valid_from).replace(tzinfo=UTC) if valid_from else None
+            created = create_case(sessions, title=title, purpose=purpose, actor=who.name, valid_until=until,
+                                  valid_from=start, purpose_text=purpose_text or None,
+                                  cameras=[c.strip() for c in cameras.split(",") if c.strip()],
+                                  reviewers_required=reviewers, max_span=timedelta(days=settings.max_case_days),
+                                  legal_basis=legal_basis or None, authorisation_ref=authorisation_ref or None,
+                                  authorised_by=authorised_by or None,
+                                  authorising_authority=authorising_authority or None)
+        except (FacesearchError, ValueError) as exc:
+            return RedirectResponse("/console/cases/new?" + urlencode({"error": str(exc)}), status_code=303)
+        return RedirectResponse(f"/console/cases/{created.ref}", status_code=303)
+
+    @router.post("/cases/{ref}/export")
+    def export(ref: str, csrf_token: Annotated[str, Form()],
+               who: Annotated[Principal, Depends(may("exports.write"))]) -> Response:
+        import tempfile
+
+        from facesearch.review.export import export_confirmed
+
+        csrf(who, csrf_token)
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / f"{ref.upper()}-evidence.zip"
+            summary = export_confirmed(sessions, sealer, ref, out, actor=who.name)
+            data = out.read_bytes()
+        return Response(data, media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="{out.name}"', "X-Content-SHA256": summary.sha256})
 
     @router.get("/cases/{ref}", response_class=HTMLResponse)
     def case(ref: str, request: Request, who: Annotated[Principal, Depends(may("cases.read"))]) -> HTMLResponse:
@@ -97,7 +147,8 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
         from facesearch.video.report import timeline_svg
 
         return page(request, "case.html", who, title=found.ref, case=found, sightings=sightings,
-                    can_write=allowed(who.role, "cases.write"), timeline=timeline_svg(sightings) if sightings else "")
+                    can_write=allowed(who.role, "cases.write"), can_export=allowed(who.role, "exports.write"),
+                    timeline=timeline_svg(sightings) if sightings else "")
 
     @router.post("/cases/{ref}/{action}")
     def case_action(ref: str, action: str, csrf_token: Annotated[str, Form()],
@@ -163,6 +214,45 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
         if not photos:
             raise HTTPException(404, f"no enrolment photo for sighting {sighting_id} (deleted with the watchlist?)")
         return Response(photos[0], media_type="image/jpeg")
+
+    @router.get("/static/alerts.js")
+    def alerts_script() -> Response:
+        return Response((Path(__file__).parent / "static" / "alerts.js").read_bytes(), media_type="text/javascript")
+
+    @router.get("/alerts")
+    def alerts(who: Annotated[Principal, Depends(may("sightings.read"))], poll_s: float = 1.0,
+               limit_s: float = 3600.0) -> Response:
+        """Server-sent events: each new sighting, as it is stored (polled from the database, so sightings
+        from any process, scan jobs and ``watch`` alike, arrive)."""
+        import json
+        import time
+
+        from sqlalchemy import func, select
+
+        from facesearch.store.schema import IdentityRow, SightingRow
+
+        with sessions() as s:
+            last = int(s.scalar(select(func.max(SightingRow.id))) or 0)
+
+        def stream() -> Iterator[str]:
+            nonlocal last
+            yield ": connected\n\n"
+            deadline = time.monotonic() + min(max(limit_s, 1.0), 3600.0)
+            while time.monotonic() < deadline:
+                with sessions() as s:
+                    rows = s.execute(select(SightingRow, IdentityRow.name)
+                                     .join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
+                                     .where(SightingRow.id > last).order_by(SightingRow.id)).all()
+                for row, name in rows:
+                    last = row.id
+                    data = {"id": row.id, "case": f"C{row.case_id}", "name": name, "camera": row.camera_id,
+                            "score": round(row.score, 4), "status": row.status}
+                    yield f"event: sighting\nid: {row.id}\ndata: {json.dumps(data)}\n\n"
+                if not rows:
+                    yield ": idle\n\n"  # a comment: writing it is how a closed connection is noticed
+                time.sleep(min(max(poll_s, 0.2), 10.0))
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
     @router.get("/static/htmx.min.js")
     def htmx() -> Response:

@@ -75,7 +75,8 @@ def serve(
     except FacesearchError as exc:
         fail(str(exc))
     app = create_app(sessions, sealer, settings=get_settings())
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    # Live alert streams stay open: on shutdown, give open connections 5 s, then close them.
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, timeout_graceful_shutdown=5)
 
 
 assets_app = typer.Typer(help="The web console's script (htmx), fetched once at install time.", no_args_is_help=True)
