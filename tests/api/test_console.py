@@ -94,3 +94,7 @@ def test_console_sign_in_cases_review_and_audit(tmp_path: Path, engine: Engine, 
     log_page = auditor.get("/console/audit").text
     assert "Chain verified" in log_page and "sighting.confirm" in log_page
     assert auditor.get("/console/review").status_code == 403
+    guesser = TestClient(app)
+    answers = [guesser.post("/console/login", data={"username": "ava", "password": f"guess {i}"}).text
+               for i in range(6)]
+    assert "Wrong user name" in answers[4] and "Too many failed sign-ins" in answers[5]

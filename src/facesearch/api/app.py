@@ -11,7 +11,6 @@ must also carry the session's CSRF token (``X-CSRF-Token``). Errors are JSON: ``
 import logging
 import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.api import accounts
 from facesearch.api.accounts import Principal
+from facesearch.api.limits import LoginLimiter
 from facesearch.api.metrics import ApiMetrics
 from facesearch.api.params import RowId
 from facesearch.api.roles import allowed
@@ -34,7 +34,6 @@ from facesearch.store.crypto import Sealer
 log = logging.getLogger("facesearch.api")
 SESSION_COOKIE = "fs_session"
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
-LOGIN_FAILURES_PER_MINUTE = 5
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -142,7 +141,7 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     def photo(file: UploadFile) -> Any:
         """An uploaded photo decoded (size, pixel count and type checked), errors naming the upload."""
         return face_engine().load(upload(file), source=file.filename or "upload").pixels
-    failures: dict[str, deque[float]] = defaultdict(deque)
+    limiter = LoginLimiter()
 
     @app.exception_handler(FacesearchError)
     def facesearch_error(_request: Request, exc: FacesearchError) -> JSONResponse:
@@ -194,7 +193,7 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     from facesearch.api.console import console_router
 
     app.include_router(console_router(sessions, sealer, jobs=jobs, engine=face_engine, settings=settings,
-                                      cache=cache))
+                                      cache=cache, limiter=limiter))
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -203,15 +202,11 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     @app.post("/v1/auth/login")
     def login(body: LoginIn, request: Request, response: Response) -> dict[str, str]:
         key = f"{request.client.host if request.client else '?'}:{body.username}"
-        recent = failures[key]
-        now = time.monotonic()
-        while recent and now - recent[0] > 60:
-            recent.popleft()
-        if len(recent) >= LOGIN_FAILURES_PER_MINUTE:
+        if limiter.blocked(key):
             raise HTTPException(429, "too many failed sign-ins; wait a minute", headers={"Retry-After": "60"})
         signed = accounts.sign_in(sessions, body.username, body.password)
         if signed is None:
-            recent.append(now)
+            limiter.failed(key)
             raise HTTPException(401, "wrong user name or password")
         token, who = signed
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",

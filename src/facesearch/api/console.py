@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.api import accounts
 from facesearch.api.accounts import Principal
+from facesearch.api.limits import LoginLimiter
 from facesearch.api.params import RowId
 from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
@@ -27,7 +28,7 @@ COOKIE = "fs_session"
 
 
 def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any, engine: Callable[[], Any],
-                   settings: Settings, cache: Callable[[], Any]) -> APIRouter:
+                   settings: Settings, cache: Callable[[], Any], limiter: LoginLimiter) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
 
     def person(request: Request) -> Principal:
@@ -57,8 +58,13 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
 
     @router.post("/login")
     def login(request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]) -> Response:
+        key = f"{request.client.host if request.client else '?'}:{username}"
+        if limiter.blocked(key):
+            return page(request, "login.html", None, title="Sign in",
+                        error="Too many failed sign-ins: wait a minute.")
         signed = accounts.sign_in(sessions, username, password)
         if signed is None:
+            limiter.failed(key)
             return page(request, "login.html", None, title="Sign in", error="Wrong user name or password.")
         token, _ = signed
         response = RedirectResponse("/console", status_code=303)
