@@ -8,7 +8,6 @@ a file damaged part way is searched up to the damage, and the damage is reported
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from facesearch.cases.service import CaseError, parse_ref, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
 from facesearch.gallery.cache import IndexCache
+from facesearch.models.registry import sha256_file
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import ScannedFileRow
 from facesearch.video.recording_time import recording_start
@@ -172,7 +172,7 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
         problem = reader.problem
     if should_stop is not None and should_stop():
         return FileOutcome(name, "cancelled", search.progress.frames)
-    digest = _sha256(path) if matched else None  # the input that led to a match (only then: it costs a read)
+    digest = sha256_file(path) if matched else None  # the input that led to a match (only then: it costs a read)
     with sessions.begin() as s:
         ids = [i for track in matched
                for i in save_track(s, sealer, track, source=name, camera=camera, start=when, actor=actor,
@@ -185,10 +185,3 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
     return FileOutcome(name, "scanned", search.progress.frames, search.progress.seconds,
                        time.perf_counter() - began, len(ids), problem, when.source)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
