@@ -41,6 +41,8 @@ def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: En
                             files=[("photos", ("small.jpg", (people / "obama-240p.jpg").read_bytes(), "image/jpeg"))])
         assert small.status_code == 400 and "too small" in small.json()["error"]  # quality feedback, one line
         assert client.post(f"/v1/cases/{case['id']}/activate", headers=officer).status_code == 200
+        listed = client.get(f"/v1/identities?case={case['id']}", headers=officer).json()
+        assert [(p["name"], p["templates"]) for p in listed] == [("Lin-Manuel Miranda", 1), ("Alex Lacamoire", 1)]
 
         same = client.post("/v1/verify", headers=officer, files={
             "a": ("a.jpg", (people / "obama.jpg").read_bytes()), "b": ("b.jpg", (people / "obama2.jpg").read_bytes())})

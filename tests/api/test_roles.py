@@ -32,6 +32,7 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     ("POST", "/v1/verify", "search.verify", None),
     ("POST", "/v1/identify", "search.identify", None),
     ("POST", "/v1/identities", "identities.enrol", None),
+    ("GET", "/v1/identities?case=C1", "identities.read", None),
     ("POST", "/v1/scans", "scans.write", {"case": "C1", "paths": ["/nowhere"]}),
     ("GET", "/v1/scans", "scans.read", None),
     ("GET", "/v1/scans/1", "scans.read", None),

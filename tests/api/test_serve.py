@@ -39,7 +39,7 @@ def test_serve_on_loopback_with_keys_and_people(tmp_path: Path) -> None:
     assert "| audit.read | yes |  |  | yes |" in run(home, "roles").stdout
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "facesearch.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "facesearch.cli", "serve", "--port", str(port), "--log-json"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(home))
     try:
         base = f"http://127.0.0.1:{port}"
@@ -56,7 +56,10 @@ def test_serve_on_loopback_with_keys_and_people(tmp_path: Path) -> None:
         assert status == 401 and body == {"error": "invalid API key"}
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        output, _ = server.communicate(timeout=30)
+    logged = [json.loads(x) for x in output.splitlines() if x.startswith("{")]
+    request = next(x for x in logged if x.get("route") == "/v1/audit/verify" and x.get("status") == 200)
+    assert request["method"] == "GET" and request["ms"] >= 0 and request["logger"] == "facesearch.api"
     entries = json.loads(run(home, "audit", "show", "--json").stdout)
     assert [e["action"] for e in entries][-2:] == ["account.key.add", "account.user.add"]
     assert "a long enough secret" not in (home / "facesearch.db").read_bytes().decode("latin-1")

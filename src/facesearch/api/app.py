@@ -158,8 +158,9 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
         template = getattr(route, "path", "unmatched")
         metrics.requests.labels(request.method, template, str(response.status_code)).inc()
         metrics.latency.labels(request.method, template).observe(time.perf_counter() - began)
-        log.info("%s %s %s %.1f ms", request.method, template, response.status_code,
-                 (time.perf_counter() - began) * 1e3)
+        ms = round((time.perf_counter() - began) * 1e3, 1)
+        log.info("%s %s %s %.1f ms", request.method, template, response.status_code, ms,
+                 extra={"method": request.method, "route": template, "status": response.status_code, "ms": ms})
         return response
 
     def principal(request: Request) -> Principal:
@@ -316,6 +317,24 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
         return {"identity_id": report.identity_id, "name": report.name, "case": case,
                 "photos": [{"source": f.source, "accepted": f.accepted, "reason": f.reason,
                             "similar_to": f.similar_to} for f in report.photos]}
+
+    @app.get("/v1/identities")
+    def identities(_who: Annotated[Principal, Depends(require("identities.read"))],
+                   case: str | None = None) -> list[dict[str, Any]]:
+        """Enrolled people (of one case's watchlist, when given), with how many templates they have."""
+        from sqlalchemy import func, select
+
+        from facesearch.cases.service import parse_ref
+        from facesearch.store.schema import CaseTargetRow, IdentityRow, TemplateRow
+
+        query = (select(IdentityRow, func.count(TemplateRow.id)).outerjoin(TemplateRow)
+                 .group_by(IdentityRow.id).order_by(IdentityRow.id))
+        if case is not None:
+            query = query.join(CaseTargetRow, CaseTargetRow.identity_id == IdentityRow.id).where(
+                CaseTargetRow.case_id == parse_ref(case))
+        with sessions() as s:
+            return [{"id": r.id, "name": r.name, "templates": int(n), "created_by": r.created_by,
+                     "created_at": r.created_at} for r, n in s.execute(query)]
 
     @app.post("/v1/scans", status_code=202)
     def start_scan(body: ScanIn, who: Annotated[Principal, Depends(require("scans.write"))]) -> dict[str, Any]:

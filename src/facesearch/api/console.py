@@ -156,6 +156,45 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
                     can_write=allowed(who.role, "cases.write"), can_export=allowed(who.role, "exports.write"),
                     timeline=timeline_svg(sightings) if sightings else "")
 
+    @router.post("/cases/{ref}/authorise")
+    def authorise(ref: str, csrf_token: Annotated[str, Form()], who: Annotated[Principal, Depends(may("cases.write"))],
+                  legal_basis: Annotated[str, Form()] = "", authorisation_ref: Annotated[str, Form()] = "",
+                  authorised_by: Annotated[str, Form()] = "") -> Response:
+        from facesearch.cases.service import authorise_case
+
+        csrf(who, csrf_token)
+        authorise_case(sessions, ref, actor=who.name, legal_basis=legal_basis or None,
+                       authorisation_ref=authorisation_ref or None, authorised_by=authorised_by or None)
+        return RedirectResponse(f"/console/cases/{ref}", status_code=303)
+
+    @router.get("/cameras", response_class=HTMLResponse)
+    def cameras(request: Request, who: Annotated[Principal, Depends(may("cameras.read"))],
+                error: str = "") -> HTMLResponse:
+        from sqlalchemy import select
+
+        from facesearch.store.schema import CameraRow
+
+        with sessions() as s:
+            rows = [{"id": r.id, "name": r.name, "location": r.location, "has_url": r.url_sealed is not None}
+                    for r in s.scalars(select(CameraRow).order_by(CameraRow.id))]
+        return page(request, "cameras.html", who, title="Cameras", cameras=rows, error=error,
+                    can_write=allowed(who.role, "cameras.write"))
+
+    @router.post("/cameras")
+    def add_camera(csrf_token: Annotated[str, Form()], camera_id: Annotated[str, Form()], name: Annotated[str, Form()],
+                   who: Annotated[Principal, Depends(may("cameras.write"))], location: Annotated[str, Form()] = "",
+                   url: Annotated[str, Form()] = "") -> Response:
+        from urllib.parse import urlencode
+
+        from facesearch.video.cameras import add_camera as add
+
+        csrf(who, csrf_token)
+        try:
+            add(sessions, sealer, camera_id, name=name, url=url or None, location=location or None, actor=who.name)
+        except FacesearchError as exc:
+            return RedirectResponse("/console/cameras?" + urlencode({"error": str(exc)}), status_code=303)
+        return RedirectResponse("/console/cameras", status_code=303)
+
     @router.post("/cases/{ref}/{action}")
     def case_action(ref: str, action: str, csrf_token: Annotated[str, Form()],
                     who: Annotated[Principal, Depends(may("cases.write"))]) -> Response:

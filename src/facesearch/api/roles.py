@@ -12,6 +12,7 @@ ROLES = ("admin", "officer", "reviewer", "auditor")
 MATRIX: dict[str, frozenset[str]] = {
     "cases.read": frozenset({"admin", "officer", "reviewer", "auditor"}),
     "cases.write": frozenset({"officer"}),
+    "identities.read": frozenset({"officer", "reviewer"}),
     "identities.enrol": frozenset({"officer"}),
     "search.verify": frozenset({"officer"}),
     "search.identify": frozenset({"officer"}),

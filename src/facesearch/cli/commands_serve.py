@@ -63,11 +63,13 @@ def roles() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /v1/openapi.json) until stopped."""
+    """Run the HTTP API (OpenAPI at /v1/openapi.json) and the console (/console) until stopped."""
     import uvicorn
 
     from facesearch.api.app import create_app
+    from facesearch.api.logs import use_json_logs
     from facesearch.settings import get_settings
 
     try:
@@ -75,8 +77,11 @@ def serve(
     except FacesearchError as exc:
         fail(str(exc))
     app = create_app(sessions, sealer, settings=get_settings())
+    if log_json:
+        use_json_logs()
     # Live alert streams stay open: on shutdown, give open connections 5 s, then close them.
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, timeout_graceful_shutdown=5)
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, timeout_graceful_shutdown=5,
+                log_config=None if log_json else uvicorn.config.LOGGING_CONFIG)
 
 
 assets_app = typer.Typer(help="The web console's script (htmx), fetched once at install time.", no_args_is_help=True)

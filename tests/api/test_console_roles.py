@@ -1,0 +1,85 @@
+"""Every console route, signed in as every role and not signed in: the same matrix as the API. And the
+live alert stream delivers a sighting stored while it is open."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from facesearch.api import accounts
+from facesearch.api.app import create_app
+from facesearch.api.roles import ROLES, allowed
+from facesearch.cases.service import create_case
+from facesearch.settings import Settings
+from facesearch.store.crypto import Sealer
+from facesearch.store.db import open_database
+from facesearch.store.schema import IdentityRow, SightingRow
+
+PASSWORD = "correct horse battery"
+ROUTES = [
+    ("GET", "/console", "cases.read"), ("GET", "/console/cases/new", "cases.write"),
+    ("POST", "/console/cases", "cases.write"), ("GET", "/console/cases/C1", "cases.read"),
+    ("POST", "/console/cases/C1/authorise", "cases.write"), ("POST", "/console/cases/C1/export", "exports.write"),
+    ("GET", "/console/review", "sightings.review"), ("POST", "/console/review/1", "sightings.review"),
+    ("GET", "/console/evidence/1/frame.jpg", "sightings.read"), ("GET", "/console/enrolment/1.jpg", "sightings.review"),
+    ("GET", "/console/alerts?limit_s=0.1", "sightings.read"), ("GET", "/console/scans", "scans.read"),
+    ("GET", "/console/scans/table", "scans.read"), ("POST", "/console/scans", "scans.write"),
+    ("POST", "/console/scans/1/cancel", "scans.write"), ("GET", "/console/enrol", "identities.enrol"),
+    ("POST", "/console/enrol", "identities.enrol"), ("GET", "/console/cameras", "cameras.read"),
+    ("POST", "/console/cameras", "cameras.write"), ("GET", "/console/audit", "audit.read"),
+]
+
+
+def add_sighting(sessions: object, identity: int) -> None:
+    with sessions.begin() as s:  # type: ignore[attr-defined]
+        s.add(SightingRow(case_id=1, identity_id=identity, camera_id="cam-1", source="a.mp4", track=1, start_s=0.0,
+                          end_s=1.0, best_s=0.5, started_at=None, ended_at=None, time_source="given", score=0.9,
+                          fmr=1e-6, threshold=0.8, box=[0, 0, 1, 1], status="candidate", created_at=datetime.now(UTC)))
+
+
+def test_console_routes_obey_the_role_matrix_and_alerts_stream(tmp_path: Path) -> None:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    for role in ROLES:
+        accounts.add_user(sessions, role, PASSWORD, role, actor="setup")
+    create_case(sessions, title="T", purpose="victim", valid_until=datetime.now(UTC) + timedelta(days=3), actor="x")
+    with sessions.begin() as s:
+        person = IdentityRow(name="P", reference={}, created_at=datetime.now(UTC), created_by="x")
+        s.add(person)
+        s.flush()
+        person_id = person.id
+    app = create_app(sessions, Sealer(os.urandom(32)), settings=Settings(home=tmp_path), run_jobs=False)
+
+    anonymous = TestClient(app)
+    for method, path, _ in ROUTES:
+        answer = anonymous.request(method, path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/login", (method, path)
+    for role in ROLES:
+        client = TestClient(app)
+        page = client.post("/console/login", data={"username": role, "password": PASSWORD})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        for method, path, action in ROUTES:
+            data = {"csrf_token": token} if method == "POST" else None
+            answer = client.request(method, path, data=data, follow_redirects=False)
+            if allowed(role, action):
+                assert answer.status_code not in (401, 403) and answer.headers.get("location") != "/console/login", (
+                    role, method, path, answer.status_code)
+            else:
+                assert answer.status_code == 403, (role, method, path, answer.status_code)
+
+    reviewer = TestClient(app)
+    reviewer.post("/console/login", data={"username": "reviewer", "password": PASSWORD})
+    threading.Timer(0.5, add_sighting, (sessions, person_id)).start()
+    seen = []
+    began = time.monotonic()
+    with reviewer.stream("GET", "/console/alerts?limit_s=5&poll_s=0.2") as stream:
+        for text in stream.iter_lines():
+            seen.append(text)
+            if text.startswith("data:") or time.monotonic() - began > 5:
+                break
+    assert "event: sighting" in seen and '"name": "P"' in seen[-1]
