@@ -39,6 +39,10 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     ("POST", "/v1/scans/1/cancel", "scans.write", None),
     ("GET", "/metrics", "metrics.read", None),
     ("POST", "/v1/exports?case=C1", "exports.write", None),
+    ("GET", "/v1/users", "accounts.write", None),
+    ("POST", "/v1/users", "accounts.write", {"username": "new-person", "password": "another long secret",
+                                             "role": "reviewer"}),
+    ("POST", "/v1/apikeys", "accounts.write", {"name": "new-key", "role": "auditor"}),
     ("GET", "/v1/audit", "audit.read", None),
     ("GET", "/v1/audit/verify", "audit.read", None),
     ("POST", "/v1/cases/C1/close", "cases.write", None),
@@ -60,7 +64,7 @@ def served(tmp_path: Path) -> tuple[TestClient, dict[str, str], Any]:
 
 def test_every_route_obeys_the_role_matrix(served: tuple[TestClient, dict[str, str], Any]) -> None:
     client, keys, _ = served
-    assert {action for _, _, action, _ in ROUTES} == set(MATRIX) - {"accounts.write"}
+    assert {action for _, _, action, _ in ROUTES} == set(MATRIX)
     for method, path, action, body in ROUTES:
         anonymous = client.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path)
@@ -73,7 +77,13 @@ def test_every_route_obeys_the_role_matrix(served: tuple[TestClient, dict[str, s
             else:
                 assert answer.status_code == 403, (method, path, role, answer.text)
                 assert answer.json()["error"] == f"role {role!r} may not {action}"
-    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {keys['admin']}"}).text
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    made = client.post("/v1/apikeys", json={"name": "one-more", "role": "auditor"}, headers=admin).json()
+    assert client.get("/v1/audit/verify", headers={"Authorization": f"Bearer {made['key']}"}).json()["ok"] is True
+    weak = client.post("/v1/users", json={"username": "x", "password": "short", "role": "admin"}, headers=admin)
+    assert weak.status_code == 422
+    assert "new-person" in [u["username"] for u in client.get("/v1/users", headers=admin).json()]
+    metrics = client.get("/metrics", headers=admin).text
     assert 'facesearch_http_requests_total{method="GET",route="/v1/cases/{ref}",status="200"}' in metrics
     assert "facesearch_jobs_queued" in metrics
     health = client.get("/health")

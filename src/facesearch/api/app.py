@@ -84,6 +84,17 @@ def _status_for(exc: FacesearchError) -> int:
     return 400
 
 
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
+    password: str = Field(min_length=12, max_length=1000)
+    role: str
+
+
+class KeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
+    role: str
+
+
 class ScanIn(BaseModel):
     case: str
     paths: list[str] = Field(min_length=1, max_length=1000)
@@ -317,6 +328,27 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
         return {"identity_id": report.identity_id, "name": report.name, "case": case,
                 "photos": [{"source": f.source, "accepted": f.accepted, "reason": f.reason,
                             "similar_to": f.similar_to} for f in report.photos]}
+
+    @app.get("/v1/users")
+    def users(_who: Annotated[Principal, Depends(require("accounts.write"))]) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from facesearch.store.schema import UserRow
+
+        with sessions() as s:
+            return [{"username": u.username, "role": u.role, "disabled": u.disabled, "created_at": u.created_at}
+                    for u in s.scalars(select(UserRow).order_by(UserRow.username))]
+
+    @app.post("/v1/users", status_code=201)
+    def add_user(body: UserIn, who: Annotated[Principal, Depends(require("accounts.write"))]) -> dict[str, str]:
+        accounts.add_user(sessions, body.username, body.password, body.role, actor=who.name)
+        return {"username": body.username, "role": body.role}
+
+    @app.post("/v1/apikeys", status_code=201)
+    def add_key(body: KeyIn, who: Annotated[Principal, Depends(require("accounts.write"))]) -> dict[str, str]:
+        """A new API key: shown in this answer only, stored as its hash."""
+        return {"name": body.name, "role": body.role,
+                "key": accounts.add_api_key(sessions, body.name, body.role, actor=who.name)}
 
     @app.get("/v1/identities")
     def identities(_who: Annotated[Principal, Depends(require("identities.read"))],
