@@ -84,30 +84,39 @@ class SearchProgress:
 
 
 def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress) -> Iterator[VideoFrame]:
-    """Decode ahead in a thread; errors surface in the caller at the frame where they happened."""
+    """Decode ahead in a thread; errors surface in the caller at the frame where they happened.
+
+    When the caller stops early, the decoding thread is stopped and *joined* before this returns: the
+    caller then closes the container, and FFmpeg must not be decoding from it in another thread at
+    that moment (it crashes the process).
+    """
     q: queue.Queue[VideoFrame | BaseException | None] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(item: VideoFrame | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def work() -> None:
+        source = iter(frames)
         try:
-            source = iter(frames)
-            while True:
+            while not stop.is_set():
                 began = time.perf_counter()
                 f = next(source, None)
                 progress.decode_s += time.perf_counter() - began
-                if f is None:
-                    break
-                while not stop.is_set():
-                    try:
-                        q.put(f, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(f) or f is None:
                     return
-            q.put(None)
         except BaseException as exc:  # handed to the consumer, which re-raises it where it reads
-            q.put(exc)
+            put(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # the decoder's own clean-up, in the thread that used it
 
     thread = threading.Thread(target=work, name="decode", daemon=True)
     thread.start()
@@ -121,6 +130,7 @@ def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress
             yield item
     finally:
         stop.set()
+        thread.join(timeout=60)  # a blocked network read ends within the reader's socket timeout
 
 
 def _half(view: tuple[NDArray[np.uint8], float]) -> tuple[NDArray[np.uint8], float]:
