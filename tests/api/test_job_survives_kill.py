@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -16,6 +14,7 @@ from typing import Any
 
 from support.cli import cli_env, run
 from support.rtsp import free_port
+from support.serve import start_server
 
 
 def call(base: str, key: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -24,18 +23,6 @@ def call(base: str, key: str, method: str, path: str, body: dict[str, Any] | Non
                                                                          "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.loads(answer.read())
-
-
-def start_server(home: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
-    server = subprocess.Popen([sys.executable, "-m", "facesearch.cli", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env)
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not start")
 
 
 def test_a_killed_server_resumes_its_scan_job(tmp_path: Path, people: Path, video: Path) -> None:
@@ -57,7 +44,7 @@ def test_a_killed_server_resumes_its_scan_job(tmp_path: Path, people: Path, vide
     port = free_port()
     base = f"http://127.0.0.1:{port}"
 
-    server = start_server(home, port, env)
+    server = start_server(env, port)
     try:
         job = call(base, key, "POST", "/v1/scans", {"case": "C1", "paths": [str(media)]})
         for _ in range(600):  # until the first file is done and the second is under way
@@ -72,7 +59,7 @@ def test_a_killed_server_resumes_its_scan_job(tmp_path: Path, people: Path, vide
         if server.poll() is None:
             server.kill()
 
-    server = start_server(home, port, env)
+    server = start_server(env, port)
     try:
         for _ in range(900):
             state = call(base, key, "GET", f"/v1/scans/{job['id']}")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from support.cli import cli_env, run
 from support.rtsp import free_port
+from support.serve import start_server
 
 
 def get(url: str, key: str | None = None) -> tuple[int, dict[str, object]]:
@@ -39,16 +39,9 @@ def test_serve_on_loopback_with_keys_and_people(tmp_path: Path) -> None:
     assert "| audit.read | yes |  |  | yes |" in run(home, "roles").stdout
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "facesearch.cli", "serve", "--port", str(port), "--log-json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=cli_env(home))
+    server = start_server(cli_env(home), port, "--log-json", capture=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if get(f"{base}/health")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
         assert get(f"{base}/v1/audit/verify")[0] == 401
         status, body = get(f"{base}/v1/audit/verify", auditor)
         assert status == 200 and body["ok"] is True

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from support.cli import cli_env
 from support.rtsp import free_port
+from support.serve import start_server
 
 PASSWORD = "correct horse battery"
 
@@ -49,17 +49,9 @@ def server(tmp_path: Path, video: Path) -> Iterator[tuple[str, Path]]:
         subprocess.run([*run, "user", "add", user, "--role", role, "--password-stdin"], input=PASSWORD + "\n",
                        env=env, check=True, capture_output=True, text=True)
     port = free_port()
-    process = subprocess.Popen([*run, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{base}/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.1)
+    process = start_server(env, port)
     try:
-        yield base, home
+        yield f"http://127.0.0.1:{port}", home
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -28,3 +28,15 @@ def test_the_bound_holds_for_random_tracks_and_templates() -> None:
         means = {1: parts[1].mean(axis=0).astype(np.float32)}
         bound = score_bound(weights, [1], 0, means, templates, dims)
         assert (bound >= true_scores - 1e-6).all()
+
+
+def test_the_bound_rules_out_unrelated_templates() -> None:
+    # A bound that never undercuts is easy (1.0 always); this one must also be tight enough to skip the
+    # costly model for people who are plainly someone else.
+    rng = np.random.default_rng(1)
+    dims, weights = [128, 192], np.array([0.45, 0.55])
+    faces = unit(rng.standard_normal((3, 192)) + 2 * rng.standard_normal(192))
+    templates = np.hstack([unit(rng.standard_normal((200, d))) * np.sqrt(w)
+                           for d, w in zip(dims, weights, strict=True)]).astype(np.float32)
+    bound = score_bound(weights, [1], 0, {1: faces.mean(axis=0).astype(np.float32)}, templates, dims)
+    assert (bound < 0.8).all()  # the default profile's thresholds at FPIR 1e-3 are above 0.82

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, Response, UploadFile
@@ -25,7 +24,7 @@ from facesearch.api import accounts
 from facesearch.api.accounts import Principal
 from facesearch.api.limits import LoginLimiter
 from facesearch.api.metrics import ApiMetrics
-from facesearch.api.params import RowId
+from facesearch.api.params import RowId, media_path, read_upload
 from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
 from facesearch.settings import Settings
@@ -141,13 +140,7 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     max_case_days = settings.max_case_days
 
     def upload(file: UploadFile) -> bytes:
-        """An uploaded photo, refused (413) past the size limit before it is all read."""
-        data = file.file.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise HTTPException(413, f"{file.filename}: larger than {settings.max_upload_bytes:,} bytes")
-        if not data:
-            raise HTTPException(400, f"{file.filename}: empty file")
-        return data
+        return read_upload(file, settings.max_upload_bytes)
 
     def photo(file: UploadFile) -> Any:
         """An uploaded photo decoded (size, pixel count and type checked), errors naming the upload."""
@@ -235,13 +228,9 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
 
     @app.get("/v1/cases")
     def list_cases(_who: Annotated[Principal, Depends(require("cases.read"))]) -> list[dict[str, Any]]:
-        from sqlalchemy import select
+        from facesearch.cases.service import list_cases as all_cases
 
-        from facesearch.cases.service import to_case
-        from facesearch.store.schema import CaseRow
-
-        with sessions() as s:
-            return [to_case(s, r).to_json() for r in s.scalars(select(CaseRow).order_by(CaseRow.id))]
+        return [c.to_json() for c in all_cases(sessions)]
 
     @app.post("/v1/cases", status_code=201)
     def create_case(body: CaseIn, who: Annotated[Principal, Depends(require("cases.write"))]) -> dict[str, Any]:
@@ -372,19 +361,14 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     def start_scan(body: ScanIn, who: Annotated[Principal, Depends(require("scans.write"))]) -> dict[str, Any]:
         from facesearch.cases.service import get_case as get
 
-        root = settings.resolved_media_root
+        paths = []
         for raw in body.paths:
-            try:
-                path = Path(raw).resolve()
-            except (ValueError, OSError):  # a NUL byte, a loop of links
-                raise HTTPException(400, f"{raw!r}: not a usable path") from None
-            if not path.is_relative_to(root):
-                raise HTTPException(400, f"{raw}: outside the media folder {root} (FACESEARCH_MEDIA_ROOT)")
-            if not path.exists():
-                raise HTTPException(400, f"{raw}: no such file or folder")
+            path, problem = media_path(raw, settings.resolved_media_root)
+            if path is None:
+                raise HTTPException(400, problem)
+            paths.append(str(path))
         get(sessions, body.case)  # 404 for an unknown case, now rather than in the job
-        return jobs.submit_scan(body.case, [str(Path(p).resolve()) for p in body.paths], camera=body.camera,
-                                actor=who.name).to_json()
+        return jobs.submit_scan(body.case, paths, camera=body.camera, actor=who.name).to_json()
 
     @app.get("/v1/scans")
     def list_scans(_who: Annotated[Principal, Depends(require("scans.read"))]) -> list[dict[str, Any]]:
@@ -408,16 +392,9 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     @app.post("/v1/exports", status_code=201)
     def export(case: str, who: Annotated[Principal, Depends(require("exports.write"))]) -> Response:
         """The redacted evidence package (zip) of the case's confirmed sightings."""
-        import tempfile
+        from facesearch.review.export import download
 
-        from facesearch.review.export import export_confirmed
-
-        with tempfile.TemporaryDirectory() as folder:
-            out = Path(folder) / f"{case.upper()}-evidence.zip"
-            summary = export_confirmed(sessions, sealer, case, out, actor=who.name)
-            data = out.read_bytes()
-        return Response(data, status_code=201, media_type="application/zip", headers={
-            "Content-Disposition": f'attachment; filename="{out.name}"', "X-Content-SHA256": summary.sha256})
+        return download(sessions, sealer, case, actor=who.name, status_code=201)
 
     @app.get("/v1/audit")
     def audit_entries(_who: Annotated[Principal, Depends(require("audit.read"))],

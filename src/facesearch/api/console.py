@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facesearch.api import accounts
 from facesearch.api.accounts import Principal
 from facesearch.api.limits import LoginLimiter
-from facesearch.api.params import RowId
+from facesearch.api.params import RowId, media_path, read_upload
 from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
 from facesearch.settings import Settings
@@ -83,13 +83,9 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
 
     @router.get("", response_class=HTMLResponse)
     def cases(request: Request, who: Annotated[Principal, Depends(may("cases.read"))]) -> HTMLResponse:
-        from sqlalchemy import select
+        from facesearch.cases.service import list_cases
 
-        from facesearch.cases.service import to_case
-        from facesearch.store.schema import CaseRow
-
-        with sessions() as s:
-            found = [to_case(s, r) for r in s.scalars(select(CaseRow).order_by(CaseRow.id.desc()))]
+        found = list_cases(sessions, newest_first=True)
         return page(request, "cases.html", who, title="Cases", cases=found, can_write=allowed(who.role, "cases.write"))
 
     @router.get("/cases/new", response_class=HTMLResponse)
@@ -130,17 +126,10 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
     @router.post("/cases/{ref}/export")
     def export(ref: str, csrf_token: Annotated[str, Form()],
                who: Annotated[Principal, Depends(may("exports.write"))]) -> Response:
-        import tempfile
-
-        from facesearch.review.export import export_confirmed
+        from facesearch.review.export import download
 
         csrf(who, csrf_token)
-        with tempfile.TemporaryDirectory() as folder:
-            out = Path(folder) / f"{ref.upper()}-evidence.zip"
-            summary = export_confirmed(sessions, sealer, ref, out, actor=who.name)
-            data = out.read_bytes()
-        return Response(data, media_type="application/zip", headers={
-            "Content-Disposition": f'attachment; filename="{out.name}"', "X-Content-SHA256": summary.sha256})
+        return download(sessions, sealer, ref, actor=who.name)
 
     @router.get("/cases/{ref}", response_class=HTMLResponse)
     def case(ref: str, request: Request, who: Annotated[Principal, Depends(may("cases.read"))]) -> HTMLResponse:
@@ -330,17 +319,13 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
         from facesearch.cases.service import get_case
 
         csrf(who, csrf_token)
-        root = settings.resolved_media_root
         wanted, bad = [], []
-        for raw in (p.strip() for p in paths.splitlines()):
-            try:
-                path = Path(raw).resolve() if raw else None
-            except (ValueError, OSError):
-                path, raw = None, repr(raw)
-            if path is not None and path.is_relative_to(root) and path.exists():
+        for raw in (p.strip() for p in paths.splitlines() if p.strip()):
+            path, _ = media_path(raw, settings.resolved_media_root)
+            if path is not None:
                 wanted.append(path)
-            elif raw:
-                bad.append(raw)
+            else:
+                bad.append(raw if "\0" not in raw else repr(raw))
         try:
             get_case(sessions, case)
         except FacesearchError as exc:
@@ -369,13 +354,10 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
         from facesearch.gallery.service import enrol as run_enrol
 
         csrf(who, csrf_token)
-        uploads = []
-        for f in photos:
-            data = f.file.read(settings.max_upload_bytes + 1)
-            if len(data) > settings.max_upload_bytes:
-                return page(request, "enrol.html", who, title="Enrol",
-                            error=f"{f.filename}: larger than {settings.max_upload_bytes:,} bytes")
-            uploads.append(data)
+        try:
+            uploads = [read_upload(f, settings.max_upload_bytes) for f in photos]
+        except HTTPException as exc:
+            return page(request, "enrol.html", who, title="Enrol", error=str(exc.detail))
         try:
             report = run_enrol(engine(), sessions, sealer, name, uploads, actor=who.name, case_id=case or None,
                                cache=cache())

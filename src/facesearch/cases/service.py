@@ -51,8 +51,10 @@ class Case:
                 "targets": self.targets, **self.fields}
 
 
-def _aware(t: datetime) -> datetime:
+def as_utc(t: datetime) -> datetime:
+    """``t`` with a time zone (UTC when it has none: SQLite returns naive datetimes)."""
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
 
 
 def parse_ref(ref: str | int) -> int:
@@ -72,9 +74,16 @@ def _row(session: Session, ref: str | int, lock: bool = False) -> CaseRow:
 
 def to_case(session: Session, row: CaseRow) -> Case:
     targets = list(session.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == row.id)))
-    return Case(f"C{row.id}", row.title, row.purpose, row.status, _aware(row.valid_from), _aware(row.valid_until),
+    return Case(f"C{row.id}", row.title, row.purpose, row.status, as_utc(row.valid_from), as_utc(row.valid_until),
                 list(row.cameras), row.reviewers_required, sorted(targets),
                 {k: getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")})
+
+
+def list_cases(sessions: sessionmaker[Session], newest_first: bool = False) -> list[Case]:
+    """Every case."""
+    order = CaseRow.id.desc() if newest_first else CaseRow.id
+    with sessions() as s:
+        return [to_case(s, r) for r in s.scalars(select(CaseRow).order_by(order))]
 
 
 def get_case(sessions: sessionmaker[Session], ref: str) -> Case:
@@ -105,8 +114,8 @@ def create_case(
         raise CaseError(title, f"purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
     if purpose == "other" and not purpose_text:
         raise CaseError(title, "purpose 'other' needs a description (purpose text)")
-    start = _aware(valid_from or datetime.now(UTC))
-    end = _aware(valid_until)
+    start = as_utc(valid_from or datetime.now(UTC))
+    end = as_utc(valid_until)
     if end <= start:
         raise CaseError(title, f"valid until {end:%Y-%m-%d %H:%M} is not after valid from {start:%Y-%m-%d %H:%M}")
     if end - start > max_span:
@@ -146,14 +155,14 @@ def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **a
 
 
 def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now: datetime | None = None) -> Case:
-    moment = _aware(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
         if row.status != "authorised":
             missing = [f for f in REQUIRED_FOR_AUTHORISATION if not getattr(row, f)]
             why = f"missing {', '.join(missing)}" if row.status == "draft" else f"it is {row.status}"
             raise CaseError(f"C{row.id}", f"only an authorised case can be activated ({why})")
-        if not _aware(row.valid_from) <= moment <= _aware(row.valid_until):
+        if not as_utc(row.valid_from) <= moment <= as_utc(row.valid_until):
             window = f"{row.valid_from:%Y-%m-%d} to {row.valid_until:%Y-%m-%d}"
             raise CaseError(f"C{row.id}", f"outside its validity ({window})")
         row.status = "active"
@@ -177,10 +186,10 @@ def close_case(sessions: sessionmaker[Session], ref: str, *, actor: str, status:
 
 def expire_cases(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[str]:
     """Expire every live case past its validity; returns their ids."""
-    moment = _aware(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     with sessions() as s:
         due = [f"C{r.id}" for r in s.scalars(select(CaseRow).where(CaseRow.status.in_(LIVE)))
-               if _aware(r.valid_until) < moment]
+               if as_utc(r.valid_until) < moment]
     for ref in due:
         close_case(sessions, ref, actor="system", status="expired")
     return due
@@ -209,11 +218,11 @@ def require_open(s: Session, ref: str) -> CaseRow:
 
 def require_searchable(s: Session, ref: str, now: datetime | None = None, camera: str | None = None) -> CaseRow:
     """The case, if it may be searched now (and on ``camera``); otherwise ``CaseError`` saying why."""
-    moment = _aware(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     row = _row(s, ref)
     if row.status != "active":
         raise CaseError(f"C{row.id}", f"is {row.status}, not active: searching it is refused")
-    if moment > _aware(row.valid_until):
+    if moment > as_utc(row.valid_until):
         raise CaseError(f"C{row.id}", f"expired on {row.valid_until:%Y-%m-%d %H:%M}: searching it is refused")
     if camera is not None and row.cameras and camera not in row.cameras:
         raise CaseError(f"C{row.id}", f"camera {camera!r} is not allowed by this case")

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.chain import JsonValue
-from facesearch.cases.service import CaseError, require_searchable
+from facesearch.cases.service import CaseError, as_utc, require_searchable
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.gallery.cache import IndexCache
@@ -49,10 +49,6 @@ class CaseWatchlist:
         return moment is not None and self.valid_from <= moment <= self.valid_until
 
 
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_refs: list[str], *,
                     camera: str | None, actor: str, fpir: float = DEFAULT_FPIR,
                     refusal_details: Mapping[str, JsonValue] | None = None,
@@ -72,7 +68,7 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
             else:
                 targets = set(s.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == case.id)))
                 names = {r.id: r.name for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
-                window = (_aware(case.valid_from), _aware(case.valid_until))
+                window = (as_utc(case.valid_from), as_utc(case.valid_until))
         if refused is not None:
             with sessions.begin() as s:
                 audit.append(s, actor=actor, action="search.refused", case_id=str(ref).upper(),

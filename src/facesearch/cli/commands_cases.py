@@ -144,16 +144,10 @@ def close(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_o
 @app.command("list")
 def list_cases(json_out: JsonOpt = False) -> None:
     """Every case with its status (expired ones are marked so first)."""
-    from sqlalchemy import select
-
-    from facesearch.cases.service import expire_cases, to_case
-    from facesearch.store.schema import CaseRow
+    from facesearch.cases.service import list_cases as all_cases
 
     try:
-        sessions, _ = _context()
-        expire_cases(sessions)
-        with sessions() as s:
-            cases = [to_case(s, r) for r in s.scalars(select(CaseRow).order_by(CaseRow.id))]
+        cases = all_cases(_context()[0])  # opening the database expired what was due (retention)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fastapi import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
@@ -36,8 +37,20 @@ class ExportSummary:
     sha256: str
 
 
-def export_confirmed(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, out: Path, *,
-                     actor: str) -> ExportSummary:
+@dataclass(frozen=True)
+class Package:
+    case: str
+    data: bytes
+    sha256: str
+    sighting_ids: list[int]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.case}-evidence.zip"
+
+
+def build_package(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, *, actor: str) -> Package:
+    """The zip of the case's confirmed sightings, in memory (not yet audited: see ``record_export``)."""
     case = get_case(sessions, case_ref)
     now = datetime.now(UTC)
     files: dict[str, bytes] = {}
@@ -68,9 +81,29 @@ def export_confirmed(sessions: sessionmaker[Session], sealer: Sealer, case_ref: 
         for name, data in files.items():
             z.writestr(name, data)
     data = buf.getvalue()
-    atomic_write(out, data)
-    digest = hashlib.sha256(data).hexdigest()
+    return Package(case.ref, data, hashlib.sha256(data).hexdigest(), [x.id for x in confirmed])
+
+
+def record_export(sessions: sessionmaker[Session], package: Package, *, actor: str, destination: str) -> None:
+    """Audit that ``package`` left the system, with its SHA-256."""
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action="export.package", case_id=case.ref, subject=str(out),
-                     details={"sha256": digest, "sightings": [x.id for x in confirmed]})
-    return ExportSummary(out, len(confirmed), digest)
+        audit.append(s, actor=actor, action="export.package", case_id=package.case, subject=destination,
+                     details={"sha256": package.sha256, "sightings": package.sighting_ids})
+
+
+def export_confirmed(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, out: Path, *,
+                     actor: str) -> ExportSummary:
+    """Write the package to ``out`` (atomically), then audit the export."""
+    package = build_package(sessions, sealer, case_ref, actor=actor)
+    atomic_write(out, package.data)
+    record_export(sessions, package, actor=actor, destination=str(out))
+    return ExportSummary(out, len(package.sighting_ids), package.sha256)
+
+
+def download(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, *, actor: str,
+             status_code: int = 200) -> Response:
+    """The package as an HTTP download (API and console), audited as handed to ``actor``."""
+    package = build_package(sessions, sealer, case_ref, actor=actor)
+    record_export(sessions, package, actor=actor, destination=f"download:{package.file_name}")
+    return Response(package.data, status_code=status_code, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{package.file_name}"', "X-Content-SHA256": package.sha256})

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facesearch.audit import log as audit
-from facesearch.cases.service import parse_ref
+from facesearch.cases.service import as_utc, parse_ref
 from facesearch.images import to_jpeg as jpeg
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
@@ -66,6 +66,7 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
     ``source_sha256``: the recording's content hash (the input that led to the match), for files."""
     frame_jpeg = jpeg(redact_frame(track.best_frame, track.best_box))
     crop_jpeg = jpeg(track.best_chip)
+    hashes = {"frame": sha256(frame_jpeg), "crop": sha256(crop_jpeg)}
     now = datetime.now(UTC)
     ids = []
     for m in track.matches:
@@ -80,14 +81,14 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
         s.flush()
         for kind, data in (("frame", frame_jpeg), ("crop", crop_jpeg)):
             s.add(EvidenceRow(sighting_id=row.id, kind=kind, sealed=sealer.seal(data, evidence_purpose(row.id, kind)),
-                              sha256=sha256(data)))
+                              sha256=hashes[kind]))
         audit.append(s, actor=actor, action="sighting.create", case_id=m.case_ref, subject=f"sighting:{row.id}",
                      details={"identity_id": m.identity_id, "source": source, "source_sha256": source_sha256,
                               "camera": camera,
                               "start_s": round(track.start_s, 3), "end_s": round(track.end_s, 3),
                               "score": round(m.score, 6), "fmr": float(f"{m.fmr:.3g}"),
                               "threshold": round(m.threshold, 6),
-                              "evidence_sha256": {"frame": sha256(frame_jpeg), "crop": sha256(crop_jpeg)}})
+                              "evidence_sha256": hashes})
         ids.append(row.id)
     return ids
 
@@ -100,7 +101,7 @@ def list_sightings(s: Session, case_ref: str) -> list[Sighting]:
 
 
 def _aware(t: datetime | None) -> datetime | None:
-    return None if t is None else (t if t.tzinfo else t.replace(tzinfo=UTC))
+    return None if t is None else as_utc(t)
 
 
 def _to_sighting(r: SightingRow, name: str) -> Sighting:
