@@ -33,6 +33,10 @@ ROUTES = [
     ("POST", "/console/scans/1/cancel", "scans.write"), ("GET", "/console/enrol", "identities.enrol"),
     ("POST", "/console/enrol", "identities.enrol"), ("GET", "/console/cameras", "cameras.read"),
     ("POST", "/console/cameras", "cameras.write"), ("GET", "/console/audit", "audit.read"),
+    ("GET", "/console/accounts", "accounts.write"), ("POST", "/console/accounts/users", "accounts.write"),
+    ("POST", "/console/accounts/users/reviewer/enable", "accounts.write"),
+    ("POST", "/console/accounts/keys", "accounts.write"),
+    ("POST", "/console/accounts/keys/none/revoke", "accounts.write"),
 ]
 
 
@@ -83,3 +87,37 @@ def test_console_routes_obey_the_role_matrix_and_alerts_stream(tmp_path: Path) -
             if text.startswith("data:") or time.monotonic() - began > 5:
                 break
     assert "event: sighting" in seen and '"name": "P"' in seen[-1]
+
+
+def test_admins_manage_people_and_keys_in_the_console(tmp_path: Path) -> None:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    accounts.add_user(sessions, "root", PASSWORD, "admin", actor="setup")
+    app = create_app(sessions, Sealer(os.urandom(32)), settings=Settings(home=tmp_path), run_jobs=False)
+    admin = TestClient(app)
+    page = admin.post("/console/login", data={"username": "root", "password": PASSWORD})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+    added = admin.post("/console/accounts/users", data={"csrf_token": token, "username": "rita",
+                                                        "password": PASSWORD, "role": "reviewer"})
+    assert added.status_code == 200 and "rita" in added.text
+    short = admin.post("/console/accounts/users", data={"csrf_token": token, "username": "sam",
+                                                        "password": "short", "role": "reviewer"})
+    assert short.status_code == 400 and "sam: password too short" in short.text
+    made = admin.post("/console/accounts/keys", data={"csrf_token": token, "name": "nightly", "role": "auditor"})
+    key = re.search(r'<code id="new-key">(fs_[^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]
+    assert "fs_" not in admin.get("/console/accounts").text  # shown once, never again
+    assert accounts.by_api_key(sessions, key) is not None
+
+    rita = TestClient(app)
+    menu = rita.post("/console/login", data={"username": "rita", "password": PASSWORD}).text
+    assert 'href="/console/review"' in menu and 'href="/console/accounts"' not in menu
+    assert 'href="/console/enrol"' not in menu  # the menu offers only what the role may open
+    assert rita.get("/console/review", follow_redirects=False).status_code == 200
+    admin.post("/console/accounts/users/rita/disable", data={"csrf_token": token})
+    assert rita.get("/console/review", follow_redirects=False).headers["location"] == "/console/login"
+    admin.post("/console/accounts/keys/nightly/revoke", data={"csrf_token": token})
+    assert accounts.by_api_key(sessions, key) is None
+    forged = admin.post("/console/accounts/users/rita/enable", data={"csrf_token": "wrong"})
+    assert forged.status_code == 403
+    alone = admin.post("/console/accounts/users/root/disable", data={"csrf_token": token})
+    assert alone.status_code == 400 and "last enabled administrator" in alone.text

@@ -43,6 +43,10 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     ("POST", "/v1/users", "accounts.write", {"username": "new-person", "password": "another long secret",
                                              "role": "reviewer"}),
     ("POST", "/v1/apikeys", "accounts.write", {"name": "new-key", "role": "auditor"}),
+    ("GET", "/v1/apikeys", "accounts.write", None),
+    ("POST", "/v1/apikeys/new-key/revoke", "accounts.write", None),
+    ("POST", "/v1/users/new-person/disable", "accounts.write", None),
+    ("POST", "/v1/users/new-person/enable", "accounts.write", None),
     ("GET", "/v1/audit", "audit.read", None),
     ("GET", "/v1/audit/verify", "audit.read", None),
     ("POST", "/v1/cases/C1/close", "cases.write", None),
@@ -124,3 +128,38 @@ def test_the_openapi_spec_is_served_and_lists_the_routes(served: tuple[TestClien
     spec = client.get("/v1/openapi.json").json()
     assert spec["info"]["title"] == "facesearch"
     assert {"/v1/cases", "/v1/sightings/{sighting_id}/review", "/v1/audit/verify"} <= set(spec["paths"])
+
+
+def test_disabling_a_person_ends_their_sessions_and_revoked_keys_stop_working(
+        served: tuple[TestClient, dict[str, str], Any]) -> None:
+    from facesearch.audit import log as audit
+
+    client, keys, sessions = served
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    person = TestClient(client.app)
+    assert person.post("/v1/auth/login", json={"username": "reviewer-person",
+                                               "password": "correct horse battery"}).status_code == 200
+    assert person.get("/v1/cases").status_code == 200
+    assert client.post("/v1/users/reviewer-person/disable", headers=admin).status_code == 200
+    assert person.get("/v1/cases").status_code == 401  # the open session ended with the account
+    assert person.post("/v1/auth/login", json={"username": "reviewer-person",
+                                               "password": "correct horse battery"}).status_code == 401
+    assert {u["username"]: u["disabled"] for u in client.get("/v1/users", headers=admin).json()}["reviewer-person"]
+    assert client.post("/v1/users/reviewer-person/enable", headers=admin).status_code == 200
+    assert person.post("/v1/auth/login", json={"username": "reviewer-person",
+                                               "password": "correct horse battery"}).status_code == 200
+
+    auditor = {"Authorization": f"Bearer {keys['auditor']}"}
+    assert client.get("/v1/audit", headers=auditor).status_code == 200
+    assert client.post("/v1/apikeys/auditor-key/revoke", headers=admin).status_code == 200
+    assert client.get("/v1/audit", headers=auditor).status_code == 401
+    listed = {k["name"]: k for k in client.get("/v1/apikeys", headers=admin).json()}
+    assert listed["auditor-key"]["revoked"] is True and "key" not in listed["auditor-key"]
+    assert client.post("/v1/apikeys/no-such-key/revoke", headers=admin).status_code == 404
+
+    # The last enabled administrator stays: disabling them would lock everyone out of account management.
+    last = client.post("/v1/users/admin-person/disable", headers=admin)
+    assert last.status_code == 400 and "last enabled administrator" in last.json()["error"]
+    with sessions() as s:
+        actions = [e.action for e in audit.events(s)]
+    assert {"account.user.disable", "account.user.enable", "account.key.revoke"} <= set(actions)

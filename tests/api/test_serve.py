@@ -1,5 +1,6 @@
 """``facesearch serve`` for real: uvicorn on loopback, an API key made by ``apikey add``, a person by
-``user add``; the roles command prints the matrix the API enforces."""
+``user add``; the roles command prints the matrix the API enforces; people are disabled and keys
+revoked from the command line."""
 
 from __future__ import annotations
 
@@ -56,3 +57,12 @@ def test_serve_on_loopback_with_keys_and_people(tmp_path: Path) -> None:
     entries = json.loads(run(home, "audit", "show", "--json").stdout)
     assert [e["action"] for e in entries][-2:] == ["account.key.add", "account.user.add"]
     assert "a long enough secret" not in (home / "facesearch.db").read_bytes().decode("latin-1")
+
+    assert run(home, "user", "disable", "rita").returncode == 0
+    users = json.loads(run(home, "user", "list", "--json").stdout)
+    assert [(u["username"], u["role"], u["disabled"]) for u in users] == [("rita", "reviewer", True)]
+    assert run(home, "apikey", "revoke", "audit-bot").returncode == 0
+    listed = json.loads(run(home, "apikey", "list", "--json").stdout)
+    assert [(k["name"], k["revoked"]) for k in listed] == [("audit-bot", True)]
+    missing = run(home, "apikey", "revoke", "nobody")
+    assert missing.returncode != 0 and "nobody: no such API key" in missing.stderr

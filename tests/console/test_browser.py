@@ -45,7 +45,8 @@ def server(tmp_path: Path, video: Path) -> Iterator[tuple[str, Path]]:
     run = [sys.executable, "-m", "facesearch.cli"]
     subprocess.run([*run, "init"], env=env, check=True, capture_output=True)
     subprocess.run([*run, "assets", "install"], env=env, check=True, capture_output=True)
-    for user, role in (("olga", "officer"), ("rita", "reviewer"), ("rob", "reviewer"), ("ava", "auditor")):
+    for user, role in (("olga", "officer"), ("rita", "reviewer"), ("rob", "reviewer"), ("ava", "auditor"),
+                       ("adam", "admin")):
         subprocess.run([*run, "user", "add", user, "--role", role, "--password-stdin"], input=PASSWORD + "\n",
                        env=env, check=True, capture_output=True, text=True)
     port = free_port()
@@ -139,11 +140,21 @@ def test_the_whole_review_flow_in_a_real_browser(server: tuple[str, Path], tmp_p
         driver.get(f"{base}/console/audit")
         assert "Chain verified" in driver.page_source and "export.package" in driver.page_source
         driver.save_screenshot(str(screens / "audit.png"))
+
+        sign_in(driver, base, "adam")
+        driver.get(f"{base}/console/accounts")
+        key_form = driver.find_element(By.XPATH, "//form[@action='/console/accounts/keys']")
+        key_form.find_element(By.NAME, "name").send_keys("nightly-audit")
+        Select(key_form.find_element(By.NAME, "role")).select_by_visible_text("auditor")
+        driver.find_element(By.XPATH, "//button[text()='Add API key']").click()
+        wait.until(ready.presence_of_element_located((By.ID, "new-key")))
+        assert driver.find_element(By.ID, "new-key").text.startswith("fs_")
+        driver.save_screenshot(str(screens / "accounts.png"))
     finally:
         driver.quit()
     shots = sorted(p.name for p in screens.glob("*.png"))
-    assert shots == ["audit.png", "case-new.png", "case.png", "enrol.png", "review-rita.png", "review-rob.png",
-                     "scans.png"]
+    assert shots == ["accounts.png", "audit.png", "case-new.png", "case.png", "enrol.png", "review-rita.png",
+                     "review-rob.png", "scans.png"]
     kept = Path("/tmp/facesearch-console-screens")  # for people to look at after a run
     shutil.rmtree(kept, ignore_errors=True)
     shutil.copytree(screens, kept)

@@ -69,6 +69,81 @@ def add_api_key(sessions: sessionmaker[Session], name: str, role: str, *, actor:
     return key
 
 
+@dataclass(frozen=True)
+class UserInfo:
+    """A person's account as shown to administrators (never the password hash)."""
+
+    username: str
+    role: str
+    disabled: bool
+    created_at: datetime
+
+    def to_json(self) -> dict[str, object]:
+        return {"username": self.username, "role": self.role, "disabled": self.disabled,
+                "created_at": self.created_at.isoformat()}
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A program's key as shown to administrators (never the key or its hash)."""
+
+    name: str
+    role: str
+    revoked: bool
+    created_at: datetime
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "role": self.role, "revoked": self.revoked,
+                "created_at": self.created_at.isoformat()}
+
+
+def list_users(sessions: sessionmaker[Session]) -> list[UserInfo]:
+    with sessions() as s:
+        return [UserInfo(u.username, u.role, u.disabled, u.created_at)
+                for u in s.scalars(select(UserRow).order_by(UserRow.username))]
+
+
+def list_api_keys(sessions: sessionmaker[Session]) -> list[KeyInfo]:
+    with sessions() as s:
+        return [KeyInfo(k.name, k.role, k.revoked, k.created_at)
+                for k in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.name))]
+
+
+def set_user_disabled(sessions: sessionmaker[Session], username: str, disabled: bool, *, actor: str) -> None:
+    """Disable (or enable again) a person's account. Disabling ends their sessions at once.
+
+    The last enabled administrator cannot be disabled: nobody would be left to manage accounts.
+    """
+    with sessions.begin() as s:
+        user = s.get(UserRow, username)
+        if user is None:
+            raise AccountError(username, "no such user")
+        if user.disabled == disabled:
+            return
+        if disabled and user.role == "admin":
+            admins = s.scalars(select(UserRow).where(UserRow.role == "admin", UserRow.disabled.is_(False))).all()
+            if len(admins) <= 1:
+                raise AccountError(username, "the last enabled administrator cannot be disabled")
+        user.disabled = disabled
+        if disabled:
+            for row in s.scalars(select(WebSessionRow).where(WebSessionRow.username == username)):
+                s.delete(row)
+        audit.append(s, actor=actor, action="account.user.disable" if disabled else "account.user.enable",
+                     subject=f"user:{username}")
+
+
+def revoke_api_key(sessions: sessionmaker[Session], name: str, *, actor: str) -> None:
+    """Revoke a program's key for good; requests with it are refused from now on."""
+    with sessions.begin() as s:
+        row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name))
+        if row is None:
+            raise AccountError(name, "no such API key")
+        if row.revoked:
+            return
+        row.revoked = True
+        audit.append(s, actor=actor, action="account.key.revoke", subject=f"key:{name}")
+
+
 def by_api_key(sessions: sessionmaker[Session], key: str) -> Principal | None:
     with sessions() as s:
         row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == _sha(key), ApiKeyRow.revoked.is_(False)))

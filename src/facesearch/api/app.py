@@ -319,14 +319,8 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
                             "similar_to": f.similar_to} for f in report.photos]}
 
     @app.get("/v1/users")
-    def users(_who: Annotated[Principal, Depends(require("accounts.write"))]) -> list[dict[str, Any]]:
-        from sqlalchemy import select
-
-        from facesearch.store.schema import UserRow
-
-        with sessions() as s:
-            return [{"username": u.username, "role": u.role, "disabled": u.disabled, "created_at": u.created_at}
-                    for u in s.scalars(select(UserRow).order_by(UserRow.username))]
+    def users(_who: Annotated[Principal, Depends(require("accounts.write"))]) -> list[dict[str, object]]:
+        return [u.to_json() for u in accounts.list_users(sessions)]
 
     @app.post("/v1/users", status_code=201)
     def add_user(body: UserIn, who: Annotated[Principal, Depends(require("accounts.write"))]) -> dict[str, str]:
@@ -338,6 +332,27 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
         """A new API key: shown in this answer only, stored as its hash."""
         return {"name": body.name, "role": body.role,
                 "key": accounts.add_api_key(sessions, body.name, body.role, actor=who.name)}
+
+    @app.post("/v1/users/{username}/disable")
+    def disable_user(username: str, who: Annotated[Principal, Depends(require("accounts.write"))]) -> dict[str, object]:
+        """Disable a person's account; their sessions end at once."""
+        accounts.set_user_disabled(sessions, username, True, actor=who.name)
+        return {"username": username, "disabled": True}
+
+    @app.post("/v1/users/{username}/enable")
+    def enable_user(username: str, who: Annotated[Principal, Depends(require("accounts.write"))]) -> dict[str, object]:
+        accounts.set_user_disabled(sessions, username, False, actor=who.name)
+        return {"username": username, "disabled": False}
+
+    @app.get("/v1/apikeys")
+    def api_keys(_who: Annotated[Principal, Depends(require("accounts.write"))]) -> list[dict[str, object]]:
+        """Programs' keys: names, roles and whether revoked (the keys themselves are never stored)."""
+        return [k.to_json() for k in accounts.list_api_keys(sessions)]
+
+    @app.post("/v1/apikeys/{name}/revoke")
+    def revoke_key(name: str, who: Annotated[Principal, Depends(require("accounts.write"))]) -> dict[str, object]:
+        accounts.revoke_api_key(sessions, name, actor=who.name)
+        return {"name": name, "revoked": True}
 
     @app.get("/v1/identities")
     def identities(_who: Annotated[Principal, Depends(require("identities.read"))],

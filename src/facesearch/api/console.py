@@ -50,7 +50,12 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
             raise HTTPException(403, "missing or wrong CSRF token")
 
     def page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:
-        return TEMPLATES.TemplateResponse(request, name, {"who": who, "title": context.pop("title", name), **context})
+        # The menu shows only the pages this person's role may open.
+        def can(action: str) -> bool:
+            return who is not None and allowed(who.role, action)
+
+        return TEMPLATES.TemplateResponse(request, name, {"who": who, "title": context.pop("title", name),
+                                                          "can": can, **context})
 
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request) -> HTMLResponse:
@@ -183,6 +188,64 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
         except FacesearchError as exc:
             return RedirectResponse("/console/cameras?" + urlencode({"error": str(exc)}), status_code=303)
         return RedirectResponse("/console/cameras", status_code=303)
+
+    def accounts_page(request: Request, who: Principal, *, error: str = "", new_key: dict[str, str] | None = None,
+                      status_code: int = 200) -> HTMLResponse:
+        from facesearch.api.roles import ROLES
+
+        answer = page(request, "accounts.html", who, title="Accounts", users=accounts.list_users(sessions),
+                      keys=accounts.list_api_keys(sessions), roles=ROLES, error=error, new_key=new_key)
+        answer.status_code = status_code
+        return answer
+
+    @router.get("/accounts", response_class=HTMLResponse)
+    def accounts_view(request: Request, who: Annotated[Principal, Depends(may("accounts.write"))],
+                      error: str = "") -> HTMLResponse:
+        return accounts_page(request, who, error=error)
+
+    @router.post("/accounts/users")
+    def add_user(request: Request, csrf_token: Annotated[str, Form()], username: Annotated[str, Form()],
+                 password: Annotated[str, Form()], role: Annotated[str, Form()],
+                 who: Annotated[Principal, Depends(may("accounts.write"))]) -> Response:
+        csrf(who, csrf_token)
+        try:
+            accounts.add_user(sessions, username, password, role, actor=who.name)
+        except FacesearchError as exc:
+            return accounts_page(request, who, error=str(exc), status_code=400)
+        return RedirectResponse("/console/accounts", status_code=303)
+
+    @router.post("/accounts/users/{username}/{action}")
+    def user_action(request: Request, username: str, action: str, csrf_token: Annotated[str, Form()],
+                    who: Annotated[Principal, Depends(may("accounts.write"))]) -> Response:
+        csrf(who, csrf_token)
+        if action not in ("disable", "enable"):
+            raise HTTPException(404, f"no such action {action!r}")
+        try:
+            accounts.set_user_disabled(sessions, username, action == "disable", actor=who.name)
+        except FacesearchError as exc:
+            return accounts_page(request, who, error=str(exc), status_code=400)
+        return RedirectResponse("/console/accounts", status_code=303)
+
+    @router.post("/accounts/keys", response_class=HTMLResponse)
+    def add_key(request: Request, csrf_token: Annotated[str, Form()], name: Annotated[str, Form()],
+                role: Annotated[str, Form()], who: Annotated[Principal, Depends(may("accounts.write"))]) -> Response:
+        csrf(who, csrf_token)
+        try:
+            key = accounts.add_api_key(sessions, name, role, actor=who.name)
+        except FacesearchError as exc:
+            return accounts_page(request, who, error=str(exc), status_code=400)
+        # The key is shown in this answer only (never in a URL or a log); it is stored as its hash.
+        return accounts_page(request, who, new_key={"name": name, "key": key})
+
+    @router.post("/accounts/keys/{name}/revoke")
+    def revoke_key(request: Request, name: str, csrf_token: Annotated[str, Form()],
+                   who: Annotated[Principal, Depends(may("accounts.write"))]) -> Response:
+        csrf(who, csrf_token)
+        try:
+            accounts.revoke_api_key(sessions, name, actor=who.name)
+        except FacesearchError as exc:
+            return accounts_page(request, who, error=str(exc), status_code=400)
+        return RedirectResponse("/console/accounts", status_code=303)
 
     @router.post("/cases/{ref}/{action}")
     def case_action(ref: str, action: str, csrf_token: Annotated[str, Form()],

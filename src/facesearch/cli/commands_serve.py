@@ -34,6 +34,66 @@ def user_add(
     line(f"user {username} added as {role}")
 
 
+@user_app.command("list")
+def user_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List people, their roles and whether they are disabled."""
+    from facesearch.api.accounts import list_users
+
+    users = list_users(_context()[0])
+    if json_out:
+        emit_json([u.to_json() for u in users])
+        return
+    for u in users:
+        line(f"{u.username:<24} {u.role:<9} {'disabled' if u.disabled else 'enabled'}")
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Argument(help="User name.")]) -> None:
+    """Disable a person's account; their open sessions end at once."""
+    _set_disabled(username, True)
+
+
+@user_app.command("enable")
+def user_enable(username: Annotated[str, typer.Argument(help="User name.")]) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(username, False)
+
+
+def _set_disabled(username: str, disabled: bool) -> None:
+    from facesearch.api.accounts import set_user_disabled
+
+    try:
+        set_user_disabled(_context()[0], username, disabled, actor=getpass.getuser())
+    except FacesearchError as exc:
+        fail(str(exc))
+    line(f"user {username} {'disabled' if disabled else 'enabled'}")
+
+
+@key_app.command("list")
+def key_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List API keys by name and role (the keys themselves are never stored)."""
+    from facesearch.api.accounts import list_api_keys
+
+    keys = list_api_keys(_context()[0])
+    if json_out:
+        emit_json([k.to_json() for k in keys])
+        return
+    for k in keys:
+        line(f"{k.name:<24} {k.role:<9} {'revoked' if k.revoked else 'in use'}")
+
+
+@key_app.command("revoke")
+def key_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke an API key for good."""
+    from facesearch.api.accounts import revoke_api_key
+
+    try:
+        revoke_api_key(_context()[0], name, actor=getpass.getuser())
+    except FacesearchError as exc:
+        fail(str(exc))
+    line(f"API key {name} revoked")
+
+
 @key_app.command("add")
 def key_add(
     name: Annotated[str, typer.Argument(help="What the key is for.")],
