@@ -72,7 +72,8 @@ def timeline_svg(sightings: list[Sighting]) -> str:
     axis_y = len(rows) * height + 16
     for k in range(6):
         t = span * k / 5
-        parts.append(f'<text x="{label + t * scale:.1f}" y="{axis_y}">{t:.1f} s</text>')
+        anchor = "start" if k == 0 else "end" if k == 5 else "middle"  # the end labels stay inside the strip
+        parts.append(f'<text x="{label + t * scale:.1f}" y="{axis_y}" text-anchor="{anchor}">{t:.1f} s</text>')
     parts.append("</svg>")
     return "".join(parts)
 
