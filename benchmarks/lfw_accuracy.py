@@ -44,9 +44,11 @@ def _fr_encode(job: tuple[str, tuple[int, int, int, int]]) -> list[float]:
     return face_recognition.face_encodings(face_recognition.load_image_file(path), [box])[0].tolist()
 
 
-def face_recognition_encodings(images: list[str]) -> tuple[np.ndarray, int]:
+def face_recognition_encodings(images: list[str], cache_name: str = "face_recognition_lfw.json"
+                               ) -> tuple[np.ndarray, int]:
+    """face_recognition's encodings of ``images`` (under LFW), as its users compute them; cached by image list."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    cache = CACHE / "face_recognition_lfw.json"
+    cache = CACHE / cache_name
     if cache.exists():
         data = json.loads(cache.read_text())
         if data["images"] == images:

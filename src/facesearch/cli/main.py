@@ -14,6 +14,7 @@ from facesearch.cli import (
     commands_cases,
     commands_embed,
     commands_eval,
+    commands_library,
     commands_models,
     commands_review,
     commands_serve,
@@ -42,6 +43,7 @@ app.command("scan")(commands_video.scan)
 app.command("sightings")(commands_video.sightings)
 app.command("watch")(commands_video.watch)
 app.command("report")(commands_video.report)
+app.add_typer(commands_library.app, name="library")
 app.add_typer(commands_review.app, name="review")
 app.command("export")(commands_review.export)
 app.add_typer(commands_serve.user_app, name="user")

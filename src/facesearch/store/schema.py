@@ -253,3 +253,63 @@ class JobRow(Base):
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class LibraryPhotoRow(Base):
+    """A file of the personal photo library, as last indexed (size and mtime tell a changed file)."""
+
+    __tablename__ = "library_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String(4096), nullable=False, unique=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    dhash: Mapped[str | None] = mapped_column(String(16))  # 64-bit difference hash, hex: re-encoded copies
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # faces no_faces unreadable duplicate
+    reason: Mapped[str | None] = mapped_column(Text)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("library_photos.id", ondelete="SET NULL"))
+    indexed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class LibraryPersonRow(Base):
+    """A person of the library: a cluster of faces, named or not (shown as ``P<id>``)."""
+
+    __tablename__ = "library_people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class LibraryFaceRow(Base):
+    """A face in a library photo: its sealed embedding and crop, and the person it belongs to (if any).
+
+    ``clusterable`` is false for faces below the quality floor ("unsorted"); ``pinned`` marks a face a
+    person placed by hand, which the machine never moves.
+    """
+
+    __tablename__ = "library_faces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("library_photos.id", ondelete="CASCADE"), nullable=False,
+                                          index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("library_people.id", ondelete="SET NULL"), index=True)
+    face_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    box: Mapped[list[float]] = mapped_column(JSON, nullable=False)
+    face_size: Mapped[float] = mapped_column(nullable=False)
+    sharpness: Mapped[float] = mapped_column(nullable=False)
+    clusterable: Mapped[bool] = mapped_column(nullable=False)
+    pinned: Mapped[bool] = mapped_column(nullable=False, default=False)
+    profile: Mapped[str] = mapped_column(String(100), nullable=False)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    crop: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class LibraryRejectionRow(Base):
+    """"Not this person": the face never joins that person again, whatever the scores say."""
+
+    __tablename__ = "library_rejections"
+
+    face_id: Mapped[int] = mapped_column(ForeignKey("library_faces.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("library_people.id", ondelete="CASCADE"), primary_key=True)

@@ -1,0 +1,278 @@
+"""What a person does with the library's people: list, name, merge, split, move a face, "not this
+person", forget. Every change is audited by id and count only: a name or a face never enters the
+append-only log, so that forgetting a person leaves nothing about them behind.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from facesearch.audit import log as audit
+from facesearch.library.cluster import LinkThresholds, link
+from facesearch.library.store import (
+    LibraryError,
+    crop_purpose,
+    drop_empty_people,
+    face_ref,
+    face_row,
+    group_new_faces,
+    load_faces,
+    person_ref,
+    person_row,
+    set_people,
+)
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow
+
+MIN_SHOWN = 2  # people with fewer faces are listed only with --all (unless named)
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    """One person of the library as listed: id, name, face and photo counts, and a sample face."""
+
+    id: int
+    name: str | None
+    faces: int
+    photos: int
+    sample_face: int | None
+    sample_photo: str | None
+
+    @property
+    def ref(self) -> str:
+        return person_ref(self.id)
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.ref, "name": self.name, "faces": self.faces, "photos": self.photos,
+                "sample_face": None if self.sample_face is None else face_ref(self.sample_face),
+                "sample_photo": self.sample_photo}
+
+
+@dataclass(frozen=True)
+class PeopleList:
+    people: list[PersonSummary]
+    hidden: int  # people with fewer than MIN_SHOWN faces, not listed
+    unsorted: int  # faces below the quality floor, in no person
+
+    def to_json(self) -> dict[str, object]:
+        return {"people": [p.to_json() for p in self.people], "hidden_small": self.hidden, "unsorted": self.unsorted}
+
+
+@dataclass(frozen=True)
+class LibraryFace:
+    """A face as shown in a person's page: where it is, and whether it counts towards people."""
+
+    id: int
+    person_id: int | None
+    path: str
+    box: list[float]
+    face_size: float
+    clusterable: bool
+    pinned: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": face_ref(self.id), "person": None if self.person_id is None else person_ref(self.person_id),
+                "photo": self.path, "box": self.box, "face_size": round(self.face_size, 1),
+                "unsorted": not self.clusterable, "pinned": self.pinned}
+
+
+def _faces_query() -> Select[LibraryFaceRow, str]:
+    return (select(LibraryFaceRow, LibraryPhotoRow.path).join(LibraryPhotoRow,
+                                                              LibraryPhotoRow.id == LibraryFaceRow.photo_id)
+            .order_by(LibraryFaceRow.id))
+
+
+def _face(row: LibraryFaceRow, path: str) -> LibraryFace:
+    return LibraryFace(row.id, row.person_id, path, list(row.box), row.face_size, row.clusterable, row.pinned)
+
+
+def list_people(sessions: sessionmaker[Session], *, everyone: bool = False) -> PeopleList:
+    """People, largest first (named people always listed); the sample is each one's largest sharp face."""
+    with sessions() as s:
+        rows = list(s.execute(_faces_query().where(LibraryFaceRow.person_id.is_not(None))))
+        names = {p.id: p.name for p in s.scalars(select(LibraryPersonRow))}
+        unsorted = s.scalar(select(func.count()).select_from(LibraryFaceRow).where(
+            LibraryFaceRow.person_id.is_(None))) or 0
+    members: dict[int, list[tuple[LibraryFaceRow, str]]] = defaultdict(list)
+    for face, path in rows:
+        if face.person_id is not None:
+            members[face.person_id].append((face, path))
+    people, hidden = [], 0
+    for pid, name in names.items():
+        faces = members.get(pid, [])
+        if not everyone and name is None and len(faces) < MIN_SHOWN:
+            hidden += 1
+            continue
+        best = max(faces, key=lambda fp: (fp[0].clusterable, fp[0].face_size), default=None)
+        people.append(PersonSummary(pid, name, len(faces), len({f.photo_id for f, _ in faces}),
+                                    None if best is None else best[0].id, None if best is None else best[1]))
+    people.sort(key=lambda p: (-p.faces, p.id))
+    return PeopleList(people, hidden, unsorted)
+
+
+def person_faces(sessions: sessionmaker[Session], ref: str) -> tuple[PersonSummary, list[LibraryFace]]:
+    """A person and their faces (one per photo row, in the order they were found)."""
+    with sessions() as s:
+        person = person_row(s, ref)
+        faces = [_face(f, path) for f, path in s.execute(_faces_query().where(LibraryFaceRow.person_id == person.id))]
+        name = person.name
+    best = max(faces, key=lambda f: (f.clusterable, f.face_size), default=None)
+    summary = PersonSummary(person.id, name, len(faces), len({f.path for f in faces}),
+                            None if best is None else best.id, None if best is None else best.path)
+    return summary, faces
+
+
+def unsorted_faces(sessions: sessionmaker[Session], limit: int = 500) -> list[LibraryFace]:
+    with sessions() as s:
+        query = _faces_query().where(LibraryFaceRow.person_id.is_(None)).limit(limit)
+        return [_face(f, path) for f, path in s.execute(query)]
+
+
+def name_person(sessions: sessionmaker[Session], ref: str, name: str, *, actor: str) -> None:
+    name = name.strip()
+    if not name or len(name) > 300:
+        raise LibraryError(ref, "a name must be 1 to 300 characters")
+    with sessions.begin() as s:
+        person = person_row(s, ref)
+        person.name = name
+        audit.append(s, actor=actor, action="library.person.name", subject=person_ref(person.id))
+
+
+def merge_people(sessions: sessionmaker[Session], into: str, others: list[str], *, actor: str) -> int:
+    """Move every face of ``others`` into ``into``; returns the number of faces moved.
+
+    ``into`` keeps its name; when it has none, it takes the first name among ``others``. Faces the
+    person placed by hand stay pinned. "Not this person" marks against the merged people now hold
+    against ``into``.
+    """
+    with sessions.begin() as s:
+        target = person_row(s, into)
+        sources = [person_row(s, ref) for ref in others]
+        if any(p.id == target.id for p in sources):
+            raise LibraryError(into, "cannot merge a person into themselves")
+        moved = 0
+        for source in sources:
+            if target.name is None and source.name is not None:
+                target.name = source.name
+            faces = list(s.scalars(select(LibraryFaceRow.id).where(LibraryFaceRow.person_id == source.id)))
+            set_people(s, dict.fromkeys(faces, target.id))
+            for face_id, in s.execute(select(LibraryRejectionRow.face_id).where(
+                    LibraryRejectionRow.person_id == source.id)):
+                if s.get(LibraryRejectionRow, (face_id, target.id)) is None:
+                    s.add(LibraryRejectionRow(face_id=face_id, person_id=target.id))
+            s.flush()
+            s.delete(source)
+            moved += len(faces)
+        audit.append(s, actor=actor, action="library.person.merge", subject=person_ref(target.id),
+                     details={"merged": [person_ref(p.id) for p in sources], "faces": moved})
+    return moved
+
+
+def split_person(sessions: sessionmaker[Session], sealer: Sealer, ref: str, thresholds: LinkThresholds, *,
+                 actor: str) -> list[str]:
+    """Re-group one person's faces with ``thresholds`` (stricter ones); the largest group keeps the
+    person (and name), each other group becomes a new person. Returns the people's ids, the kept first.
+
+    Faces placed by hand stay with the person. When the faces still form one group, nothing changes.
+    """
+    with sessions.begin() as s:
+        person = person_row(s, ref)
+        faces = load_faces(s, sealer, person_ids=[person.id])
+        pinned = set(s.scalars(select(LibraryFaceRow.id).where(LibraryFaceRow.person_id == person.id,
+                                                               LibraryFaceRow.pinned.is_(True))))
+        free = [f for f in faces if f.id not in pinned]
+        if len(free) < 2:
+            return [person_ref(person.id)]
+        result = link(np.stack([f.embedding for f in free]), [f.photo_id for f in free], thresholds)
+        groups = result.new_people
+        if len(groups) < 2:
+            return [person_ref(person.id)]
+        refs = [person_ref(person.id)]
+        now = datetime.now(UTC)
+        assign: dict[int, int | None] = {}
+        for members in groups[1:]:
+            new = LibraryPersonRow(name=None, created_at=now)
+            s.add(new)
+            s.flush()
+            refs.append(person_ref(new.id))
+            for i in members:
+                assign[free[i].id] = new.id
+        set_people(s, assign)
+        audit.append(s, actor=actor, action="library.person.split", subject=person_ref(person.id),
+                     details={"into": refs, "faces": len(faces)})
+    return refs
+
+
+def move_face(sessions: sessionmaker[Session], face: str, to: str, *, actor: str) -> None:
+    """Put a face with a person, by hand: it is pinned there, and no later grouping moves it."""
+    with sessions.begin() as s:
+        row = face_row(s, face)
+        person = person_row(s, to)
+        row.person_id, row.pinned = person.id, True
+        s.execute(delete(LibraryRejectionRow).where(LibraryRejectionRow.face_id == row.id,
+                                                    LibraryRejectionRow.person_id == person.id))
+        s.flush()
+        drop_empty_people(s)  # the face may have been someone's only one
+        audit.append(s, actor=actor, action="library.face.move", subject=face_ref(row.id),
+                     details={"to": person_ref(person.id)})
+
+
+def not_person(sessions: sessionmaker[Session], sealer: Sealer, face: str, person: str,
+               thresholds: LinkThresholds, *, actor: str) -> str | None:
+    """"This face is not that person": it leaves them for good, and is grouped again (with someone
+    else, or on its own). Returns where it went (a person id, or ``None`` for unsorted)."""
+    with sessions.begin() as s:
+        row = face_row(s, face)
+        target = person_row(s, person)
+        if row.person_id != target.id:
+            now_with = "nobody (unsorted)" if row.person_id is None else person_ref(row.person_id)
+            raise LibraryError(face, f"this face is not with {person_ref(target.id)} but with {now_with}")
+        if s.get(LibraryRejectionRow, (row.id, target.id)) is None:
+            s.add(LibraryRejectionRow(face_id=row.id, person_id=target.id))
+        row.person_id, row.pinned = None, False
+        s.flush()
+        group_new_faces(s, sealer, thresholds)
+        s.flush()
+        s.refresh(row)
+        audit.append(s, actor=actor, action="library.face.not", subject=face_ref(row.id),
+                     details={"person": person_ref(target.id)})
+        return None if row.person_id is None else person_ref(row.person_id)
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    person: str
+    faces: int
+    photos: int
+
+
+def forget_person(sessions: sessionmaker[Session], ref: str, *, actor: str) -> Forgotten:
+    """Delete a person and everything about them: their faces' embeddings and crops, "not this person"
+    marks, and their name. Their photo files are the user's and are not touched."""
+    with sessions.begin() as s:
+        person = person_row(s, ref)
+        faces = list(s.execute(select(LibraryFaceRow.id, LibraryFaceRow.photo_id).where(
+            LibraryFaceRow.person_id == person.id)))
+        face_ids = [f for f, _ in faces]
+        for start in range(0, len(face_ids), 500):
+            s.execute(delete(LibraryFaceRow).where(LibraryFaceRow.id.in_(face_ids[start:start + 500])))
+        s.execute(delete(LibraryRejectionRow).where(LibraryRejectionRow.person_id == person.id))
+        s.delete(person)
+        done = Forgotten(person_ref(person.id), len(face_ids), len({p for _, p in faces}))
+        audit.append(s, actor=actor, action="library.person.forget", subject=done.person,
+                     details={"faces": done.faces, "photos": done.photos})
+    return done
+
+
+def open_crop(sessions: sessionmaker[Session], sealer: Sealer, face: str) -> bytes:
+    """A face's crop (JPEG), opened."""
+    with sessions() as s:
+        row = face_row(s, face)
+        sha = s.scalar(select(LibraryPhotoRow.sha256).where(LibraryPhotoRow.id == row.photo_id)) or ""
+        return sealer.open(row.crop, crop_purpose(sha, row.face_index))
