@@ -8,6 +8,8 @@ import pytest
 
 from facesearch.engine import Engine
 
+pytest_plugins = ["support.databases"]  # database_url: SQLite and PostgreSQL, for every suite that stores
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 LFW = SHARED / "lfw"
 PEOPLE = SHARED / "people"

@@ -21,15 +21,24 @@ PersonArg = Annotated[str, typer.Argument(help="A person's id, as 'library peopl
 FaceArg = Annotated[str, typer.Argument(help="A face's id, as 'library show' shows (F123).")]
 
 
-def _thresholds(model: str, stricter: bool = False) -> Any:
-    """Grouping thresholds from the profile's calibration (ten times stricter to split a person)."""
+def _thresholds(model: str) -> Any:
+    """Grouping thresholds from the profile's calibration."""
+    from facesearch.engine import Engine
+    from facesearch.library.cluster import LinkThresholds
+    from facesearch.library.store import calibration_of
+
+    return LinkThresholds.from_calibration(calibration_of(Engine(model)))
+
+
+def _split_attempts(model: str) -> list[Any]:
+    """To split a person: the usual thresholds (undoing a wrong merge), then ten times stricter."""
     from facesearch.engine import Engine
     from facesearch.library.cluster import LinkThresholds
     from facesearch.library.store import calibration_of
 
     calibration = calibration_of(Engine(model))
-    thresholds = LinkThresholds.from_calibration(calibration)
-    return thresholds.stricter(calibration) if stricter else thresholds
+    usual = LinkThresholds.from_calibration(calibration)
+    return [usual, usual.stricter(calibration)]
 
 
 @app.command("index")
@@ -140,12 +149,12 @@ def merge(into: PersonArg, others: Annotated[list[str], typer.Argument(help="Peo
 
 @app.command("split")
 def split(person: PersonArg, model: ModelOpt = "default") -> None:
-    """Split a person whose faces are really several people (grouped again, ten times stricter)."""
+    """Split a person whose faces are really several people (grouped again; then ten times stricter)."""
     from facesearch.library.people import split_person
 
     try:
         sessions, sealer = _context()
-        refs = split_person(sessions, sealer, person, _thresholds(model, stricter=True), actor=getpass.getuser())
+        refs = split_person(sessions, sealer, person, _split_attempts(model), actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     if len(refs) == 1:

@@ -38,7 +38,7 @@ from facesearch.library.store import (
     library_profile,
 )
 from facesearch.store.crypto import Sealer
-from facesearch.store.schema import LibraryFaceRow, LibraryPhotoRow
+from facesearch.store.schema import LibraryFaceRow, LibraryPhotoRow, LibraryRejectionRow
 
 log = logging.getLogger(__name__)
 CROP_SIDE = 150
@@ -176,6 +176,7 @@ def _index_files(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer
                  progress: Callable[[int], None] | None) -> None:
     """Fingerprint, set copies aside, embed the rest, and write them batch by batch."""
     copies: list[tuple[DiskPhoto, Fingerprint, str]] = []
+    touched: list[DiskPhoto] = []
     queued: deque[tuple[DiskPhoto, Fingerprint]] = deque()
 
     def originals(prints: Iterator[tuple[DiskPhoto, Fingerprint | OSError]]) -> Iterator[str]:
@@ -184,6 +185,12 @@ def _index_files(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer
                 summary.unreadable[photo.path] = f"{photo.path}: cannot read ({found.strerror or found})"
                 _write(sessions, [(photo, None, "unreadable", summary.unreadable[photo.path], None)], sealer,
                        engine.profile, floor, summary)
+                if progress is not None:
+                    progress(1)
+                continue
+            before = known.by_path.get(photo.path)
+            if before is not None and before.sha256 == found.sha256:  # touched, not changed: keep its faces
+                touched.append(photo)
                 if progress is not None:
                     progress(1)
                 continue
@@ -227,6 +234,12 @@ def _index_files(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer
             if progress is not None:
                 progress(1)
         _write(sessions, batch, sealer, engine.profile, floor, summary)
+    if touched:
+        with sessions.begin() as s:
+            for photo in touched:
+                s.query(LibraryPhotoRow).filter(LibraryPhotoRow.path == photo.path).update(
+                    {LibraryPhotoRow.size: photo.size, LibraryPhotoRow.mtime_ns: photo.mtime_ns})
+        summary.unchanged += len(touched)
     # Copies last: the photos they copy are written by now.
     if copies:
         with sessions.begin() as s:
@@ -239,6 +252,44 @@ def _index_files(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer
                 summary.duplicates[photo.path] = original
 
 
+@dataclass(frozen=True)
+class _Correction:
+    """What a person said about a face of a file that has since changed (its tags edited, say)."""
+
+    box: list[float]
+    person_id: int | None
+    pinned: bool
+    rejected: tuple[int, ...]
+
+
+def _corrections(s: Session, photo_ids: list[int]) -> dict[str, list[_Correction]]:
+    """The people, pins and "not this person" marks of the faces of photos about to be replaced."""
+    if not photo_ids:
+        return {}
+    rejected: dict[int, list[int]] = {}
+    query = select(LibraryRejectionRow).join(LibraryFaceRow).where(LibraryFaceRow.photo_id.in_(photo_ids))
+    for mark in s.scalars(query):
+        rejected.setdefault(mark.face_id, []).append(mark.person_id)
+    out: dict[str, list[_Correction]] = {}
+    for face, path in s.execute(select(LibraryFaceRow, LibraryPhotoRow.path).join(LibraryPhotoRow).where(
+            LibraryFaceRow.photo_id.in_(photo_ids))):
+        out.setdefault(path, []).append(_Correction(list(face.box), face.person_id, face.pinned,
+                                                    tuple(rejected.get(face.id, ()))))
+    return out
+
+
+def _same_face(before: list[_Correction], box: list[float]) -> _Correction | None:
+    """The face of the file's earlier version in the same place (boxes overlapping by half or more)."""
+    def iou(a: list[float], b: list[float]) -> float:
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+        return w * h / union if union > 0 else 0.0
+
+    best = max(before, key=lambda c: iou(c.box, box), default=None)
+    return best if best is not None and iou(best.box, box) >= 0.5 else None
+
+
 def _write(sessions: sessionmaker[Session],
            batch: list[tuple[DiskPhoto, Fingerprint | None, str, str | None, ImageResult | None]], sealer: Sealer,
            profile: str, floor: QualityFloor, summary: IndexSummary) -> None:
@@ -249,6 +300,7 @@ def _write(sessions: sessionmaker[Session],
     with sessions.begin() as s:
         paths = [photo.path for photo, *_ in batch]
         old = list(s.scalars(select(LibraryPhotoRow.id).where(LibraryPhotoRow.path.in_(paths))))
+        kept = _corrections(s, old)
         if old:
             s.query(LibraryPhotoRow).filter(LibraryPhotoRow.id.in_(old)).delete(synchronize_session=False)
         for photo, found, status, reason, result in batch:
@@ -264,12 +316,18 @@ def _write(sessions: sessionmaker[Session],
             for i in range(len(faces)):
                 clusterable = floor.admits(float(faces.face_size[i]), float(faces.sharpness[i]),
                                            float(faces.scores[i]))
-                s.add(LibraryFaceRow(
-                    photo_id=row.id, person_id=None, face_index=i, box=[round(float(v), 1) for v in faces.boxes[i]],
+                box = [round(float(v), 1) for v in faces.boxes[i]]
+                same = _same_face(kept.get(photo.path, []), box)
+                face = LibraryFaceRow(
+                    photo_id=row.id, person_id=same.person_id if same else None, face_index=i, box=box,
                     face_size=float(faces.face_size[i]), sharpness=float(faces.sharpness[i]), clusterable=clusterable,
-                    pinned=False, profile=profile,
+                    pinned=same.pinned if same else False, profile=profile,
                     embedding=sealer.seal_vector(faces.embeddings[i], embedding_purpose(sha, i, profile)),
-                    crop=sealer.seal(to_jpeg(faces.chips[i], CROP_SIDE, quality=85), crop_purpose(sha, i))))
+                    crop=sealer.seal(to_jpeg(faces.chips[i], CROP_SIDE, quality=85), crop_purpose(sha, i)))
+                s.add(face)
+                if same and same.rejected:
+                    s.flush()
+                    s.add_all(LibraryRejectionRow(face_id=face.id, person_id=p) for p in same.rejected)
                 summary.faces += 1
                 summary.unsorted += 0 if clusterable else 1
             summary.indexed += 1

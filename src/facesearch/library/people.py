@@ -6,6 +6,7 @@ append-only log, so that forgetting a person leaves nothing about them behind.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -174,12 +175,13 @@ def merge_people(sessions: sessionmaker[Session], into: str, others: list[str], 
     return moved
 
 
-def split_person(sessions: sessionmaker[Session], sealer: Sealer, ref: str, thresholds: LinkThresholds, *,
+def split_person(sessions: sessionmaker[Session], sealer: Sealer, ref: str, attempts: Sequence[LinkThresholds], *,
                  actor: str) -> list[str]:
-    """Re-group one person's faces with ``thresholds`` (stricter ones); the largest group keeps the
-    person (and name), each other group becomes a new person. Returns the people's ids, the kept first.
+    """Re-group one person's faces, trying ``attempts`` in turn (the usual thresholds first: undoes a
+    wrong merge; then stricter ones) until they form several groups. The largest group keeps the
+    person (and name); each other group becomes a new person. Returns the people's ids, the kept first.
 
-    Faces placed by hand stay with the person. When the faces still form one group, nothing changes.
+    Faces placed by hand stay with the person. When the faces form one group every time, nothing changes.
     """
     with sessions.begin() as s:
         person = person_row(s, ref)
@@ -189,8 +191,11 @@ def split_person(sessions: sessionmaker[Session], sealer: Sealer, ref: str, thre
         free = [f for f in faces if f.id not in pinned]
         if len(free) < 2:
             return [person_ref(person.id)]
-        result = link(np.stack([f.embedding for f in free]), [f.photo_id for f in free], thresholds)
-        groups = result.new_people
+        groups: list[list[int]] = []
+        for thresholds in attempts:
+            groups = link(np.stack([f.embedding for f in free]), [f.photo_id for f in free], thresholds).new_people
+            if len(groups) >= 2:
+                break
         if len(groups) < 2:
             return [person_ref(person.id)]
         refs = [person_ref(person.id)]
