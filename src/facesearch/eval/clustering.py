@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,7 +51,7 @@ def score_clustering(predicted: NDArray[np.integer], truth: NDArray[np.integer])
     groups = Counter(np.asarray(predicted).tolist())
     people = Counter(np.asarray(truth).tolist())
 
-    def pairs(counts: Counter[object]) -> float:
+    def pairs(counts: Counter[Any]) -> float:
         return sum(c * (c - 1) / 2 for c in counts.values())
 
     together, grouped, same = pairs(both), pairs(groups), pairs(people)
