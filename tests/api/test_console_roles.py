@@ -37,6 +37,7 @@ ROUTES = [
     ("POST", "/console/accounts/users/reviewer/enable", "accounts.write"),
     ("POST", "/console/accounts/keys", "accounts.write"),
     ("POST", "/console/accounts/keys/none/revoke", "accounts.write"),
+    ("GET", "/console/library", "library.read"), ("POST", "/console/library/P1/name", "library.write"),
 ]
 
 

@@ -47,6 +47,8 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     ("POST", "/v1/apikeys/new-key/revoke", "accounts.write", None),
     ("POST", "/v1/users/new-person/disable", "accounts.write", None),
     ("POST", "/v1/users/new-person/enable", "accounts.write", None),
+    ("GET", "/v1/library/people", "library.read", None),
+    ("POST", "/v1/library/people/P1/name", "library.write", {"name": "Maria"}),
     ("GET", "/v1/audit", "audit.read", None),
     ("GET", "/v1/audit/verify", "audit.read", None),
     ("POST", "/v1/cases/C1/close", "cases.write", None),

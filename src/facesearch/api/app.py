@@ -196,6 +196,9 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     from facesearch.api.console import console_router
+    from facesearch.api.library_routes import library_router
+
+    app.include_router(library_router(sessions, sealer, face_engine, require))
 
     app.include_router(console_router(sessions, sealer, jobs=jobs, engine=face_engine, settings=settings,
                                       cache=cache, limiter=limiter))

@@ -57,6 +57,10 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
         return TEMPLATES.TemplateResponse(request, name, {"who": who, "title": context.pop("title", name),
                                                           "can": can, **context})
 
+    from facesearch.api.console_library import add_library_pages
+
+    add_library_pages(router, sessions, sealer, engine=engine, may=may, csrf=csrf, page=page)
+
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request) -> HTMLResponse:
         return page(request, "login.html", None, title="Sign in")
@@ -71,8 +75,10 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
         if signed is None:
             limiter.failed(key)
             return page(request, "login.html", None, title="Sign in", error="Wrong user name or password.")
-        token, _ = signed
-        response = RedirectResponse("/console", status_code=303)
+        token, signed_in = signed
+        # Each role lands on its first page: the library role has no cases to see.
+        home = "/console" if allowed(signed_in.role, "cases.read") else "/console/library"
+        response = RedirectResponse(home, status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
                             max_age=accounts.SESSION_HOURS * 3600)
         return response

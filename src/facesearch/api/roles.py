@@ -2,12 +2,13 @@
 
 Least privilege: administrators manage accounts and cameras but run no searches; case officers run
 cases, enrolment and searches; reviewers decide on sightings; auditors read the log. Nobody reviews
-what they enrolled (``review.service``).
+what they enrolled (``review.service``). The photo library (a personal collection, no cases) has a role
+of its own, ``library``, with nothing of camera mode, and no camera-mode role sees the library.
 """
 
 from __future__ import annotations
 
-ROLES = ("admin", "officer", "reviewer", "auditor")
+ROLES = ("admin", "officer", "reviewer", "auditor", "library")
 
 MATRIX: dict[str, frozenset[str]] = {
     "cases.read": frozenset({"admin", "officer", "reviewer", "auditor"}),
@@ -26,6 +27,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "audit.read": frozenset({"admin", "auditor"}),
     "accounts.write": frozenset({"admin"}),
     "metrics.read": frozenset({"admin"}),
+    "library.read": frozenset({"library"}),
+    "library.write": frozenset({"library"}),
 }
 
 

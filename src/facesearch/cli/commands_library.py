@@ -30,17 +30,6 @@ def _thresholds(model: str) -> Any:
     return LinkThresholds.from_calibration(calibration_of(Engine(model)))
 
 
-def _split_attempts(model: str) -> list[Any]:
-    """To split a person: the usual thresholds (undoing a wrong merge), then ten times stricter."""
-    from facesearch.engine import Engine
-    from facesearch.library.cluster import LinkThresholds
-    from facesearch.library.store import calibration_of
-
-    calibration = calibration_of(Engine(model))
-    usual = LinkThresholds.from_calibration(calibration)
-    return [usual, usual.stricter(calibration)]
-
-
 @app.command("index")
 def index(
     folder: Annotated[Path, typer.Argument(help="The folder of photos (walked recursively, links followed).")],
@@ -150,11 +139,15 @@ def merge(into: PersonArg, others: Annotated[list[str], typer.Argument(help="Peo
 @app.command("split")
 def split(person: PersonArg, model: ModelOpt = "default") -> None:
     """Split a person whose faces are really several people (grouped again; then ten times stricter)."""
+    from facesearch.engine import Engine
+    from facesearch.library.cluster import split_attempts
     from facesearch.library.people import split_person
+    from facesearch.library.store import calibration_of
 
     try:
         sessions, sealer = _context()
-        refs = split_person(sessions, sealer, person, _split_attempts(model), actor=getpass.getuser())
+        attempts = split_attempts(calibration_of(Engine(model)))
+        refs = split_person(sessions, sealer, person, attempts, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     if len(refs) == 1:

@@ -14,7 +14,7 @@ from facesearch.errors import FacesearchError
 
 user_app = typer.Typer(help="People who sign in to the API and console.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys for programs (shown once, stored hashed).", no_args_is_help=True)
-RoleOpt = Annotated[str, typer.Option(help="admin, officer, reviewer or auditor (see 'facesearch roles').")]
+RoleOpt = Annotated[str, typer.Option(help="admin, officer, reviewer, auditor or library (see 'facesearch roles').")]
 
 
 @user_app.command("add")

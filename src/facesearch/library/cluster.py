@@ -54,6 +54,12 @@ class LinkThresholds:
         return LinkThresholds.from_calibration(calibration, edge_fmr / factor, mean_fmr / factor)
 
 
+def split_attempts(calibration: Calibration) -> list[LinkThresholds]:
+    """To split a person: the usual thresholds first (undoing a wrong merge), then ten times stricter."""
+    usual = LinkThresholds.from_calibration(calibration)
+    return [usual, usual.stricter(calibration)]
+
+
 @dataclass
 class Group:
     """An existing person: the sum and count of their faces' embeddings, and the photos they are in."""

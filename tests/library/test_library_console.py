@@ -1,0 +1,77 @@
+"""The library in the web console and over the API: a person with the ``library`` role sees the people
+grid, names, merges, splits, takes a face out and forgets; camera-mode roles see none of it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from facesearch.api import accounts
+from facesearch.api.app import create_app
+from facesearch.engine import Engine
+from facesearch.library.index import index_library
+from facesearch.library.people import list_people, person_faces
+from facesearch.settings import Settings
+from facesearch.store.crypto import Sealer
+from facesearch.store.db import open_database
+from test_library import copy_photos, people_by_identity
+
+PASSWORD = "correct horse battery"
+
+
+def signed_in(app: object, user: str) -> tuple[TestClient, str, str]:
+    client = TestClient(app)  # type: ignore[arg-type]
+    page = client.post("/console/login", data={"username": user, "password": PASSWORD})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return client, token, str(page.url)
+
+
+def test_people_grid_and_corrections_in_the_console(engine: Engine, lfw: Path, tmp_path: Path) -> None:
+    _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    sealer = Sealer(os.urandom(32))
+    folder = tmp_path / "Pictures"
+    copy_photos(lfw, folder, {"Colin_Powell": 5, "Tony_Blair": 5})
+    index_library(engine, sessions, sealer, folder, actor="setup")
+    found = people_by_identity(sessions)
+    powell, blair = found["Colin_Powell"][0], found["Tony_Blair"][0]
+    accounts.add_user(sessions, "mia", PASSWORD, "library", actor="setup")
+    accounts.add_user(sessions, "olga", PASSWORD, "officer", actor="setup")
+    app = create_app(sessions, sealer, settings=Settings(home=tmp_path), engine=lambda: engine, run_jobs=False)
+
+    mia, token, landed = signed_in(app, "mia")
+    assert landed.endswith("/console/library")  # the library role lands on its own page
+    grid = mia.get("/console/library").text
+    assert f'href="/console/library/{powell}"' in grid and 'href="/console/cases"' not in grid
+    sample = re.search(r'src="(/console/library/faces/F\d+\.jpg)"', grid).group(1)  # type: ignore[union-attr]
+    image = mia.get(sample)
+    assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+
+    assert mia.post(f"/console/library/{powell}/name", data={"csrf_token": token, "name": "Colin"}).status_code == 200
+    assert "Colin" in mia.get("/console/library").text
+    forged = mia.post(f"/console/library/{powell}/name", data={"csrf_token": "x", "name": "Eve"})
+    assert forged.status_code == 403
+
+    merged = mia.post(f"/console/library/{powell}/merge", data={"csrf_token": token, "other": blair})
+    assert "merged in: 5 faces moved" in merged.text
+    split = mia.post(f"/console/library/{powell}/split", data={"csrf_token": token})
+    assert "Split into" in split.text
+    assert people_by_identity(sessions)["Colin_Powell"][0] == powell
+
+    _, faces = person_faces(sessions, powell)
+    taken = mia.post(f"/console/library/{powell}/not/F{faces[0].id}", data={"csrf_token": token})
+    assert f"F{faces[0].id} removed" in taken.text
+    assert faces[0].id not in {f.id for f in person_faces(sessions, powell)[1]}
+    gone = mia.post(f"/console/library/{powell}/forget", data={"csrf_token": token})
+    assert "forgotten" in gone.text and powell not in {p.ref for p in list_people(sessions, everyone=True).people}
+
+    # Camera-mode roles see none of the library, in the console or over the API.
+    olga, _, _ = signed_in(app, "olga")
+    assert olga.get("/console/library").status_code == 403
+    assert 'href="/console/library"' not in olga.get("/console").text
+    key = accounts.add_api_key(sessions, "album-app", "library", actor="setup")
+    api = TestClient(app)
+    listed = api.get("/v1/library/people?everyone=true", headers={"Authorization": f"Bearer {key}"}).json()
+    assert {p["id"] for p in listed["people"]} == {p.ref for p in list_people(sessions, everyone=True).people}
