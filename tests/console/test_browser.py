@@ -14,28 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from support.browser import PASSWORD, browser, sign_in
 from support.cli import cli_env
 from support.rtsp import free_port
 from support.serve import start_server
-
-PASSWORD = "correct horse battery"
-
-
-def browser(downloads: Path) -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,900"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 @pytest.fixture()
@@ -56,15 +42,6 @@ def server(tmp_path: Path, video: Path) -> Iterator[tuple[str, Path]]:
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def sign_in(driver: webdriver.Chrome, base: str, user: str) -> None:
-    driver.delete_all_cookies()
-    driver.get(f"{base}/console/login")
-    driver.find_element(By.NAME, "username").send_keys(user)
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "button.primary").click()
-    WebDriverWait(driver, 20).until(ready.presence_of_element_located((By.CSS_SELECTOR, ".who")))
 
 
 def test_the_whole_review_flow_in_a_real_browser(server: tuple[str, Path], tmp_path: Path, video: Path,

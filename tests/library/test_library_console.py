@@ -17,7 +17,7 @@ from facesearch.library.people import list_people, person_faces
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
-from test_library import copy_photos, people_by_identity
+from support.library import copy_photos, people_by_identity
 
 PASSWORD = "correct horse battery"
 
