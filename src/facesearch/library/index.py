@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +28,7 @@ from facesearch.audit import log as audit
 from facesearch.engine import Engine, ImageResult
 from facesearch.images import to_jpeg
 from facesearch.library.cluster import LinkThresholds
-from facesearch.library.files import DiskPhoto, Fingerprint, fingerprint, near_copy, walk_photos
+from facesearch.library.files import DiskPhoto, Fingerprint, fingerprint, near_copies, same_picture, walk_photos
 from facesearch.library.store import (
     LibraryError,
     calibration_of,
@@ -88,6 +89,21 @@ class _Known:
     by_sha: dict[str, str]
     dhashes: list[int]
     dhash_paths: list[str]
+    _array: NDArray[np.uint64] | None = None
+
+    def hash_array(self) -> NDArray[np.uint64]:
+        """The hashes as one array, grown in place (not rebuilt for every photo of a large library)."""
+        if self._array is None or len(self._array) < len(self.dhashes):
+            grown = np.zeros(max(1024, 2 * len(self.dhashes)), np.uint64)
+            grown[: len(self.dhashes)] = np.array(self.dhashes, np.uint64)
+            self._array = grown
+        return self._array[: len(self.dhashes)]
+
+    def add_hash(self, dhash: int, path: str) -> None:
+        self.dhashes.append(dhash)
+        self.dhash_paths.append(path)
+        if self._array is not None and len(self.dhashes) <= len(self._array):
+            self._array[len(self.dhashes) - 1] = dhash
 
 
 def _load_known(s: Session) -> _Known:
@@ -194,10 +210,11 @@ def _index_files(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer
                 if progress is not None:
                     progress(1)
                 continue
-            same = known.by_sha.get(found.sha256)
-            near = None if found.dhash is None or same else near_copy(
-                found.dhash, np.array(known.dhashes, np.uint64))
-            original = same or (known.dhash_paths[near] if near is not None else None)
+            original = known.by_sha.get(found.sha256)
+            if original is None and found.dhash is not None:
+                candidates = near_copies(found.dhash, known.hash_array())
+                original = next((known.dhash_paths[i] for i in candidates
+                                 if same_picture(photo.path, known.dhash_paths[i])), None)
             if original is not None and original != photo.path:
                 copies.append((photo, found, original))
                 if progress is not None:
@@ -205,8 +222,7 @@ def _index_files(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer
                 continue
             known.by_sha[found.sha256] = photo.path
             if found.dhash is not None:
-                known.dhashes.append(found.dhash)
-                known.dhash_paths.append(photo.path)
+                known.add_hash(found.dhash, photo.path)
             queued.append((photo, found))
             yield photo.path
 
