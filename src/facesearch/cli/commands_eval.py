@@ -81,3 +81,132 @@ def lfw(
     line(f"wrote {out / 'lfw.json'}, {plots[0]}, {plots[1]}")
     if save_calibration is not None:
         line(f"calibration saved to {save_calibration}")
+
+
+@app.command("report")
+def report(
+    data: Annotated[Path, typer.Option(help="Data folder: one folder of images per person (LFW's layout).")],
+    pairs: Annotated[Path | None, typer.Option(help="Pair list in LFW's pairs.txt format (folds for the "
+                                                    "calibration check).")] = None,
+    groups: Annotated[Path | None, typer.Option(help="Group labels: a CSV/TSV or a folder of lists "
+                                                     "(see 'facesearch eval groups --help').")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for index.html, the PNGs and report.json.")] = Path("report"),
+    model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    fmr: Annotated[float, typer.Option("--fmr", help="Operating FMR: the threshold for the 1:N and group "
+                                                    "sections.")] = 1e-4,
+    worst_group: Annotated[bool, typer.Option("--worst-group-threshold", help="Raise the operating threshold "
+                                                                            "until the worst group meets --fmr.")
+                           ] = False,
+    rounds: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.", min=50, max=10000)] = 500,
+    cache: Annotated[Path | None, typer.Option(help="Keep the embeddings here and reuse them when the images "
+                                                    "and model are the same.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print report.json.")] = False,
+) -> None:
+    """Error rates with confidence intervals, the calibration checked on held-out folds, 1:N false alerts
+    against watchlist size, and per-group differentials: one self-contained HTML page with its data."""
+    from facesearch.engine import Engine
+    from facesearch.eval.report import ReportSettings
+    from facesearch.eval.report_run import run_report
+
+    if not 0 < fmr < 1:
+        fail(f"--fmr {fmr}: expected a rate between 0 and 1")
+    bar = None
+
+    def total(n: int) -> None:
+        nonlocal bar
+        bar = tqdm(total=n, unit="img", desc="embedding", disable=json_out or None, leave=False)
+
+    try:
+        result, page = run_report(Engine(model), data, pairs, out, groups=groups, cache=cache,
+                                  settings=ReportSettings(operating_fmr=fmr, rounds=rounds,
+                                                          worst_group_threshold=worst_group),
+                                  on_total=total, progress=lambda n: bar.update(n) if bar is not None else None)
+    except FacesearchError as exc:
+        fail(str(exc))
+    finally:
+        if bar is not None:
+            bar.close()
+    if json_out:
+        emit_json(result.to_json())
+        return
+    for problem in result.problems:
+        line(f"note: {problem}")
+    line(f"wrote {page} (and report.json, the PNGs beside it)")
+
+
+@app.command("groups")
+def groups(
+    labels: Annotated[Path, typer.Argument(help="A CSV/TSV file or a folder of <value>.txt lists.")],
+    data: Annotated[Path, typer.Option(help="Data folder: one folder of images per person.")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check a group-label file against a data set: images per group, and what cannot be used.
+
+    Format 1, a table (.csv, or .tsv for tabs; UTF-8): a header row whose first column names the image
+    and whose other columns are attributes, then one row per image, e.g.
+
+        image,sex,age_band
+        Aaron_Eckhart/Aaron_Eckhart_0001.jpg,male,40-60
+
+    Format 2, a folder of lists for one attribute named after the folder: <value>.txt or
+    <value>_names.txt, one image per line (../shared/data/lfw-gender is one).
+
+    An image is named by its path under the data folder or by its file name. Images the data set lacks,
+    images with two values of one attribute, and files that are not UTF-8 (read as Latin-1) are
+    reported; groups of fewer than 20 people are reported in the evaluation as too small.
+    """
+    from facesearch.eval.groups import read_groups
+    from facesearch.eval.report_run import data_images
+
+    try:
+        found = read_groups(labels, data_images(data))
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json(found.to_json())
+        return
+    for attribute, counts in found.counts().items():
+        line(f"{attribute}: " + ", ".join(f"{value} {n:,} images" for value, n in counts.items()))
+    for problem in found.problems:
+        line(f"note: {problem}")
+
+
+def threshold(
+    fmr: Annotated[float | None, typer.Option("--fmr", help="Target false match rate of one comparison.")] = None,
+    fpir: Annotated[float | None, typer.Option("--fpir", help="Target false positive identification rate of "
+                                                              "one search against a watchlist.")] = None,
+    watchlist_size: Annotated[int | None, typer.Option(help="People on the watchlist (with --fpir).", min=1)
+                              ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The score threshold for a target FMR (1:1), or for a target FPIR on a watchlist of N people (1:N,
+    as 'identify' and 'scan' set it: FMR = FPIR / N per comparison)."""
+    from facesearch.cli.output import format_fmr
+    from facesearch.engine import Engine
+
+    if (fmr is None) == (fpir is None):
+        fail("give one of --fmr or --fpir (with --watchlist-size)")
+    if fpir is not None and watchlist_size is None:
+        fail("--fpir needs --watchlist-size")
+    rate = fmr if fmr is not None else fpir / watchlist_size  # type: ignore[operator]
+    if not 0 < rate < 1:
+        fail(f"{fmr if fmr is not None else fpir}: expected a rate between 0 and 1")
+    try:
+        calibration = Engine(model).calibration
+    except FacesearchError as exc:
+        fail(str(exc))
+    if calibration is None:
+        fail(f"{model}: profile is not calibrated ('facesearch eval lfw --save-calibration')")
+    value, extrapolated = calibration.threshold_for_fmr(rate)
+    result = {"model": model, "fmr_per_comparison": rate, "threshold": value, "extrapolated": extrapolated,
+              "fpir": fpir, "watchlist_size": watchlist_size, "calibration": calibration.dataset,
+              "smallest_measured_fmr": calibration.smallest_measured_fmr}
+    if json_out:
+        emit_json(result)
+        return
+    what = f"FMR {fmr:g}" if fmr is not None else f"FPIR {fpir:g} on {watchlist_size:,} people (FMR {rate:.3g} each)"
+    line(f"{model}: threshold {value:.4f} for {what}; FMR there {format_fmr(rate, extrapolated)}")
+    if extrapolated:
+        line(f"note: beyond the {calibration.impostor_comparisons:,} impostor comparisons measured; the tail is "
+             "extrapolated")

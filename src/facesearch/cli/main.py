@@ -53,6 +53,7 @@ app.command("serve")(commands_serve.serve)
 app.add_typer(commands_serve.assets_app, name="assets")
 app.command("embed")(commands_embed.embed)
 app.command("doctor")(commands_models.doctor)
+app.command("threshold")(commands_eval.threshold)
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Profile: default (fused), dlib, mobilefacenet, "
                                                              "or a registered model's name.")]

@@ -14,6 +14,7 @@ millions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +28,7 @@ class Comparisons:
 
     genuine: NDArray[np.float32]
     genuine_person: NDArray[np.int64]
-    impostor: NDArray[np.float32]  # every impostor score (for distributions and thresholds)
+    impostor: NDArray[np.float32]  # every impostor score, ascending (for distributions and thresholds)
     high: NDArray[np.float32]  # impostor scores >= keep_from ...
     high_a: NDArray[np.int64]  # ... and the two people of each
     high_b: NDArray[np.int64]
@@ -60,8 +61,11 @@ def compare_all(vectors: NDArray[np.float32], person: NDArray[np.int64], *, keep
         high.append(sims[r, c])
         ha.append(person[start + r])
         hb.append(person[c])
-    cat = (lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype))
-    return Comparisons(cat(genuine, np.float32), cat(g_person, np.int64), cat(impostor, np.float32),
+
+    def cat(parts: list[NDArray[Any]], dtype: type) -> NDArray[Any]:
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    return Comparisons(cat(genuine, np.float32), cat(g_person, np.int64), np.sort(cat(impostor, np.float32)),
                        cat(high, np.float32), cat(ha, np.int64), cat(hb, np.int64), keep_from,
                        np.bincount(person, minlength=people).astype(np.int64))
 
@@ -124,20 +128,22 @@ def _interval(boot: NDArray[np.floating]) -> tuple[float, float]:
 
 
 def threshold_for(impostor: NDArray[np.float32], target: float) -> tuple[float, bool]:
-    """The lowest threshold with an observed FMR at most ``target``, and whether the data supports it
-    (at least ``RULE_OF_30`` false matches allowed at that rate)."""
+    """The lowest threshold with an observed FMR at most ``target`` over ``impostor`` (ascending), and
+    whether the data supports it (at least ``RULE_OF_30`` false matches allowed at that rate)."""
     n = len(impostor)
     if n == 0:
         return float("nan"), False
     allowed = int(np.floor(target * n))
-    ordered = np.sort(impostor)[::-1]
-    threshold = float(np.nextafter(ordered[allowed], np.float32(np.inf))) if allowed < n else float(ordered[-1])
+    if allowed >= n:
+        return float(impostor[0]), True
+    # Just above the (allowed + 1)-th highest score: exactly ``allowed`` impostors score at or above it.
+    threshold = float(np.nextafter(impostor[n - 1 - allowed], np.float32(np.inf)))
     return threshold, allowed >= RULE_OF_30
 
 
 def det_curve(c: Comparisons, points: int = 200) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(FMR, FNMR) at thresholds spread over the impostor tail (the DET and ROC curves)."""
-    impostor = np.sort(c.impostor)
+    impostor = c.impostor
     genuine = np.sort(c.genuine)
     n = len(impostor)
     fmrs = np.logspace(np.log10(max(1.0 / n, 1e-7)), 0, points)
