@@ -259,13 +259,14 @@ def build_report(evidence: Evidence, vectors: NDArray[np.float32], images: list[
     if math.isnan(operating):
         notes.append(f"profile {evidence.profile!r} is not calibrated: no operating threshold for 1:N and groups")
     else:
-        sections["identification"] = identification(vectors, labels, operating, settings)
         if groups is not None:
             diff = differentials(vectors, person, images, groups, operating, settings, keep_from)
-            worst = [a.get("worst_group_threshold") for a in diff["attributes"].values()]
             diff["operating_threshold"] = operating
             sections["groups"] = diff
-            if settings.worst_group_threshold and any(w is not None for w in worst):
-                operating = max(w for w in worst if w is not None)
-                notes.append("operating threshold raised so that the worst group meets the target FMR")
+            worst = [a["worst_group_threshold"] for a in diff["attributes"].values() if "worst_group_threshold" in a]
+            if settings.worst_group_threshold and worst and max(worst) > operating:
+                operating = max(worst)  # the 1:N section below runs at the raised threshold too
+                notes.append(f"operating threshold raised to {operating:.4f} so that the worst group meets FMR "
+                             f"{settings.operating_fmr:g}")
+        sections["identification"] = identification(vectors, labels, operating, settings)
     return EvaluationReport(evidence, settings, operating, sections, notes)

@@ -18,9 +18,10 @@ import numpy as np
 
 
 def _pct(value: float | None) -> str:
+    """A rate as a plain number (3 significant digits): one format for values and their intervals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{100 * value:.3g}%" if value >= 1e-3 else f"{value:.2g}"
+    return f"{value:.3g}"
 
 
 def _rate(rate: dict[str, Any] | None) -> str:
@@ -33,8 +34,10 @@ def _rate(rate: dict[str, Any] | None) -> str:
 
 
 def _caption(data: dict[str, Any]) -> str:
+    """Two lines under every figure: what was measured, with what, how and when."""
     e = data["evidence"]
-    return f"{e['dataset']} · model {e['profile']} ({', '.join(e['models'])}) · {e['created'][:10]}"
+    return (f"{e['dataset']} · model {e['profile']} ({', '.join(e['models'])}) · {e['created'][:10]}\n"
+            f"{e['protocol'][:150]}")
 
 
 def _figures(data: dict[str, Any], out: Path) -> dict[str, Path]:
@@ -47,8 +50,8 @@ def _figures(data: dict[str, Any], out: Path) -> dict[str, Path]:
     made: dict[str, Path] = {}
 
     def save(fig: Any, name: str) -> None:
-        fig.text(0.01, 0.01, caption, fontsize=7, color="#555")
-        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        fig.text(0.01, 0.01, caption, fontsize=6, color="#555", wrap=True)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
         path = out / f"{name}.png"
         fig.savefig(path)
         plt.close(fig)
@@ -59,11 +62,14 @@ def _figures(data: dict[str, Any], out: Path) -> dict[str, Path]:
         h = one["histogram"]
         bins = np.array(h["bins"])
         centres = (bins[:-1] + bins[1:]) / 2
-        fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+        fig, ax = plt.subplots(figsize=(7, 4.0), dpi=110)
         for key, colour in (("impostor", "#c0392b"), ("genuine", "#2456a6")):
             counts = np.array(h[key], float)
             ax.plot(centres, counts / max(counts.sum(), 1), color=colour, label=f"{key} ({int(counts.sum()):,})")
         ax.axvline(data["operating_threshold"], color="#333", ls="--", lw=1, label="operating threshold")
+        filled = np.flatnonzero(np.array(h["impostor"]) + np.array(h["genuine"]))
+        if len(filled):
+            ax.set_xlim(centres[filled[0]] - 0.05, min(1.0, centres[filled[-1]] + 0.05))
         ax.set_yscale("log")
         ax.set_xlabel("score")
         ax.set_ylabel("share of comparisons")
@@ -71,14 +77,14 @@ def _figures(data: dict[str, Any], out: Path) -> dict[str, Path]:
         ax.legend(fontsize=8)
         save(fig, "scores")
         det_fmr, det_fnmr = np.array(one["det"]["fmr"]), np.array(one["det"]["fnmr"])
-        fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=110)
+        fig, ax = plt.subplots(figsize=(7, 4.6), dpi=110)
         ax.loglog(det_fmr, np.maximum(det_fnmr, 1e-5), color="#2456a6")
         ax.set_xlabel("FMR (false match rate)")
         ax.set_ylabel("FNMR (false non-match rate)")
         ax.set_title("DET")
         ax.grid(True, which="both", alpha=0.3)
         save(fig, "det")
-        fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=110)
+        fig, ax = plt.subplots(figsize=(7, 4.6), dpi=110)
         ax.semilogx(det_fmr, 1 - det_fnmr, color="#2456a6")
         ax.set_xlabel("FMR")
         ax.set_ylabel("TMR (1 - FNMR)")
@@ -88,7 +94,7 @@ def _figures(data: dict[str, Any], out: Path) -> dict[str, Path]:
 
     cal = data.get("calibration", {})
     if "per_target" in cal:
-        fig, ax = plt.subplots(figsize=(5.2, 4.4), dpi=110)
+        fig, ax = plt.subplots(figsize=(7, 4.6), dpi=110)
         for row in cal["per_target"]:
             t = row["target_fmr"]
             ax.errorbar([t], [max(row["observed_median"], 1e-7)],
@@ -106,7 +112,7 @@ def _figures(data: dict[str, Any], out: Path) -> dict[str, Path]:
     ident = data.get("identification", {})
     if "rows" in ident:
         rows = ident["rows"]
-        fig, ax = plt.subplots(figsize=(5.6, 4.4), dpi=110)
+        fig, ax = plt.subplots(figsize=(7, 4.6), dpi=110)
         sizes = [r["watchlist"] for r in rows]
         ax.loglog(sizes, [max(r["fpir"], 1e-5) for r in rows], "o-", color="#c0392b", label="FPIR (false alerts)")
         ax.loglog(sizes, [max(r["fnir"], 1e-5) for r in rows], "s-", color="#2456a6", label="FNIR (misses)")
@@ -122,7 +128,7 @@ def _figures(data: dict[str, Any], out: Path) -> dict[str, Path]:
         usable = [r for r in result["rows"] if "fmr" in r]
         if not usable:
             continue
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), dpi=110)
+        fig, axes = plt.subplots(1, 2, figsize=(8, 4.0), dpi=110)
         for ax, key, title in ((axes[0], "fmr", "FMR"), (axes[1], "fnmr", "FNMR")):
             names = [r["group"] for r in usable if r.get(key)]
             values = [r[key]["value"] for r in usable if r.get(key)]

@@ -111,7 +111,10 @@ def fmr(c: Comparisons, threshold: float, draws: NDArray[np.int64]) -> Rate:
     hits = c.high >= threshold
     value = float(hits.sum() / len(c.impostor)) if len(c.impostor) else float("nan")
     a, b = c.high_a[hits], c.high_b[hits]
-    numerator = (draws[:, a] * draws[:, b]).sum(axis=1)
+    # In slices of resamples: (rounds x false matches) can be gigabytes at FMR 1e-2 on a large set.
+    step = max(1, 20_000_000 // max(len(a), 1))
+    numerator = np.concatenate([(draws[i:i + step, a] * draws[i:i + step, b]).sum(axis=1)
+                                for i in range(0, len(draws), step)]) if len(draws) else np.zeros(0)
     # Impostor pairs in a resample: every pair of images of two different people, a person drawn k
     # times counting k times: sum over a < b of x_a x_b with x_p = k_p n_p, i.e. ((sum x)^2 - sum x^2) / 2.
     x = (draws * c.images_per_person[None, :]).astype(np.float64)
