@@ -67,7 +67,19 @@ def test_the_report_has_every_section_and_says_what_the_data_cannot_support(
     assert "1:1 verification" in page and "Demographic differentials" in page and "not enough data" in page
     assert not re.search(r'src="(?!data:)', page)  # self-contained: every figure inlined
     assert {p.name for p in out.glob("*.png")} >= {"scores.png", "det.png", "roc.png", "calibration.png",
-                                                   "watchlist.png", "groups-lfw-gender.png"}
+                                                   "watchlist.png", "fnir_fpir.png", "groups-lfw-gender.png"}
+    assert all(len(r["curve"]["fpir"]) == len(r["curve"]["fnir"]) > 0 for r in report["identification"]["rows"])
+
+    # The worst group sets the threshold: every group then meets the target (where measurable).
+    strict = run(tmp_path / "home", "eval", "report", "--data", str(data), "--pairs", str(pairs), "--groups",
+                 str(lfw.parent / "lfw-gender"), "--out", str(tmp_path / "strict"), "--cache", str(cache),
+                 "--rounds", "100", "--worst-group-threshold", "--json")
+    raised = json.loads(strict.stdout)
+    worst = raised["groups"]["attributes"]["lfw-gender"]["worst_group_threshold"]
+    assert raised["operating_threshold"] == pytest.approx(max(worst, report["operating_threshold"]))
+    assert raised["identification"]["threshold"] == pytest.approx(raised["operating_threshold"])
+    assert {r["group"] for r in raised["groups"]["attributes"]["lfw-gender"]["at_worst_group_threshold"]} == {
+        "female", "male"}
 
 
 def test_bad_input_costs_its_part_not_the_report(dataset: tuple[Path, Path, Path], tmp_path: Path) -> None:

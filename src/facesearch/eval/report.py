@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from facesearch.calibration import Calibration, fit_fmr
 from facesearch.eval.groups import GroupLabels
-from facesearch.eval.identification import fnir_at_fpir, search_topk, split_by_identity
+from facesearch.eval.identification import fnir_at_fpir, fnir_fpir_curve, search_topk, split_by_identity
 from facesearch.eval.verification import (
     RULE_OF_30,
     Comparisons,
@@ -160,10 +160,14 @@ def identification(vectors: NDArray[np.float32], labels: list[str], threshold: f
         false_alerts = int((n_scores[:, 0] >= threshold).sum())
         misses = int((~correct | (m_scores[:, 0] < threshold)).sum())
         point = fnir_at_fpir(m_scores, correct[:, None], n_scores[:, 0], settings.fpir)
+        grid = np.logspace(np.log10(1.0 / max(len(off_list), 1)), 0, 40)
+        curve = fnir_fpir_curve(m_scores, correct[:, None], n_scores[:, 0], grid)
         rows.append({"watchlist": int(size), "nonmated": len(off_list), "mated": len(mated),
                      "fpir": false_alerts / max(len(off_list), 1), "false_alerts": false_alerts,
                      "fnir": misses / max(len(mated), 1), "misses": misses,
-                     "at_fpir": {"fpir": settings.fpir, **point.to_json()}})
+                     "at_fpir": {"fpir": settings.fpir, **point.to_json()},
+                     "curve": {"fpir": curve.fpir_achieved.tolist(), "fnir": curve.fnir.tolist(),
+                               "resolved": curve.resolved.tolist()}})
     return {"threshold": threshold, "rows": rows,
             "note": "watchlists are random subsets of the people with two or more images (their first image "
                     "enrolled); every other image searches as a stranger"}

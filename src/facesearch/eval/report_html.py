@@ -122,6 +122,19 @@ def _figures(data: dict[str, Any], out: Path) -> dict[str, Path]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         save(fig, "watchlist")
+        fig, ax = plt.subplots(figsize=(7, 4.6), dpi=110)
+        for r in rows:
+            curve = r["curve"]
+            fpir, fnir = np.array(curve["fpir"]), np.maximum(np.array(curve["fnir"]), 1e-4)
+            ok = np.array(curve["resolved"], bool)
+            line = ax.loglog(fpir[ok], fnir[ok], label=f"{r['watchlist']:,} people")[0]
+            ax.loglog(fpir[~ok], fnir[~ok], ls=":", color=line.get_color())  # fewer than 30 false alerts
+        ax.set_xlabel("FPIR (dotted: fewer than 30 false alerts)")
+        ax.set_ylabel("FNIR")
+        ax.set_title("1:N: FNIR against FPIR for each watchlist size")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        save(fig, "fnir_fpir")
 
     groups = data.get("groups", {})
     for attribute, result in groups.get("attributes", {}).items():
@@ -218,7 +231,8 @@ def render(data: dict[str, Any], out: Path) -> Path:
             parts.append(f"<tr><td>{r['watchlist']:,}</td><td>{_pct(r['fpir'])} <span class=n>"
                          f"{r['false_alerts']:,}/{r['nonmated']:,}</span></td><td>{_pct(r['fnir'])} <span class=n>"
                          f"{r['misses']:,}/{r['mated']:,}</span></td><td>{_pct(at.get('fnir'))}</td></tr>")
-        parts.append("</table>" + _img(figures.get("watchlist"), "watchlist"))
+        parts.append("</table>" + _img(figures.get("watchlist"), "watchlist") + _img(figures.get("fnir_fpir"),
+                                                                                     "FNIR against FPIR"))
     else:
         parts.append(f'<p class="note">{html.escape(ident.get("note", "not computed"))}</p>')
 
