@@ -122,3 +122,13 @@ def test_admins_manage_people_and_keys_in_the_console(tmp_path: Path) -> None:
     assert forged.status_code == 403
     alone = admin.post("/console/accounts/users/root/disable", data={"csrf_token": token})
     assert alone.status_code == 400 and "last enabled administrator" in alone.text
+
+    # Anyone signed in changes their own password from the page linked under their name.
+    assert 'href="/console/password"' in admin.get("/console/accounts").text
+    short = admin.post("/console/password", data={"csrf_token": token, "current": PASSWORD, "new": "short"})
+    assert "password too short" in short.text
+    done = admin.post("/console/password", data={"csrf_token": token, "current": PASSWORD,
+                                                 "new": "another long passphrase"})
+    assert "Password changed" in done.text
+    assert TestClient(app).post("/console/login", data={"username": "root", "password": PASSWORD}).url.path == (
+        "/console/login")

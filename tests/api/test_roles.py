@@ -165,3 +165,24 @@ def test_disabling_a_person_ends_their_sessions_and_revoked_keys_stop_working(
     with sessions() as s:
         actions = [e.action for e in audit.events(s)]
     assert {"account.user.disable", "account.user.enable", "account.key.revoke"} <= set(actions)
+
+
+def test_people_change_their_own_password_and_their_other_sessions_end(
+        served: tuple[TestClient, dict[str, str], Any]) -> None:
+    client, keys, _ = served
+    old, new = "correct horse battery", "a brand new long passphrase"
+    laptop, phone = TestClient(client.app), TestClient(client.app)
+    csrf = laptop.post("/v1/auth/login", json={"username": "auditor-person", "password": old}).json()["csrf_token"]
+    assert phone.post("/v1/auth/login", json={"username": "auditor-person", "password": old}).status_code == 200
+    wrong = laptop.post("/v1/auth/password", json={"current": "guess", "new": new}, headers={"X-CSRF-Token": csrf})
+    assert wrong.status_code == 400 and "current password is wrong" in wrong.json()["error"]
+    assert laptop.post("/v1/auth/password", json={"current": old, "new": new}).status_code == 403  # no CSRF token
+    changed = laptop.post("/v1/auth/password", json={"current": old, "new": new}, headers={"X-CSRF-Token": csrf})
+    assert changed.status_code == 200
+    assert laptop.get("/v1/audit/verify").status_code == 200  # this session goes on
+    assert phone.get("/v1/audit/verify").status_code == 401  # the other one ended
+    assert client.post("/v1/auth/login", json={"username": "auditor-person", "password": old}).status_code == 401
+    assert client.post("/v1/auth/login", json={"username": "auditor-person", "password": new}).status_code == 200
+    by_key = client.post("/v1/auth/password", json={"current": "x", "new": new},
+                         headers={"Authorization": f"Bearer {keys['auditor']}"})
+    assert by_key.status_code == 403 and "API keys have no password" in by_key.json()["error"]

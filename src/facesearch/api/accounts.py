@@ -144,6 +144,29 @@ def revoke_api_key(sessions: sessionmaker[Session], name: str, *, actor: str) ->
         audit.append(s, actor=actor, action="account.key.revoke", subject=f"key:{name}")
 
 
+def change_password(sessions: sessionmaker[Session], username: str, current: str, new: str, *,
+                    keep_token: str | None = None) -> None:
+    """A person changes their own password (the current one is asked again); every other session of
+    theirs ends, so a stolen session does not outlive the change."""
+    if len(new) < 12:
+        raise AccountError(username, "password too short (at least 12 characters)")
+    with sessions.begin() as s:
+        user = s.get(UserRow, username)
+        try:
+            ok = user is not None and not user.disabled and _hasher.verify(user.password_hash, current)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or user is None:
+            audit.append(s, actor=username[:100], action="account.password.failed")
+            raise AccountError(username, "the current password is wrong")
+        user.password_hash = _hasher.hash(new)
+        kept = None if keep_token is None else _sha(keep_token)
+        for row in s.scalars(select(WebSessionRow).where(WebSessionRow.username == username)):
+            if row.token_sha256 != kept:
+                s.delete(row)
+        audit.append(s, actor=username, action="account.password.change", subject=f"user:{username}")
+
+
 def by_api_key(sessions: sessionmaker[Session], key: str) -> Principal | None:
     with sessions() as s:
         row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == _sha(key), ApiKeyRow.revoked.is_(False)))

@@ -83,6 +83,11 @@ def _status_for(exc: FacesearchError) -> int:
     return 400
 
 
+class PasswordIn(BaseModel):
+    current: str = Field(min_length=1, max_length=1000)
+    new: str = Field(min_length=12, max_length=1000)
+
+
 class UserIn(BaseModel):
     username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
     password: str = Field(min_length=12, max_length=1000)
@@ -228,6 +233,16 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
             accounts.sign_out(sessions, token)
         response.delete_cookie(SESSION_COOKIE)
         return {"status": "signed out"}
+
+    @app.post("/v1/auth/password")
+    def change_password(body: PasswordIn, request: Request, who: Annotated[Principal, Depends(principal)]
+                        ) -> dict[str, str]:
+        """Change your own password (people only); your other sessions end."""
+        if who.kind != "user":
+            raise HTTPException(403, "API keys have no password: revoke the key and make a new one")
+        accounts.change_password(sessions, who.name, body.current, body.new,
+                                 keep_token=request.cookies.get(SESSION_COOKIE))
+        return {"status": "password changed"}
 
     @app.get("/v1/cases")
     def list_cases(_who: Annotated[Principal, Depends(require("cases.read"))]) -> list[dict[str, Any]]:

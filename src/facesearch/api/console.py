@@ -83,6 +83,24 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
                             max_age=accounts.SESSION_HOURS * 3600)
         return response
 
+    @router.get("/password", response_class=HTMLResponse)
+    def password_page(request: Request, who: Annotated[Principal, Depends(person)], error: str = "",
+                      note: str = "") -> HTMLResponse:
+        return page(request, "password.html", who, title="Password", error=error, note=note)
+
+    @router.post("/password")
+    def change_password(request: Request, csrf_token: Annotated[str, Form()], current: Annotated[str, Form()],
+                        new: Annotated[str, Form()], who: Annotated[Principal, Depends(person)]) -> Response:
+        from urllib.parse import urlencode
+
+        csrf(who, csrf_token)
+        try:
+            accounts.change_password(sessions, who.name, current, new, keep_token=request.cookies.get(COOKIE))
+        except FacesearchError as exc:
+            return RedirectResponse("/console/password?" + urlencode({"error": str(exc)}), status_code=303)
+        return RedirectResponse("/console/password?" + urlencode({"note": "Password changed; your other "
+                                                                          "sessions have ended."}), status_code=303)
+
     @router.post("/logout")
     def logout(request: Request, csrf_token: Annotated[str, Form()],
                who: Annotated[Principal, Depends(person)]) -> Response:
