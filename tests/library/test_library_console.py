@@ -49,6 +49,22 @@ def test_people_grid_and_corrections_in_the_console(engine: Engine, lfw: Path, t
     image = mia.get(sample)
     assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
 
+    person_page = mia.get(f"/console/library/{powell}").text
+    opened = re.search(r'href="(/console/library/photos/F(\d+)\.jpg)"', person_page)
+    assert opened is not None
+    photo = mia.get(opened.group(1))
+    assert photo.status_code == 200 and photo.content[:2] == b"\xff\xd8" and b"Exif" not in photo.content[:64]
+    api_key = accounts.add_api_key(sessions, "viewer", "library", actor="setup")
+    same = TestClient(app).get(f"/v1/library/faces/F{opened.group(2)}/photo.jpg",
+                               headers={"Authorization": f"Bearer {api_key}"})
+    assert same.status_code == 200 and same.content == photo.content
+    _, faces_now = person_faces(sessions, powell)
+    gone_photo = Path(next(f.path for f in faces_now if f.id == int(opened.group(2))))
+    kept = gone_photo.read_bytes()
+    gone_photo.unlink()
+    missing = mia.get(opened.group(1))
+    assert missing.status_code == 400 and "no longer on disk" in missing.json()["error"]
+    gone_photo.write_bytes(kept)
     assert mia.post(f"/console/library/{powell}/name", data={"csrf_token": token, "name": "Colin"}).status_code == 200
     assert "Colin" in mia.get("/console/library").text
     forged = mia.post(f"/console/library/{powell}/name", data={"csrf_token": "x", "name": "Eve"})

@@ -46,6 +46,11 @@ def add_library_pages(router: APIRouter, sessions: sessionmaker[Session], sealer
         return Response(library.open_crop(sessions, sealer, face), media_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
 
+    @router.get("/library/photos/{face}.jpg")
+    def photo(face: str, _who: Reader) -> Response:
+        return Response(library.photo_preview(sessions, face), media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=600"})
+
     @router.get("/library/{ref}", response_class=HTMLResponse)
     def person(ref: str, request: Request, who: Reader, error: str = "", note: str = "") -> HTMLResponse:
         summary, faces = library.person_faces(sessions, ref)

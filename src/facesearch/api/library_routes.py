@@ -76,6 +76,11 @@ def library_router(sessions: sessionmaker[Session], sealer: Sealer, engine: Call
         library.move_face(sessions, face, ref, actor=who.name)
         return {"face": face.upper(), "person": ref.upper()}
 
+    @router.get("/faces/{face}/photo.jpg", response_class=Response)
+    def photo(face: str, _who: Reader) -> Response:
+        """The photo the face is in (at most 1600 px, re-encoded without the file's metadata)."""
+        return Response(library.photo_preview(sessions, face), media_type="image/jpeg")
+
     @router.get("/faces/{face}.jpg", response_class=Response)
     def crop(face: str, _who: Reader) -> Response:
         return Response(library.open_crop(sessions, sealer, face), media_type="image/jpeg",

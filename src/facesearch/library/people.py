@@ -275,6 +275,21 @@ def forget_person(sessions: sessionmaker[Session], ref: str, *, actor: str) -> F
     return done
 
 
+def photo_preview(sessions: sessionmaker[Session], face: str, max_side: int = 1600) -> bytes:
+    """The photo a face is in, as a JPEG of at most ``max_side`` pixels, decoded and re-encoded: the
+    file's metadata (place, camera, dates) is not passed on."""
+    from pathlib import Path
+
+    from facesearch.images import load_image, to_jpeg
+
+    with sessions() as s:
+        row = face_row(s, face)
+        path = s.scalar(select(LibraryPhotoRow.path).where(LibraryPhotoRow.id == row.photo_id)) or ""
+    if not Path(path).is_file():
+        raise LibraryError(face, f"its photo is no longer on disk ({path})")
+    return to_jpeg(load_image(Path(path)).pixels, max_side)
+
+
 def open_crop(sessions: sessionmaker[Session], sealer: Sealer, face: str) -> bytes:
     """A face's crop (JPEG), opened."""
     with sessions() as s:
