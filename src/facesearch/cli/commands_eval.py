@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from facesearch.cli.output import emit_json, fail, line, table
+from facesearch.cli.output import CountBar, emit_json, fail, line, table
 from facesearch.errors import FacesearchError
 
 app = typer.Typer(help="Evaluate models on standard protocols.", no_args_is_help=True)
@@ -110,22 +110,16 @@ def report(
 
     if not 0 < fmr < 1:
         fail(f"--fmr {fmr}: expected a rate between 0 and 1")
-    bar = None
-
-    def total(n: int) -> None:
-        nonlocal bar
-        bar = tqdm(total=n, unit="img", desc="embedding", disable=json_out or None, leave=False)
-
+    bar = CountBar("embedding", "img", quiet=json_out)
     try:
         result, page = run_report(Engine(model), data, pairs, out, groups=groups, cache=cache,
                                   settings=ReportSettings(operating_fmr=fmr, rounds=rounds,
                                                           worst_group_threshold=worst_group),
-                                  on_total=total, progress=lambda n: bar.update(n) if bar is not None else None)
+                                  on_total=bar.start, progress=bar.update)
     except FacesearchError as exc:
         fail(str(exc))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if json_out:
         emit_json(result.to_json())
         return

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from facesearch.cli.commands_cases import _context
-from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, line, table, warn
+from facesearch.cli.output import EXIT_PARTIAL, CountBar, emit_json, fail, line, table, warn
 from facesearch.errors import FacesearchError
 
 app = typer.Typer(help="Group a personal photo collection by the people in it, and find people in it.",
@@ -37,26 +37,18 @@ def index(
     json_out: JsonOpt = False,
 ) -> None:
     """Index new and changed photos (unchanged ones are skipped), then group new faces into people."""
-    from tqdm import tqdm
-
     from facesearch.engine import Engine
     from facesearch.library.index import index_library
 
-    bar: Any = None
-
-    def total(n: int) -> None:
-        nonlocal bar
-        bar = tqdm(total=n, unit="photo", desc="indexing", dynamic_ncols=True, disable=None, leave=False)
-
+    bar = CountBar("indexing", "photo")
     try:
         sessions, sealer = _context()
         summary = index_library(Engine(model), sessions, sealer, folder, actor=getpass.getuser(),
-                                on_total=total, progress=lambda n: bar.update(n) if bar is not None else None)
+                                on_total=bar.start, progress=bar.update)
     except FacesearchError as exc:
         fail(str(exc))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if json_out:
         emit_json(summary.to_json())
     else:

@@ -56,3 +56,33 @@ def format_fmr(fmr: float | None, extrapolated: bool = False) -> str:
     one_in = 1 / fmr
     text = f"{fmr:.2g} (about 1 in {one_in:,.0f})" if one_in >= 2 else f"{fmr:.2g}"
     return text + (", extrapolated" if extrapolated else "")
+
+
+class CountBar:
+    """A progress bar (on stderr) that starts once the total is known, e.g. after a folder walk.
+
+    Example:
+        >>> bar = CountBar("indexing", "photo")
+        >>> run(on_total=bar.start, progress=bar.update)
+        >>> bar.close()
+    """
+
+    def __init__(self, desc: str, unit: str, *, quiet: bool = False) -> None:
+        self.desc, self.unit, self.quiet = desc, unit, quiet
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, dynamic_ncols=True,
+                        disable=True if self.quiet else None, leave=False)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
