@@ -29,12 +29,6 @@ def add_library_pages(router: APIRouter, sessions: sessionmaker[Session], sealer
         query = urlencode({k: v for k, v in (("error", error), ("note", note)) if v})
         return RedirectResponse(target + (f"?{query}" if query else ""), status_code=303)
 
-    def thresholds() -> Any:
-        from facesearch.library.cluster import LinkThresholds
-        from facesearch.library.store import calibration_of
-
-        return LinkThresholds.from_calibration(calibration_of(engine()))
-
     @router.get("/library", response_class=HTMLResponse)
     def people(request: Request, who: Reader, everyone: bool = False, error: str = "", note: str = "") -> HTMLResponse:
         listing = library.list_people(sessions, everyone=everyone)
@@ -97,7 +91,9 @@ def add_library_pages(router: APIRouter, sessions: sessionmaker[Session], sealer
     def not_this(ref: str, face: str, csrf_token: Annotated[str, Form()], who: Writer) -> Response:
         csrf(who, csrf_token)
         try:
-            went = library.not_person(sessions, sealer, face, ref, thresholds(), actor=who.name)
+            from facesearch.library.store import grouping_thresholds
+
+            went = library.not_person(sessions, sealer, face, ref, grouping_thresholds(engine()), actor=who.name)
         except FacesearchError as exc:
             return back(ref, error=str(exc))
         return back(ref, note=f"{face.upper()} removed; it is now " + (f"with {went}." if went else "unsorted."))

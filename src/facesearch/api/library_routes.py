@@ -64,10 +64,9 @@ def library_router(sessions: sessionmaker[Session], sealer: Sealer, engine: Call
 
     @router.post("/faces/{face}/not/{ref}")
     def not_person(face: str, ref: str, who: Writer) -> dict[str, object]:
-        from facesearch.library.cluster import LinkThresholds
-        from facesearch.library.store import calibration_of
+        from facesearch.library.store import grouping_thresholds
 
-        thresholds = LinkThresholds.from_calibration(calibration_of(engine()))
+        thresholds = grouping_thresholds(engine())
         return {"face": face.upper(), "now_with": library.not_person(sessions, sealer, face, ref, thresholds,
                                                                      actor=who.name)}
 

@@ -24,10 +24,9 @@ FaceArg = Annotated[str, typer.Argument(help="A face's id, as 'library show' sho
 def _thresholds(model: str) -> Any:
     """Grouping thresholds from the profile's calibration."""
     from facesearch.engine import Engine
-    from facesearch.library.cluster import LinkThresholds
-    from facesearch.library.store import calibration_of
+    from facesearch.library.store import grouping_thresholds
 
-    return LinkThresholds.from_calibration(calibration_of(Engine(model)))
+    return grouping_thresholds(Engine(model))
 
 
 @app.command("index")

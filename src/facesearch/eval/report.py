@@ -23,7 +23,6 @@ from facesearch.eval.identification import fnir_at_fpir, fnir_fpir_curve, search
 from facesearch.eval.verification import (
     RULE_OF_30,
     Comparisons,
-    Rate,
     compare_all,
     det_curve,
     fmr,
@@ -57,10 +56,6 @@ class Evidence:
     models: tuple[str, ...]
     protocol: str
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-
-
-def _rate(rate: Rate | None) -> dict[str, object] | None:
-    return None if rate is None else rate.to_json()
 
 
 def _histogram(scores: NDArray[np.float32], bins: NDArray[np.float64]) -> list[int]:
@@ -182,7 +177,7 @@ def differentials(vectors: NDArray[np.float32], person: NDArray[np.int64], image
     out: dict[str, Any] = {"source": groups.source, "problems": list(groups.problems), "attributes": {}}
     for attribute, labels in groups.labels.items():
         rows: list[dict[str, Any]] = []
-        measured: dict[str, Comparisons] = {}
+        measured: dict[str, tuple[Comparisons, NDArray[np.int64]]] = {}
         for value in sorted(set(labels.values())):
             rows_idx = np.array(sorted(index[i] for i, v in labels.items() if v == value and i in index), np.int64)
             people_here = np.unique(person[rows_idx]) if len(rows_idx) else np.zeros(0, np.int64)
@@ -193,8 +188,8 @@ def differentials(vectors: NDArray[np.float32], person: NDArray[np.int64], image
                 continue
             renumbered = np.searchsorted(people_here, person[rows_idx])
             c = compare_all(vectors[rows_idx], renumbered, keep_from=keep_from)
-            measured[value] = c
             draws = resample_people(len(people_here), settings.rounds, settings.seed)
+            measured[value] = (c, draws)
             own, supported = threshold_for(c.impostor, settings.operating_fmr)
             row.update({"genuine": len(c.genuine), "impostor": len(c.impostor),
                         "fmr": fmr(c, threshold, draws).to_json(),
@@ -212,11 +207,12 @@ def differentials(vectors: NDArray[np.float32], person: NDArray[np.int64], image
             worst = max(r["threshold_for_target"] for r in usable)
             result["worst_group_threshold"] = worst
             if settings.worst_group_threshold:
-                result["at_worst_group_threshold"] = [
-                    {"group": r["group"], "fmr": fmr(measured[r["group"]], worst, resample_people(
-                        r["people"], settings.rounds, settings.seed)).to_json(),
-                     "fnmr": fnmr(measured[r["group"]], worst, resample_people(
-                         r["people"], settings.rounds, settings.seed)).to_json()} for r in usable]
+                at_worst = []
+                for r in usable:
+                    c, draws = measured[r["group"]]
+                    at_worst.append({"group": r["group"], "fmr": fmr(c, worst, draws).to_json(),
+                                     "fnmr": fnmr(c, worst, draws).to_json()})
+                result["at_worst_group_threshold"] = at_worst
         out["attributes"][attribute] = result
     return out
 

@@ -31,11 +31,11 @@ from facesearch.library.cluster import LinkThresholds
 from facesearch.library.files import DiskPhoto, Fingerprint, fingerprint, near_copies, same_picture, walk_photos
 from facesearch.library.store import (
     LibraryError,
-    calibration_of,
     crop_purpose,
     drop_empty_people,
     embedding_purpose,
     group_new_faces,
+    grouping_thresholds,
     library_profile,
 )
 from facesearch.store.crypto import Sealer
@@ -140,7 +140,7 @@ def index_library(
     """
     began = time.perf_counter()
     floor = floor or QualityFloor()
-    thresholds = thresholds or LinkThresholds.from_calibration(calibration_of(engine))
+    thresholds = thresholds or grouping_thresholds(engine)
     root = root.expanduser().absolute()
     if not root.is_dir():
         # A missing folder is often an unmounted drive: never read it as "every photo was deleted".
@@ -346,5 +346,4 @@ def _write(sessions: sessionmaker[Session],
                     s.add_all(LibraryRejectionRow(face_id=face.id, person_id=p) for p in same.rejected)
                 summary.faces += 1
                 summary.unsorted += 0 if clusterable else 1
-            summary.indexed += 1
-        summary.indexed += sum(1 for _, _, status, _, _ in batch if status == "no_faces")
+        summary.indexed += sum(1 for _, _, status, _, _ in batch if status in ("faces", "no_faces"))

@@ -93,6 +93,11 @@ def _face(row: LibraryFaceRow, path: str) -> LibraryFace:
     return LibraryFace(row.id, row.person_id, path, list(row.box), row.face_size, row.clusterable, row.pinned)
 
 
+def _sample_rank(face: LibraryFaceRow | LibraryFace) -> tuple[bool, float]:
+    """A person's sample face: the largest of those sharp enough to group."""
+    return face.clusterable, face.face_size
+
+
 def list_people(sessions: sessionmaker[Session], *, everyone: bool = False) -> PeopleList:
     """People, largest first (named people always listed); the sample is each one's largest sharp face."""
     with sessions() as s:
@@ -110,7 +115,7 @@ def list_people(sessions: sessionmaker[Session], *, everyone: bool = False) -> P
         if not everyone and name is None and len(faces) < MIN_SHOWN:
             hidden += 1
             continue
-        best = max(faces, key=lambda fp: (fp[0].clusterable, fp[0].face_size), default=None)
+        best = max(faces, key=lambda fp: _sample_rank(fp[0]), default=None)
         people.append(PersonSummary(pid, name, len(faces), len({f.photo_id for f, _ in faces}),
                                     None if best is None else best[0].id, None if best is None else best[1]))
     people.sort(key=lambda p: (-p.faces, p.id))
@@ -123,16 +128,10 @@ def person_faces(sessions: sessionmaker[Session], ref: str) -> tuple[PersonSumma
         person = person_row(s, ref)
         faces = [_face(f, path) for f, path in s.execute(_faces_query().where(LibraryFaceRow.person_id == person.id))]
         name = person.name
-    best = max(faces, key=lambda f: (f.clusterable, f.face_size), default=None)
+    best = max(faces, key=_sample_rank, default=None)
     summary = PersonSummary(person.id, name, len(faces), len({f.path for f in faces}),
                             None if best is None else best.id, None if best is None else best.path)
     return summary, faces
-
-
-def unsorted_faces(sessions: sessionmaker[Session], limit: int = 500) -> list[LibraryFace]:
-    with sessions() as s:
-        query = _faces_query().where(LibraryFaceRow.person_id.is_(None)).limit(limit)
-        return [_face(f, path) for f, path in s.execute(query)]
 
 
 def name_person(sessions: sessionmaker[Session], ref: str, name: str, *, actor: str) -> None:

@@ -7,14 +7,14 @@ in the photo, so a sealed value copied to another row does not open.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from facesearch.errors import FacesearchError
@@ -37,6 +37,11 @@ def calibration_of(engine: Engine) -> Calibration:
         raise LibraryError(engine.profile, "profile is not calibrated: the library needs calibrated scores "
                                            "('facesearch eval lfw --save-calibration')")
     return engine.calibration
+
+
+def grouping_thresholds(engine: Engine) -> LinkThresholds:
+    """The thresholds people are grouped with, from the engine's calibration."""
+    return LinkThresholds.from_calibration(calibration_of(engine))
 
 
 def embedding_purpose(sha256: str, face_index: int, profile: str) -> str:
@@ -112,7 +117,6 @@ class GroupingSummary:
 
     joined: int
     new_people: int
-    faces_in_new_people: int
 
 
 def group_new_faces(s: Session, sealer: Sealer, thresholds: LinkThresholds) -> GroupingSummary:
@@ -123,7 +127,7 @@ def group_new_faces(s: Session, sealer: Sealer, thresholds: LinkThresholds) -> G
     faces = load_faces(s, sealer)
     new = [f for f in faces if f.person_id is None]
     if not new:
-        return GroupingSummary(0, 0, 0)
+        return GroupingSummary(0, 0)
     old = [f for f in faces if f.person_id is not None]
     by_person: dict[int, list[StoredFace]] = defaultdict(list)
     for f in old:
@@ -153,7 +157,7 @@ def group_new_faces(s: Session, sealer: Sealer, thresholds: LinkThresholds) -> G
         for i in faces_of_new:
             assign[new[i].id] = created.id
     set_people(s, assign)
-    return GroupingSummary(len(result.joined), len(result.new_people), sum(len(p) for p in result.new_people))
+    return GroupingSummary(len(result.joined), len(result.new_people))
 
 
 def set_people(s: Session, assign: dict[int, int | None]) -> None:
@@ -179,14 +183,3 @@ def face_row(s: Session, ref: str) -> LibraryFaceRow:
     if row is None:
         raise LibraryError(ref, "no such face in the library")
     return row
-
-
-def face_counts(s: Session) -> dict[int, int]:
-    query = (select(LibraryFaceRow.person_id, func.count()).where(LibraryFaceRow.person_id.is_not(None))
-             .group_by(LibraryFaceRow.person_id))
-    return {int(p): int(n) for p, n in s.execute(query) if p is not None}
-
-
-def photo_ids_of(s: Session, person_ids: Sequence[int]) -> set[int]:
-    query = select(LibraryFaceRow.photo_id).where(LibraryFaceRow.person_id.in_(list(person_ids)))
-    return {int(p) for p in s.scalars(query)}
