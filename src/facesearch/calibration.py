@@ -156,7 +156,7 @@ def load_calibrations(home: Path | None) -> dict[str, Calibration]:
 
 
 def save_calibration(path: Path, calibration: Calibration) -> None:
-    from facesearch.models.registry import atomic_write
+    from facesearch.files import atomic_write
 
     data: dict[str, object] = dict(_read(path.read_text())) if path.is_file() else {}
     data[calibration.profile] = calibration.to_json()

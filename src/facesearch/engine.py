@@ -20,7 +20,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,9 +35,7 @@ from facesearch.models.recognizer import Recognizer
 from facesearch.models.registry import ModelStore, profile_flips
 from facesearch.models.runtime import Device, RuntimeOptions
 from facesearch.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from facesearch.verify import Verification
+from facesearch.verify import DEFAULT_TARGET_FMR, UNCALIBRATED_THRESHOLD, Verification, choose_largest
 
 log = logging.getLogger(__name__)
 
@@ -232,9 +229,35 @@ class Engine:
         return float(np.dot(a.astype(np.float64), b.astype(np.float64)))
 
     def verify(
-        self, a: ImageInput, b: ImageInput, *, channels: Channels | None = None, target_fmr: float = 1e-3
+        self,
+        a: ImageInput,
+        b: ImageInput,
+        *,
+        channels: Channels | None = None,
+        threshold: float | None = None,
+        target_fmr: float = DEFAULT_TARGET_FMR,
     ) -> Verification:
-        """1:1 verification of the largest face in each image (see ``facesearch.verify.verify``)."""
-        from facesearch.verify import verify
+        """1:1 verification: compare the largest face of ``a`` with the largest face of ``b``.
 
-        return verify(self, a, b, channels=channels, target_fmr=target_fmr)
+        The decision threshold is the calibrated score whose false match rate is ``target_fmr`` (default
+        1e-3), unless ``threshold`` is given.
+
+        Raises ``ImageError`` for an unreadable image and ``NoFaceError`` when an image holds no face.
+        """
+        images = [self.load(a, channels), self.load(b, channels)]
+        detected = self.detect(images)
+        chosen = [choose_largest(im, f) for im, f in zip(images, detected, strict=True)]
+        faces = [f[i] for f, (i, _) in zip(detected, chosen, strict=True)]
+        embedded = self.embed_faces(images, faces)
+        score = self.similarity(embedded[0].embeddings[0], embedded[1].embeddings[0])
+        cal = self.calibration
+        target: float | None = None
+        if threshold is None:
+            if cal is not None:
+                target = target_fmr
+                threshold = cal.threshold_for_fmr(target_fmr)[0]
+            else:
+                threshold = UNCALIBRATED_THRESHOLD
+        fmr, extrapolated = cal.fmr(score) if cal is not None else (None, False)
+        return Verification(same=score >= threshold, score=score, threshold=threshold, target_fmr=target, fmr=fmr,
+                            fmr_extrapolated=extrapolated, model=self.profile, faces=(chosen[0][1], chosen[1][1]))

@@ -1,4 +1,5 @@
-"""1:1 verification: are two photos of the same person? With the false match rate the score carries."""
+"""1:1 verification's result types: the decision, the score with the false match rate it carries, and which
+face of each photo was compared. ``Engine.verify`` makes them."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from facesearch.engine import Engine
 from facesearch.errors import NoFaceError
 from facesearch.faces import Faces
-from facesearch.images import Channels, ImageInput, LoadedImage
+from facesearch.images import LoadedImage
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Verification:
         }
 
 
-def _choose(image: LoadedImage, faces: Faces) -> tuple[int, FaceChoice]:
+def choose_largest(image: LoadedImage, faces: Faces) -> tuple[int, FaceChoice]:
     if len(faces) == 0:
         raise NoFaceError(image.source, "no face found in the image")
     i = faces.largest()
@@ -62,46 +62,3 @@ def _choose(image: LoadedImage, faces: Faces) -> tuple[int, FaceChoice]:
     if others:
         log.info("%s: %d faces; using the largest", image.source, len(faces))
     return i, FaceChoice(image.source, records[i], others)
-
-
-def verify(
-    engine: Engine,
-    a: ImageInput,
-    b: ImageInput,
-    *,
-    channels: Channels | None = None,
-    threshold: float | None = None,
-    target_fmr: float = DEFAULT_TARGET_FMR,
-) -> Verification:
-    """Compare the largest face of ``a`` with the largest face of ``b``.
-
-    The decision threshold is the calibrated score whose false match rate is ``target_fmr`` (default
-    1e-3), unless ``threshold`` is given.
-
-    Raises ``ImageError`` for an unreadable image and ``NoFaceError`` when an image holds no face.
-    """
-    images = [engine.load(a, channels), engine.load(b, channels)]
-    detected = engine.detect(images)
-    chosen = [_choose(im, f) for im, f in zip(images, detected, strict=True)]
-    faces = [f[i] for f, (i, _) in zip(detected, chosen, strict=True)]
-    embedded = engine.embed_faces(images, faces)
-    score = engine.similarity(embedded[0].embeddings[0], embedded[1].embeddings[0])
-    cal = engine.calibration
-    target: float | None = None
-    if threshold is None:
-        if cal is not None:
-            target = target_fmr
-            threshold = cal.threshold_for_fmr(target_fmr)[0]
-        else:
-            threshold = UNCALIBRATED_THRESHOLD
-    fmr, extrapolated = cal.fmr(score) if cal is not None else (None, False)
-    return Verification(
-        same=score >= threshold,
-        score=score,
-        threshold=threshold,
-        target_fmr=target,
-        fmr=fmr,
-        fmr_extrapolated=extrapolated,
-        model=engine.profile,
-        faces=(chosen[0][1], chosen[1][1]),
-    )

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
-from facesearch.api import accounts
+from facesearch.cases.service import enrol_into_case
+from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
 from facesearch.cases.service import activate_case, create_case
 from facesearch.engine import Engine
@@ -24,6 +25,7 @@ from facesearch.store.schema import EvidenceRow, SightingRow
 from facesearch.video.sightings import evidence_purpose
 
 PASSWORD = "correct horse battery"
+from support.context import context_for
 
 
 def sign_in(client: TestClient, user: str) -> str:
@@ -40,7 +42,7 @@ def test_console_sign_in_cases_review_and_audit(tmp_path: Path, engine: Engine, 
     case = create_case(sessions, title="Missing: J. Doe", purpose="missing-person", actor="olga",
                        valid_until=datetime.now(UTC) + timedelta(days=3), legal_basis="x", authorisation_ref="y",
                        authorised_by="z")
-    person = enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="olga", case_id=case.ref)
+    person = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama", [people / "obama.jpg"], actor="olga")
     activate_case(sessions, case.ref, actor="olga")
     frame = to_jpeg(np.full((90, 160, 3), 120, np.uint8))
     with sessions.begin() as s:

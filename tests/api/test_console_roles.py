@@ -12,9 +12,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from facesearch.api import accounts
+from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
-from facesearch.api.roles import ROLES, allowed
+from facesearch.accounts.roles import ROLES, allowed
 from facesearch.cases.service import create_case
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer

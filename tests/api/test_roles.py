@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from facesearch.api import accounts
+from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
-from facesearch.api.roles import MATRIX, ROLES, allowed
+from facesearch.accounts.roles import MATRIX, ROLES, allowed
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from facesearch.api import accounts
+from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
-from facesearch.api.roles import ROLES
+from facesearch.accounts.roles import ROLES
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from facesearch.api import accounts
+from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
 from facesearch.engine import Engine
 from facesearch.library.index import index_library

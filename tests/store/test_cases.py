@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from facesearch.cases.service import enrol_into_case
 from facesearch.audit import log as audit
 from facesearch.cases.identify import identify
 from facesearch.cases.service import (
@@ -27,6 +28,7 @@ from facesearch.store.schema import TemplateRow
 
 AUTH = {"legal_basis": "Police Act s.1", "authorisation_ref": "AUTH-7", "authorising_authority": "Court",
         "authorised_by": "Judge R."}
+from support.context import context_for
 
 
 def soon(days: int = 10) -> datetime:
@@ -72,13 +74,12 @@ def test_only_an_authorised_case_can_be_activated(database_url: str) -> None:
         activate_case(sessions, "C999", actor="officer")
 
 
-def test_identify_inside_an_active_case_and_nowhere_else(database_url: str, engine: Engine, people: Path) -> None:
+def test_identify_inside_an_active_case_and_nowhere_else(database_url: str, tmp_path: Path, engine: Engine, people: Path) -> None:
     _, sessions = open_database(database_url)
     sealer = Sealer(os.urandom(32))
     case = create_case(sessions, title="Suspect", purpose="suspect", valid_until=soon(), actor="officer", **AUTH)
-    enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="officer", case_id=case.ref)
-    enrol(engine, sessions, sealer, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer",
-          case_id=case.ref)
+    enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama", [people / "obama.jpg"], actor="officer")
+    enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
     with pytest.raises(CaseError, match="not active"):
         identify(engine, sessions, sealer, case.ref, people / "obama2.jpg", actor="reviewer")
     activate_case(sessions, case.ref, actor="officer")

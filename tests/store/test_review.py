@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from facesearch.cases.service import enrol_into_case
 from facesearch.audit import log as audit
 from facesearch.cases.service import activate_case, close_case, create_case
 from facesearch.engine import Engine
@@ -19,6 +20,7 @@ from facesearch.store.db import open_database
 from facesearch.store.schema import EvidenceRow, SightingRow
 
 AUTH = {"legal_basis": "Act s.1", "authorisation_ref": "A-1", "authorised_by": "Judge R."}
+from support.context import context_for
 
 
 def add_sighting(sessions: object, case_id: int, identity_id: int) -> int:
@@ -33,14 +35,13 @@ def add_sighting(sessions: object, case_id: int, identity_id: int) -> int:
         return int(row.id)
 
 
-def test_two_distinct_reviewers_confirm_and_one_rejection_closes(database_url: str, engine: Engine,
+def test_two_distinct_reviewers_confirm_and_one_rejection_closes(database_url: str, tmp_path: Path, engine: Engine,
                                                                  people: Path) -> None:
     _, sessions = open_database(database_url)
     sealer = Sealer(os.urandom(32))
     case = create_case(sessions, title="T", purpose="victim", valid_until=datetime.now(UTC) + timedelta(days=3),
                        actor="officer", **AUTH)
-    enrolled = enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="officer",
-                     case_id=case.ref)
+    enrolled = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama", [people / "obama.jpg"], actor="officer")
     assert enrolled.identity_id is not None
     photos = enrolment_photos(sessions, sealer, enrolled.identity_id)
     assert len(photos) == 1 and photos[0][:3] == b"\xff\xd8\xff"  # a JPEG, for the reviewers' side-by-side

@@ -20,12 +20,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from facesearch.api import accounts
-from facesearch.api.accounts import Principal
-from facesearch.api.limits import LoginLimiter
+from facesearch.accounts import service as accounts
+from facesearch.accounts.limits import LoginLimiter
+from facesearch.accounts.roles import allowed
+from facesearch.accounts.service import Principal
 from facesearch.api.metrics import ApiMetrics
 from facesearch.api.params import RowId, media_path, read_upload
-from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
@@ -111,8 +111,8 @@ def create_app(sessions: sessionmaker[Session], sealer: Sealer, *, settings: Set
     from contextlib import asynccontextmanager
     from datetime import timedelta
 
-    from facesearch.api.jobs import JobRunner
     from facesearch.gallery.cache import IndexCache
+    from facesearch.video.jobs import JobRunner
 
     settings = settings or Settings()
     lock = threading.Lock()

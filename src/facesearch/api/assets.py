@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from facesearch.files import atomic_write
 from facesearch.models.npm_fetch import fetch_npm_member
-from facesearch.models.registry import atomic_write
 
 HTMX_PACKAGE, HTMX_VERSION = "htmx.org", "2.0.4"
 HTMX_SHA256 = "e209dda5c8235479f3166defc7750e1dbcd5a5c1808b7792fc2e6733768fb447"

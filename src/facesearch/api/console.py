@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
-from facesearch.api import accounts
-from facesearch.api.accounts import Principal
-from facesearch.api.limits import LoginLimiter
+from facesearch.accounts import service as accounts
+from facesearch.accounts.limits import LoginLimiter
+from facesearch.accounts.roles import allowed
+from facesearch.accounts.service import Principal
 from facesearch.api.params import RowId, media_path, read_upload
-from facesearch.api.roles import allowed
 from facesearch.errors import FacesearchError
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
@@ -215,7 +215,7 @@ def console_router(sessions: sessionmaker[Session], sealer: Sealer, *, jobs: Any
 
     def accounts_page(request: Request, who: Principal, *, error: str = "", new_key: dict[str, str] | None = None,
                       status_code: int = 200) -> HTMLResponse:
-        from facesearch.api.roles import ROLES
+        from facesearch.accounts.roles import ROLES
 
         answer = page(request, "accounts.html", who, title="Accounts", users=accounts.list_users(sessions),
                       keys=accounts.list_api_keys(sessions), roles=ROLES, error=error, new_key=new_key)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from facesearch.api.accounts import Principal
+from facesearch.accounts.service import Principal
 from facesearch.errors import FacesearchError
 from facesearch.store.crypto import Sealer
 

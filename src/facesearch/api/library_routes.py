@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from facesearch.api.accounts import Principal
+from facesearch.accounts.service import Principal
 from facesearch.store.crypto import Sealer
 
 

@@ -7,15 +7,20 @@ active targets the same person. Every change is audited in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
-from facesearch.errors import FacesearchError
+from facesearch.context import Context
+from facesearch.errors import ConflictError, FacesearchError, NotFoundError, RefusedError
+from facesearch.gallery.service import EnrolmentReport, enrol
+from facesearch.refs import case_ref, parse_case_ref
 from facesearch.store.schema import CaseRow, CaseTargetRow, TemplateRow
 
 PURPOSES = ("missing-person", "victim", "suspect", "other")
@@ -23,10 +28,26 @@ LIVE = ("authorised", "active")  # statuses whose targets keep their templates
 AUTHORISATION_FIELDS = ("legal_basis", "authorisation_ref", "authorising_authority", "authorised_by")
 # What makes a case authorised: the legal basis, the authorisation's reference and who gave it.
 REQUIRED_FOR_AUTHORISATION = ("legal_basis", "authorisation_ref", "authorised_by")
+# Limits every interface applies (the API's and the console's forms, the CLI's options) through this service.
+TITLE_MAX = 300
+TEXT_MAX = 2000  # purpose text and the authorisation fields
+REVIEWERS_MAX = 10
 
 
 class CaseError(FacesearchError):
-    """A case does not exist, or the action is not allowed in its state."""
+    """A case cannot be made or changed as asked (bad fields)."""
+
+
+class CaseNotFound(CaseError, NotFoundError):
+    """No case has this reference."""
+
+
+class CaseRefused(CaseError, RefusedError):
+    """The case's state or rules forbid the action (not active, outside its validity, camera not allowed)."""
+
+
+class CaseConflict(CaseError, ConflictError):
+    """The action was done already (the case is closed or expired)."""
 
 
 @dataclass(frozen=True)
@@ -56,25 +77,35 @@ def as_utc(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
+def parse_case_time(value: str | date | datetime, *, end_of_day: bool) -> datetime:
+    """A case's ``valid_from`` or ``valid_until`` as given by a person: a bare date (``2025-01-31``) means
+    the whole day, so it starts at 00:00 and ends at 23:59:59.999999; a time without a zone is UTC.
+    The CLI, the API and the console all read dates through here."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, date):
+        return datetime.combine(value, time.max if end_of_day else time.min, UTC)
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CaseError(text[:40], "not a date (expected YYYY-MM-DD or an ISO 8601 time)") from None
+    if len(text) <= 10:  # a bare date: the whole day counts
+        return datetime.combine(moment.date(), time.max if end_of_day else time.min, UTC)
+    return as_utc(moment)
 
-def parse_ref(ref: str | int) -> int:
-    text = str(ref).strip()
-    digits = text[1:] if text[:1] in ("C", "c") else text
-    if not digits.isdigit():
-        raise CaseError(text, "not a case id (expected C<number>, e.g. C1)")
-    return int(digits)
 
 
 def _row(session: Session, ref: str | int, lock: bool = False) -> CaseRow:
-    row = session.get(CaseRow, parse_ref(ref), with_for_update=lock)
+    row = session.get(CaseRow, parse_case_ref(ref), with_for_update=lock)
     if row is None:
-        raise CaseError(str(ref), "no such case")
+        raise CaseNotFound(str(ref), "no such case")
     return row
 
 
 def to_case(session: Session, row: CaseRow) -> Case:
     targets = list(session.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == row.id)))
-    return Case(f"C{row.id}", row.title, row.purpose, row.status, as_utc(row.valid_from), as_utc(row.valid_until),
+    return Case(case_ref(row.id), row.title, row.purpose, row.status, as_utc(row.valid_from), as_utc(row.valid_until),
                 list(row.cameras), row.reviewers_required, sorted(targets),
                 {k: getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")})
 
@@ -110,6 +141,11 @@ def create_case(
     unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
     if unknown:
         raise CaseError(title, f"unknown fields {sorted(unknown)}")
+    if not title.strip() or len(title) > TITLE_MAX:
+        raise CaseError(title[:40], f"a title must be 1 to {TITLE_MAX} characters")
+    too_long = [k for k, v in {"purpose_text": purpose_text, **authorisation}.items() if v and len(v) > TEXT_MAX]
+    if too_long:
+        raise CaseError(title, f"{', '.join(too_long)}: longer than {TEXT_MAX} characters")
     if purpose not in PURPOSES:
         raise CaseError(title, f"purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
     if purpose == "other" and not purpose_text:
@@ -120,8 +156,8 @@ def create_case(
         raise CaseError(title, f"valid until {end:%Y-%m-%d %H:%M} is not after valid from {start:%Y-%m-%d %H:%M}")
     if end - start > max_span:
         raise CaseError(title, f"validity of {(end - start).days} days exceeds the maximum of {max_span.days} days")
-    if reviewers_required < 1:
-        raise CaseError(title, "at least one reviewer is required")
+    if not 1 <= reviewers_required <= REVIEWERS_MAX:
+        raise CaseError(title, f"at least one reviewer is required, and at most {REVIEWERS_MAX}")
     complete = all(authorisation.get(f) for f in REQUIRED_FOR_AUTHORISATION)
     with sessions.begin() as s:
         row = CaseRow(title=title, purpose=purpose, purpose_text=purpose_text, valid_from=start, valid_until=end,
@@ -143,13 +179,13 @@ def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **a
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
         if row.status not in ("draft", "authorised"):
-            raise CaseError(f"C{row.id}", f"is {row.status}; its authorisation can no longer change")
+            raise CaseRefused(case_ref(row.id), f"is {row.status}; its authorisation can no longer change")
         given = {k: v for k, v in authorisation.items() if v}
         for key, value in given.items():
             setattr(row, key, value)
         if all(getattr(row, f) for f in REQUIRED_FOR_AUTHORISATION):
             row.status = "authorised"
-        audit.append(s, actor=actor, action="case.authorise", case_id=f"C{row.id}",
+        audit.append(s, actor=actor, action="case.authorise", case_id=case_ref(row.id),
                      details={"fields": given, "status": row.status})
         return to_case(s, row)
 
@@ -161,12 +197,12 @@ def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now:
         if row.status != "authorised":
             missing = [f for f in REQUIRED_FOR_AUTHORISATION if not getattr(row, f)]
             why = f"missing {', '.join(missing)}" if row.status == "draft" else f"it is {row.status}"
-            raise CaseError(f"C{row.id}", f"only an authorised case can be activated ({why})")
+            raise CaseRefused(case_ref(row.id), f"only an authorised case can be activated ({why})")
         if not as_utc(row.valid_from) <= moment <= as_utc(row.valid_until):
             window = f"{row.valid_from:%Y-%m-%d} to {row.valid_until:%Y-%m-%d}"
-            raise CaseError(f"C{row.id}", f"outside its validity ({window})")
+            raise CaseRefused(case_ref(row.id), f"outside its validity ({window})")
         row.status = "active"
-        audit.append(s, actor=actor, action="case.activate", case_id=f"C{row.id}")
+        audit.append(s, actor=actor, action="case.activate", case_id=case_ref(row.id))
         return to_case(s, row)
 
 
@@ -175,12 +211,12 @@ def close_case(sessions: sessionmaker[Session], ref: str, *, actor: str, status:
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
         if row.status in ("closed", "expired"):
-            raise CaseError(f"C{row.id}", f"already {row.status}")
+            raise CaseConflict(case_ref(row.id), f"already {row.status}")
         row.status, row.ended_at = status, datetime.now(UTC)
         s.flush()
         deleted = _purge_templates(s, row.id)
         audit.append(s, actor=actor, action=f"case.{'close' if status == 'closed' else 'expire'}",
-                     case_id=f"C{row.id}", details={"templates_deleted": deleted})
+                     case_id=case_ref(row.id), details={"templates_deleted": deleted})
         return to_case(s, row)
 
 
@@ -188,7 +224,7 @@ def expire_cases(sessions: sessionmaker[Session], *, now: datetime | None = None
     """Expire every live case past its validity; returns their ids."""
     moment = as_utc(now or datetime.now(UTC))
     with sessions() as s:
-        due = [f"C{r.id}" for r in s.scalars(select(CaseRow).where(CaseRow.status.in_(LIVE)))
+        due = [case_ref(r.id) for r in s.scalars(select(CaseRow).where(CaseRow.status.in_(LIVE)))
                if as_utc(r.valid_until) < moment]
     for ref in due:
         close_case(sessions, ref, actor="system", status="expired")
@@ -208,11 +244,27 @@ def _purge_templates(s: Session, case_id: int) -> int:
     return int(count)
 
 
+def enrol_into_case(ctx: Context, case: str, name: str, photos: Sequence[Path | bytes], *, actor: str,
+                    **options: Any) -> EnrolmentReport:
+    """Enrol ``name`` from ``photos`` into the watchlist of ``case`` (not closed or expired), in one
+    transaction with the link to the case and the audit entry. ``options`` go to ``gallery.service.enrol``."""
+    with ctx.sessions() as s:
+        ref = case_ref(require_open(s, case).id)  # refused before any photo is analysed
+
+    def link(s: Session, identity_id: int) -> str:
+        row = require_open(s, ref)  # checked again inside the transaction: it may have closed meanwhile
+        s.add(CaseTargetRow(case_id=row.id, identity_id=identity_id))
+        return ref
+
+    return enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, photos, actor=actor, link=link,
+                 cache=ctx.index_cache(), **options)
+
+
 def require_open(s: Session, ref: str) -> CaseRow:
     """A case people can still be added to (not closed or expired)."""
     row = _row(s, ref)
     if row.status in ("closed", "expired"):
-        raise CaseError(f"C{row.id}", f"is {row.status}; nobody can be enrolled into it")
+        raise CaseRefused(case_ref(row.id), f"is {row.status}; nobody can be enrolled into it")
     return row
 
 
@@ -221,9 +273,9 @@ def require_searchable(s: Session, ref: str, now: datetime | None = None, camera
     moment = as_utc(now or datetime.now(UTC))
     row = _row(s, ref)
     if row.status != "active":
-        raise CaseError(f"C{row.id}", f"is {row.status}, not active: searching it is refused")
+        raise CaseRefused(case_ref(row.id), f"is {row.status}, not active: searching it is refused")
     if moment > as_utc(row.valid_until):
-        raise CaseError(f"C{row.id}", f"expired on {row.valid_until:%Y-%m-%d %H:%M}: searching it is refused")
+        raise CaseRefused(case_ref(row.id), f"expired on {row.valid_until:%Y-%m-%d %H:%M}: searching it is refused")
     if camera is not None and row.cameras and camera not in row.cameras:
-        raise CaseError(f"C{row.id}", f"camera {camera!r} is not allowed by this case")
+        raise CaseRefused(case_ref(row.id), f"camera {camera!r} is not allowed by this case")
     return row

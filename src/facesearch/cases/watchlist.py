@@ -23,6 +23,7 @@ from facesearch.errors import FacesearchError
 from facesearch.gallery.cache import IndexCache
 from facesearch.gallery.index import GalleryIndex
 from facesearch.gallery.service import load_index
+from facesearch.refs import case_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, IdentityRow
 
@@ -78,5 +79,5 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
         present = {int(i) for i in index.identity_ids.tolist()}
         names = {i: n for i, n in names.items() if i in present}
         threshold, extrapolated = engine.calibration.threshold_for_fmr(fpir / max(len(names), 1))
-        out.append(CaseWatchlist(f"C{case.id}", index, names, threshold, extrapolated, fpir, *window))
+        out.append(CaseWatchlist(case_ref(case.id), index, names, threshold, extrapolated, fpir, *window))
     return out

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 
+from facesearch.audit.summary import summarise
 from facesearch.cli.output import EXIT_NO, emit_json, fail, line
 from facesearch.errors import FacesearchError
 
@@ -97,19 +97,3 @@ def show(
              f"{e.case_id or '-':<4}  {summarise(e.details)}".rstrip())
     if not entries:
         line("no entries" + (f" for case {case.upper()}" if case else ""))
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, str):
-        return value[:12] + "…" if len(value) == 64 and all(c in "0123456789abcdef" for c in value) else value
-    if isinstance(value, list):
-        return f"[{len(value)}]" if len(value) > 3 else "[" + ", ".join(_short(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
-    return str(value)
-
-
-def summarise(details: Mapping[str, Any], width: int = 160) -> str:
-    """One readable line of an entry's details: hashes shortened, long lists counted (``--json`` has all)."""
-    text = "; ".join(f"{k}={_short(v)}" for k, v in details.items() if v not in (None, [], {}, ""))
-    return text if len(text) <= width else text[: width - 1] + "…"

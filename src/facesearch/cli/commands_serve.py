@@ -24,7 +24,7 @@ def user_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
     """Add a person; the password (12 characters or more) is asked for, or read from stdin."""
-    from facesearch.api.accounts import add_user
+    from facesearch.accounts.service import add_user
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"password for {username}: ")
     try:
@@ -37,7 +37,7 @@ def user_add(
 @user_app.command("list")
 def user_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List people, their roles and whether they are disabled."""
-    from facesearch.api.accounts import list_users
+    from facesearch.accounts.service import list_users
 
     users = list_users(_context()[0])
     if json_out:
@@ -60,7 +60,7 @@ def user_enable(username: Annotated[str, typer.Argument(help="User name.")]) -> 
 
 
 def _set_disabled(username: str, disabled: bool) -> None:
-    from facesearch.api.accounts import set_user_disabled
+    from facesearch.accounts.service import set_user_disabled
 
     try:
         set_user_disabled(_context()[0], username, disabled, actor=getpass.getuser())
@@ -72,7 +72,7 @@ def _set_disabled(username: str, disabled: bool) -> None:
 @key_app.command("list")
 def key_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List API keys by name and role (the keys themselves are never stored)."""
-    from facesearch.api.accounts import list_api_keys
+    from facesearch.accounts.service import list_api_keys
 
     keys = list_api_keys(_context()[0])
     if json_out:
@@ -85,7 +85,7 @@ def key_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 @key_app.command("revoke")
 def key_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
     """Revoke an API key for good."""
-    from facesearch.api.accounts import revoke_api_key
+    from facesearch.accounts.service import revoke_api_key
 
     try:
         revoke_api_key(_context()[0], name, actor=getpass.getuser())
@@ -101,7 +101,7 @@ def key_add(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create an API key; it is printed once and stored only as its hash."""
-    from facesearch.api.accounts import add_api_key
+    from facesearch.accounts.service import add_api_key
 
     try:
         key = add_api_key(_context()[0], name, role, actor=getpass.getuser())
@@ -115,7 +115,7 @@ def key_add(
 
 def roles() -> None:
     """Print the role-by-action matrix."""
-    from facesearch.api.roles import matrix_markdown
+    from facesearch.accounts.roles import matrix_markdown
 
     line(matrix_markdown())
 

@@ -85,13 +85,12 @@ def verify(
     false match rate (FMR) it carries, calibrated on LFW's impostor pairs.
     """
     from facesearch.engine import Engine
-    from facesearch.verify import verify as run_verify
 
     try:
         engine = Engine(model)
         if not 0 < fmr < 1:
             fail(f"--fmr {fmr}: expected a rate between 0 and 1, e.g. 1e-3")
-        result = run_verify(engine, image_a, image_b, threshold=threshold, target_fmr=fmr)
+        result = engine.verify(image_a, image_b, threshold=threshold, target_fmr=fmr)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:

@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesearch.errors import FacesearchError
+from facesearch.files import atomic_write
 from facesearch.gallery.index import GalleryIndex
-from facesearch.models.registry import atomic_write
 from facesearch.store.crypto import Sealer, WrongKeyError
 
 log = logging.getLogger(__name__)

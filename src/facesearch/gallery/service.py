@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
@@ -44,6 +44,32 @@ def enrolment_photos(sessions: sessionmaker[Session], sealer: Sealer, identity_i
         rows = s.execute(select(EnrolmentPhotoRow).join(TemplateRow, TemplateRow.id == EnrolmentPhotoRow.template_id)
                          .where(TemplateRow.identity_id == identity_id).order_by(TemplateRow.id)).scalars().all()
         return [sealer.open(r.sealed, photo_purpose(r.template_id)) for r in rows]
+
+
+@dataclass(frozen=True)
+class IdentitySummary:
+    """An enrolled person as listed: name, who enrolled them and when, and how many templates they have."""
+
+    id: int
+    name: str
+    templates: int
+    created_by: str
+    created_at: datetime
+
+    def to_json(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "templates": self.templates, "created_by": self.created_by,
+                "created_at": self.created_at}
+
+
+def list_identities(sessions: sessionmaker[Session], case_id: int | None = None) -> list[IdentitySummary]:
+    """Enrolled people (of one case's watchlist, when ``case_id`` is given), oldest first."""
+    query = (select(IdentityRow, func.count(TemplateRow.id)).outerjoin(TemplateRow)
+             .group_by(IdentityRow.id).order_by(IdentityRow.id))
+    if case_id is not None:
+        query = query.join(CaseTargetRow, CaseTargetRow.identity_id == IdentityRow.id).where(
+            CaseTargetRow.case_id == case_id)
+    with sessions() as s:
+        return [IdentitySummary(r.id, r.name, int(n), r.created_by, r.created_at) for r, n in s.execute(query)]
 
 
 def template_purpose(identity_id: int, source_sha256: str, profile: str) -> str:
@@ -82,14 +108,16 @@ def enrol(
     policy: EnrolmentPolicy | None = None,
     face: int | None = None,
     warn_threshold: float | None = None,
-    case_id: str | None = None,
+    link: Callable[[Session, int], str] | None = None,
     cache: IndexCache | None = None,
 ) -> EnrolmentReport:
     """Enrol a new identity from ``photos``; photos that fail the policy are refused with their reason.
 
     Nothing is written unless at least one photo is accepted. ``warn_threshold`` (default: the
     calibrated score for a false-warning rate of 1e-3 per photo against the whole gallery) flags
-    accepted photos that already match another identity.
+    accepted photos that already match another identity. ``link`` runs inside the enrolment's
+    transaction with the new identity's id, and returns the case reference it was linked to for the
+    audit entry: enrolment into a case is the cases service's (``cases.service.enrol_into_case``).
     """
     policy = policy or EnrolmentPolicy()
     outcomes: list[PhotoOutcome] = []
@@ -136,15 +164,10 @@ def enrol(
 
     now = datetime.now(UTC)
     with sessions.begin() as s:
-        if case_id is not None:
-            from facesearch.cases.service import require_open  # cases build on the gallery, not the reverse
-
-            require_open(s, case_id)
         identity = IdentityRow(name=name, reference=reference or {}, created_at=now, created_by=actor)
         s.add(identity)
         s.flush()
-        if case_id is not None:
-            s.add(CaseTargetRow(case_id=int(case_id.lstrip("Cc")), identity_id=identity.id))
+        case_ref = None if link is None else link(s, identity.id)
         new_rows = []
         for digest, vector, quality, _ in accepted:
             new_rows.append(TemplateRow(identity_id=identity.id, profile=engine.profile, dim=int(vector.shape[0]),
@@ -154,7 +177,7 @@ def enrol(
         s.flush()
         for row, (_, _, _, shown) in zip(new_rows, accepted, strict=True):  # for reviewers, sealed like the rest
             s.add(EnrolmentPhotoRow(template_id=row.id, sealed=sealer.seal(shown, photo_purpose(row.id))))
-        audit.append(s, actor=actor, action="identity.enrol", case_id=case_id, subject=f"identity:{identity.id}",
+        audit.append(s, actor=actor, action="identity.enrol", case_id=case_ref, subject=f"identity:{identity.id}",
                      details={"name": name, "profile": engine.profile,
                               "photos_sha256": [d for d, _, _, _ in accepted],
                               "refused": [{"source": o.source, "reason": o.reason} for o in outcomes if not o.accepted],

@@ -31,6 +31,7 @@ from facesearch.library.cluster import LinkThresholds
 from facesearch.library.files import DiskPhoto, Fingerprint, fingerprint, near_copies, same_picture, walk_photos
 from facesearch.library.store import (
     LibraryError,
+    LibraryRefused,
     crop_purpose,
     drop_empty_people,
     embedding_purpose,
@@ -149,7 +150,7 @@ def index_library(
         profile = library_profile(s)
         known = _load_known(s)
     if profile is not None and profile != engine.profile:
-        raise LibraryError(str(root), f"the library was indexed with the model profile {profile!r}, not "
+        raise LibraryRefused(str(root), f"the library was indexed with the model profile {profile!r}, not "
                                       f"{engine.profile!r}; use --model {profile}")
     walked = walk_photos(root)
     summary = IndexSummary(root=str(root), files=len(walked.photos), problems=walked.problems)

@@ -20,14 +20,13 @@ from facesearch.library.store import (
     LibraryError,
     crop_purpose,
     drop_empty_people,
-    face_ref,
     face_row,
     group_new_faces,
     load_faces,
-    person_ref,
     person_row,
     set_people,
 )
+from facesearch.refs import face_ref, person_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow
 

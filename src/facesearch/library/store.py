@@ -17,8 +17,9 @@ from numpy.typing import NDArray
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from facesearch.errors import FacesearchError
+from facesearch.errors import FacesearchError, NotFoundError, RefusedError
 from facesearch.library.cluster import Group, LinkThresholds, group_from, link
+from facesearch.refs import RefKind, parse_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow
 
@@ -28,7 +29,15 @@ if TYPE_CHECKING:
 
 
 class LibraryError(FacesearchError):
-    """A library command cannot be carried out as asked (no such person, a wrong folder)."""
+    """A library command cannot be carried out as asked (a wrong folder, a bad name)."""
+
+
+class LibraryNotFound(LibraryError, NotFoundError):
+    """No person or face in the library has this reference."""
+
+
+class LibraryRefused(LibraryError, RefusedError):
+    """The library's state forbids it (another model profile, a photo gone from disk)."""
 
 
 def calibration_of(engine: Engine) -> Calibration:
@@ -52,21 +61,6 @@ def crop_purpose(sha256: str, face_index: int) -> str:
     return f"library/crop/{sha256}/{face_index}"
 
 
-def person_ref(person_id: int) -> str:
-    return f"P{person_id}"
-
-
-def face_ref(face_id: int) -> str:
-    return f"F{face_id}"
-
-
-def parse_ref(text: str, prefix: str) -> int:
-    """``P17`` (or ``17``) -> 17; anything else is a one-line error naming the input."""
-    body = text[1:] if text[:1].upper() == prefix else text
-    if not body.isdigit() or len(body) > 12:
-        kind = "person" if prefix == "P" else "face"
-        raise LibraryError(text, f"not a {kind} id (expected {prefix}<number>, as 'library people' shows)")
-    return int(body)
 
 
 @dataclass(frozen=True)
@@ -172,14 +166,14 @@ def set_people(s: Session, assign: dict[int, int | None]) -> None:
 
 
 def person_row(s: Session, ref: str) -> LibraryPersonRow:
-    row = s.get(LibraryPersonRow, parse_ref(ref, "P"))
+    row = s.get(LibraryPersonRow, parse_ref(ref, RefKind.PERSON))
     if row is None:
-        raise LibraryError(ref, "no such person in the library")
+        raise LibraryNotFound(ref, "no such person in the library")
     return row
 
 
 def face_row(s: Session, ref: str) -> LibraryFaceRow:
-    row = s.get(LibraryFaceRow, parse_ref(ref, "F"))
+    row = s.get(LibraryFaceRow, parse_ref(ref, RefKind.FACE))
     if row is None:
-        raise LibraryError(ref, "no such face in the library")
+        raise LibraryNotFound(ref, "no such face in the library")
     return row

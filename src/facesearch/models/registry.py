@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +20,7 @@ from typing import Literal
 
 from facesearch.align import TEMPLATES
 from facesearch.errors import ModelError
+from facesearch.files import atomic_write, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -98,30 +97,6 @@ def profile_flips(profile: str, models: tuple[str, ...], enabled: bool = True) -
     """Whether each recognizer of ``profile`` embeds the mirror image too."""
     skipped = PROFILE_WITHOUT_FLIP.get(profile, frozenset())
     return tuple(enabled and m not in skipped for m in models)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so that a killed process never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these files are meant to be read by others
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass

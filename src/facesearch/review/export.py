@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.cases.service import get_case
-from facesearch.models.registry import atomic_write
+from facesearch.files import atomic_write
 from facesearch.review.service import reviews_of
 from facesearch.store.crypto import Sealer
 from facesearch.video.sightings import list_sightings, open_evidence

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
-from facesearch.errors import FacesearchError
+from facesearch.errors import ConflictError, FacesearchError, NotFoundError, RefusedError
+from facesearch.refs import case_ref
 from facesearch.store.schema import CaseRow, EvidenceRow, IdentityRow, ReviewRow, SightingRow, TemplateRow
 
 DECISIONS = ("confirm", "reject")
@@ -24,6 +25,18 @@ DECISIONS = ("confirm", "reject")
 
 class ReviewError(FacesearchError):
     """A review that is not allowed: unknown sighting, already decided, or the wrong reviewer."""
+
+
+class SightingNotFound(ReviewError, NotFoundError):
+    """No sighting has this id."""
+
+
+class ReviewConflict(ReviewError, ConflictError):
+    """Decided already: the sighting, or this reviewer's part in it."""
+
+
+class ReviewRefused(ReviewError, RefusedError):
+    """The rules forbid this reviewer's decision (they enrolled the person)."""
 
 
 @dataclass(frozen=True)
@@ -48,17 +61,17 @@ def review(sessions: sessionmaker[Session], sighting_id: int, *, reviewer: str, 
     with sessions.begin() as s:
         row = s.get(SightingRow, sighting_id, with_for_update=True)
         if row is None:
-            raise ReviewError(subject, "no such sighting")
+            raise SightingNotFound(subject, "no such sighting")
         if row.status != "candidate":
-            raise ReviewError(subject, f"is already {row.status}")
+            raise ReviewConflict(subject, f"is already {row.status}")
         case = s.get(CaseRow, row.case_id)
         identity = s.get(IdentityRow, row.identity_id)
         assert case is not None and identity is not None
         if reviewer == identity.created_by:
-            raise ReviewError(subject, f"{reviewer} enrolled {identity.name}, so cannot review their sightings")
+            raise ReviewRefused(subject, f"{reviewer} enrolled {identity.name}, so cannot review their sightings")
         if s.scalar(select(ReviewRow.id).where(ReviewRow.sighting_id == sighting_id,
                                                ReviewRow.reviewer == reviewer)) is not None:
-            raise ReviewError(subject, f"{reviewer} has reviewed it already; another reviewer must")
+            raise ReviewConflict(subject, f"{reviewer} has reviewed it already; another reviewer must")
         seen = {"evidence_sha256": {e.kind: e.sha256 for e in s.scalars(
                     select(EvidenceRow).where(EvidenceRow.sighting_id == sighting_id))},
                 "enrolment_photos": int(s.scalar(select(func.count()).select_from(TemplateRow)
@@ -74,7 +87,7 @@ def review(sessions: sessionmaker[Session], sighting_id: int, *, reviewer: str, 
         elif confirmations >= case.reviewers_required:
             row.status = "confirmed"
         outcome = ReviewOutcome(sighting_id, decision, row.status, confirmations, case.reviewers_required)
-        audit.append(s, actor=reviewer, action=f"sighting.{decision}", case_id=f"C{row.case_id}",
+        audit.append(s, actor=reviewer, action=f"sighting.{decision}", case_id=case_ref(row.case_id),
                      subject=f"sighting:{sighting_id}", details={**outcome.to_json(), "note": note, "seen": seen,
                                                                  "identity_id": row.identity_id})
     return outcome

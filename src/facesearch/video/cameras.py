@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
-from facesearch.errors import FacesearchError
+from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CameraRow
 from facesearch.video.source import redact_url
@@ -20,7 +20,15 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class CameraError(FacesearchError):
-    """A camera does not exist, or cannot be added as given."""
+    """A camera cannot be added as given."""
+
+
+class CameraNotFound(CameraError, NotFoundError):
+    """No camera has this id."""
+
+
+class CameraConflict(CameraError, ConflictError):
+    """A camera with this id exists already."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,8 @@ class Camera:
     id: str
     name: str
     location: str | None
-    url: str | None  # with its password; never printed as is (``shown_url``)
+    url: str | None  # with its password; never printed as is (``shown_url``); not opened when listing
+    has_url: bool = False  # whether a stream address is stored (listing does not open it)
 
     @property
     def shown_url(self) -> str | None:
@@ -48,11 +57,11 @@ def add_camera(sessions: sessionmaker[Session], sealer: Sealer, camera_id: str, 
         raise CameraError(camera_id, "not a camera id (letters, digits, '.', '_' or '-', up to 100)")
     with sessions.begin() as s:
         if s.get(CameraRow, camera_id) is not None:
-            raise CameraError(camera_id, "a camera with this id exists already")
+            raise CameraConflict(camera_id, "a camera with this id exists already")
         s.add(CameraRow(id=camera_id, name=name, location=location,
                         url_sealed=None if url is None else sealer.seal(url.encode(), _purpose(camera_id)),
                         created_at=datetime.now(UTC), created_by=actor))
-        camera = Camera(camera_id, name, location, url)
+        camera = Camera(camera_id, name, location, url, url is not None)
         audit.append(s, actor=actor, action="camera.add", subject=f"camera:{camera_id}", details=camera.to_json())
     return camera
 
@@ -61,11 +70,12 @@ def get_camera(sessions: sessionmaker[Session], sealer: Sealer, camera_id: str) 
     with sessions() as s:
         row = s.get(CameraRow, camera_id)
         if row is None:
-            raise CameraError(camera_id, "no such camera (facesearch camera add)")
+            raise CameraNotFound(camera_id, "no such camera (facesearch camera add)")
         url = None if row.url_sealed is None else sealer.open(row.url_sealed, _purpose(camera_id)).decode()
-        return Camera(row.id, row.name, row.location, url)
+        return Camera(row.id, row.name, row.location, url, url is not None)
 
 
 def list_cameras(sessions: sessionmaker[Session]) -> list[Camera]:
     with sessions() as s:
-        return [Camera(r.id, r.name, r.location, None) for r in s.scalars(select(CameraRow).order_by(CameraRow.id))]
+        rows = s.scalars(select(CameraRow).order_by(CameraRow.id))
+        return [Camera(r.id, r.name, r.location, None, r.url_sealed is not None) for r in rows]

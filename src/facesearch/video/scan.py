@@ -20,11 +20,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
-from facesearch.cases.service import CaseError, parse_ref, require_searchable
+from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
+from facesearch.files import sha256_file
 from facesearch.gallery.cache import IndexCache
-from facesearch.models.registry import sha256_file
+from facesearch.refs import parse_case_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import ScannedFileRow
 from facesearch.video.recording_time import recording_start
@@ -145,7 +146,7 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
                report: ScanReport, should_stop: Callable[[], bool] | None = None) -> FileOutcome:
     name = str(path)
     stat = path.stat()
-    case_id = parse_ref(ref)
+    case_id = parse_case_ref(ref)
     with sessions() as s:
         done = s.scalar(select(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))
         if done is not None and done.size == stat.st_size and done.mtime_ns == stat.st_mtime_ns:

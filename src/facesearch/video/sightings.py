@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facesearch.audit import log as audit
-from facesearch.cases.service import as_utc, parse_ref
+from facesearch.cases.service import as_utc
 from facesearch.images import to_jpeg as jpeg
+from facesearch.refs import case_ref, parse_case_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
 from facesearch.video.evidence import redact_frame, sha256
@@ -71,7 +72,7 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
     ids = []
     for m in track.matches:
         row = SightingRow(
-            case_id=parse_ref(m.case_ref), identity_id=m.identity_id, camera_id=camera, source=source,
+            case_id=parse_case_ref(m.case_ref), identity_id=m.identity_id, camera_id=camera, source=source,
             track=track.track_id, start_s=track.start_s, end_s=track.end_s, best_s=track.best_s,
             started_at=None if start is None else start.at + timedelta(seconds=track.start_s),
             ended_at=None if start is None else start.at + timedelta(seconds=track.end_s),
@@ -93,9 +94,9 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
     return ids
 
 
-def list_sightings(s: Session, case_ref: str) -> list[Sighting]:
+def list_sightings(s: Session, case: str) -> list[Sighting]:
     rows = s.execute(select(SightingRow, IdentityRow.name).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
-                     .where(SightingRow.case_id == parse_ref(case_ref))
+                     .where(SightingRow.case_id == parse_case_ref(case))
                      .order_by(SightingRow.source, SightingRow.start_s, SightingRow.id)).all()
     return [_to_sighting(r, name) for r, name in rows]
 
@@ -105,7 +106,7 @@ def _aware(t: datetime | None) -> datetime | None:
 
 
 def _to_sighting(r: SightingRow, name: str) -> Sighting:
-    return Sighting(r.id, f"C{r.case_id}", r.identity_id, name, r.camera_id, r.source, r.start_s, r.end_s, r.best_s,
+    return Sighting(r.id, case_ref(r.case_id), r.identity_id, name, r.camera_id, r.source, r.start_s, r.end_s, r.best_s,
                     _aware(r.started_at), _aware(r.ended_at), r.time_source, r.score, r.fmr, r.threshold, r.status)
 
 
@@ -114,3 +115,34 @@ def open_evidence(s: Session, sealer: Sealer, sighting_id: int, kinds: Sequence[
     """The evidence JPEGs of a sighting, opened with the key (``KeyMismatchError`` with the wrong one)."""
     rows = s.scalars(select(EvidenceRow).where(EvidenceRow.sighting_id == sighting_id, EvidenceRow.kind.in_(kinds)))
     return {r.kind: sealer.open(r.sealed, evidence_purpose(sighting_id, r.kind)) for r in rows}
+
+
+def latest_sighting_id(s: Session) -> int:
+    """The newest sighting's id (0 when none): where a live alert stream starts."""
+    from sqlalchemy import func
+
+    return int(s.scalar(select(func.max(SightingRow.id))) or 0)
+
+
+def sightings_after(s: Session, last_id: int) -> list[Sighting]:
+    """Sightings stored after ``last_id``, oldest first, from any process (scan jobs and ``watch`` alike)."""
+    rows = s.execute(select(SightingRow, IdentityRow.name).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
+                     .where(SightingRow.id > last_id).order_by(SightingRow.id).limit(500)).all()
+    return [_to_sighting(r, name) for r, name in rows]
+
+
+def review_queue(s: Session, case: str | None = None) -> list[Sighting]:
+    """Candidates waiting for a decision (of one case, when given), oldest case first."""
+    query = (select(SightingRow, IdentityRow.name).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
+             .where(SightingRow.status == "candidate"))
+    if case is not None:
+        query = query.where(SightingRow.case_id == parse_case_ref(case))
+    rows = s.execute(query.order_by(SightingRow.case_id, SightingRow.source, SightingRow.start_s,
+                                    SightingRow.id)).all()
+    return [_to_sighting(r, name) for r, name in rows]
+
+
+def identity_of(s: Session, sighting_id: int) -> int | None:
+    """The enrolled person a sighting matched (``None`` for no such sighting)."""
+    row = s.get(SightingRow, sighting_id)
+    return None if row is None else row.identity_id

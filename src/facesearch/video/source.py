@@ -16,13 +16,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from facesearch.errors import FacesearchError
+from facesearch.errors import BadInputError, UnavailableError
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 
-class VideoError(FacesearchError):
+class VideoError(BadInputError):
     """A video or stream cannot be opened or decoded at all."""
+
+
+class StreamUnavailable(VideoError, UnavailableError):
+    """A live stream cannot be reached, or was lost."""
 
 
 def is_stream(source: str | Path) -> bool:
@@ -122,7 +126,7 @@ class VideoReader:
             self._container = av.open(self.source, options=options, timeout=(timeout_s, timeout_s))
         except (av.error.FFmpegError, OSError) as exc:
             if is_stream(source):
-                raise VideoError(self.name, f"cannot connect: {_reason(exc)}") from None
+                raise StreamUnavailable(self.name, f"cannot connect: {_reason(exc)}") from None
             raise VideoError(self.name, f"cannot be read as a video ({_reason(exc)}): damaged, truncated before "
                              "its index, or not a video") from None
         if not self._container.streams.video:
@@ -194,7 +198,7 @@ class VideoReader:
             return
         except (av.error.FFmpegError, OSError) as exc:
             if is_stream(self.source):
-                raise VideoError(self.name, f"stream lost: {_reason(exc)}") from None
+                raise StreamUnavailable(self.name, f"stream lost: {_reason(exc)}") from None
             self.problem = f"damaged after frame {index} ({_reason(exc)}); frames before it were processed"
         if is_stream(self.source) or self.problem is not None:
             return

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
-from facesearch.errors import FacesearchError
+from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import JobRow
 
@@ -29,7 +29,15 @@ PROGRESS_EVERY_S = 0.5
 
 
 class JobError(FacesearchError):
-    """No such job, or not in a state that allows the request."""
+    """A job cannot be made as asked."""
+
+
+class JobNotFound(JobError, NotFoundError):
+    """No job has this id."""
+
+
+class JobConflict(JobError, ConflictError):
+    """The job has ended already (done, failed or cancelled)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class JobRunner:
         with self.sessions() as s:
             row = s.get(JobRow, job_id)
             if row is None:
-                raise JobError(f"job {job_id}", "no such job")
+                raise JobNotFound(f"job {job_id}", "no such job")
             return _job(row)
 
     def list(self) -> list[Job]:
@@ -113,9 +121,9 @@ class JobRunner:
         with self.sessions.begin() as s:
             row = s.get(JobRow, job_id, with_for_update=True)
             if row is None:
-                raise JobError(f"job {job_id}", "no such job")
+                raise JobNotFound(f"job {job_id}", "no such job")
             if row.status not in ("queued", "running"):
-                raise JobError(f"job {job_id}", f"is already {row.status}")
+                raise JobConflict(f"job {job_id}", f"is already {row.status}")
             if row.status == "queued":
                 row.status = "cancelled"
             self._cancelled.add(job_id)

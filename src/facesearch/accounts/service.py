@@ -7,6 +7,7 @@ which is enough for values that cannot be guessed; passwords, which can, are has
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,17 +17,28 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from facesearch.api.roles import ROLES
+from facesearch.accounts.roles import ROLES
 from facesearch.audit import log as audit
-from facesearch.errors import FacesearchError
+from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.store.schema import ApiKeyRow, UserRow, WebSessionRow
 
 SESSION_HOURS = 8
+# Names of people and keys, whichever interface makes them: short, and safe in a URL path and a log line.
+NAME_PATTERN = r"^[A-Za-z0-9._@-]{1,100}$"
+PASSWORD_MIN, PASSWORD_MAX = 12, 1000
 _hasher = PasswordHasher()
 
 
 class AccountError(FacesearchError):
-    """An account cannot be created as asked."""
+    """An account cannot be created or changed as asked (a bad name, a weak password, the last admin)."""
+
+
+class AccountNotFound(AccountError, NotFoundError):
+    """No person or key has this name."""
+
+
+class AccountConflict(AccountError, ConflictError):
+    """A person or key with this name exists already."""
 
 
 @dataclass(frozen=True)
@@ -43,14 +55,26 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def check_name(name: str) -> None:
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise AccountError(name[:100], "a name must be 1 to 100 letters, digits, '.', '_', '@' or '-'")
+
+
+def check_password(username: str, password: str) -> None:
+    if len(password) < PASSWORD_MIN:
+        raise AccountError(username, f"password too short (at least {PASSWORD_MIN} characters)")
+    if len(password) > PASSWORD_MAX:
+        raise AccountError(username, f"password too long (at most {PASSWORD_MAX} characters)")
+
+
 def add_user(sessions: sessionmaker[Session], username: str, password: str, role: str, *, actor: str) -> None:
+    check_name(username)
     if role not in ROLES:
         raise AccountError(username, f"role {role!r} is not one of {', '.join(ROLES)}")
-    if len(password) < 12:
-        raise AccountError(username, "password too short (at least 12 characters)")
+    check_password(username, password)
     with sessions.begin() as s:
         if s.get(UserRow, username) is not None:
-            raise AccountError(username, "a user with this name exists already")
+            raise AccountConflict(username, "a user with this name exists already")
         s.add(UserRow(username=username, password_hash=_hasher.hash(password), role=role, disabled=False,
                       created_at=datetime.now(UTC)))
         audit.append(s, actor=actor, action="account.user.add", subject=f"user:{username}", details={"role": role})
@@ -58,12 +82,13 @@ def add_user(sessions: sessionmaker[Session], username: str, password: str, role
 
 def add_api_key(sessions: sessionmaker[Session], name: str, role: str, *, actor: str) -> str:
     """A new key for a program; returned once, stored only as its hash."""
+    check_name(name)
     if role not in ROLES:
         raise AccountError(name, f"role {role!r} is not one of {', '.join(ROLES)}")
     key = "fs_" + secrets.token_urlsafe(32)
     with sessions.begin() as s:
         if s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name)) is not None:
-            raise AccountError(name, "an API key with this name exists already")
+            raise AccountConflict(name, "an API key with this name exists already")
         s.add(ApiKeyRow(name=name, key_sha256=_sha(key), role=role, revoked=False, created_at=datetime.now(UTC)))
         audit.append(s, actor=actor, action="account.key.add", subject=f"key:{name}", details={"role": role})
     return key
@@ -117,7 +142,7 @@ def set_user_disabled(sessions: sessionmaker[Session], username: str, disabled: 
     with sessions.begin() as s:
         user = s.get(UserRow, username)
         if user is None:
-            raise AccountError(username, "no such user")
+            raise AccountNotFound(username, "no such user")
         if user.disabled == disabled:
             return
         if disabled and user.role == "admin":
@@ -137,7 +162,7 @@ def revoke_api_key(sessions: sessionmaker[Session], name: str, *, actor: str) ->
     with sessions.begin() as s:
         row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name))
         if row is None:
-            raise AccountError(name, "no such API key")
+            raise AccountNotFound(name, "no such API key")
         if row.revoked:
             return
         row.revoked = True
@@ -148,8 +173,7 @@ def change_password(sessions: sessionmaker[Session], username: str, current: str
                     keep_token: str | None = None) -> None:
     """A person changes their own password (the current one is asked again); every other session of
     theirs ends, so a stolen session does not outlive the change."""
-    if len(new) < 12:
-        raise AccountError(username, "password too short (at least 12 characters)")
+    check_password(username, new)
     with sessions.begin() as s:
         user = s.get(UserRow, username)
         try:

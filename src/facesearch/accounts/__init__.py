@@ -1,0 +1,1 @@
+"""Accounts: people and programs, their roles, sign-in and sessions."""
