@@ -16,7 +16,8 @@ from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CameraRow
 from facesearch.video.source import redact_url
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+_ID = re.compile(CAMERA_ID_PATTERN)
 
 
 class CameraError(FacesearchError):
