@@ -7,8 +7,9 @@ run leaves the gallery in the state the rules describe whatever happened before 
 outside any case (1:1 sign-in, a personal library) are not touched. Sightings, with their evidence,
 are deleted ``retention_days`` after they were stored.
 
-It runs on ``facesearch retention run`` and whenever a command opens the database (start-up), where
-a run that finds nothing to purge writes no audit entry, to keep the log about actions.
+It runs on ``facesearch retention run`` and when ``serve`` and ``watch`` start (``start_up_retention``),
+where a run that finds nothing to purge writes no audit entry, to keep the log about actions. Opening
+the database for anything else runs nothing: listing cases writes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import LIVE, expire_cases
+from facesearch.context import Context
 from facesearch.store.schema import CaseRow, CaseTargetRow, EvidenceRow, SightingRow, TemplateRow
 
 
@@ -70,5 +73,10 @@ def run_retention(sessions: sessionmaker[Session], *, actor: str, retention_days
             s.execute(delete(SightingRow).where(SightingRow.id.in_(sighting_ids)))
         report = RetentionReport(moment, expired, purged, retention_days, len(sighting_ids))
         if audit_when_idle or report.purged_anything:
-            audit.append(s, actor=actor, action="retention.run", details=report.to_json())
+            audit.append(s, actor=actor, action=AuditAction.RETENTION_RUN, details=report.to_json())
     return report
+
+
+def start_up_retention(ctx: Context, *, actor: str) -> RetentionReport:
+    """Retention as a long-running process starts (``serve``, ``watch``): audited only when it purges."""
+    return run_retention(ctx.sessions, actor=actor, retention_days=ctx.settings.retention_days, audit_when_idle=False)

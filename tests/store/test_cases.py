@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from facesearch.cases.service import enrol_into_case
 from facesearch.audit import log as audit
 from facesearch.cases.identify import identify
 from facesearch.cases.service import (
@@ -18,17 +17,17 @@ from facesearch.cases.service import (
     authorise_case,
     close_case,
     create_case,
+    enrol_into_case,
     expire_cases,
 )
 from facesearch.engine import Engine
-from facesearch.gallery.service import enrol
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 from facesearch.store.schema import TemplateRow
+from support.context import context_for
 
 AUTH = {"legal_basis": "Police Act s.1", "authorisation_ref": "AUTH-7", "authorising_authority": "Court",
         "authorised_by": "Judge R."}
-from support.context import context_for
 
 
 def soon(days: int = 10) -> datetime:
@@ -74,12 +73,14 @@ def test_only_an_authorised_case_can_be_activated(database_url: str) -> None:
         activate_case(sessions, "C999", actor="officer")
 
 
-def test_identify_inside_an_active_case_and_nowhere_else(database_url: str, tmp_path: Path, engine: Engine, people: Path) -> None:
+def test_identify_inside_an_active_case_and_nowhere_else(database_url: str, tmp_path: Path, engine: Engine,
+                                                        people: Path) -> None:
     _, sessions = open_database(database_url)
     sealer = Sealer(os.urandom(32))
     case = create_case(sessions, title="Suspect", purpose="suspect", valid_until=soon(), actor="officer", **AUTH)
-    enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama", [people / "obama.jpg"], actor="officer")
-    enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
+    ctx = context_for(sessions, sealer, engine, tmp_path)
+    enrol_into_case(ctx, case.ref, "Barack Obama", [people / "obama.jpg"], actor="officer")
+    enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
     with pytest.raises(CaseError, match="not active"):
         identify(engine, sessions, sealer, case.ref, people / "obama2.jpg", actor="reviewer")
     activate_case(sessions, case.ref, actor="officer")
@@ -105,12 +106,14 @@ def test_identify_inside_an_active_case_and_nowhere_else(database_url: str, tmp_
         assert audit.verify(s).ok
 
 
-def test_templates_survive_while_another_live_case_needs_them(database_url: str, engine: Engine, people: Path) -> None:
+def test_templates_survive_while_another_live_case_needs_them(database_url: str, tmp_path: Path, engine: Engine,
+                                                              people: Path) -> None:
     _, sessions = open_database(database_url)
     sealer = Sealer(os.urandom(32))
     first = create_case(sessions, title="A", purpose="victim", valid_until=soon(), actor="o", **AUTH)
     second = create_case(sessions, title="B", purpose="victim", valid_until=soon(20), actor="o", **AUTH)
-    report = enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="o", case_id=first.ref)
+    report = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), first.ref, "Barack Obama",
+                             [people / "obama.jpg"], actor="o")
     with sessions.begin() as s:
         from facesearch.store.schema import CaseTargetRow
 

@@ -85,8 +85,12 @@ def test_retention_runs_at_start_up_and_the_case_span_is_an_installation_setting
                "--valid-from", (now - timedelta(days=3)).isoformat(),
                "--valid-until", (now - timedelta(minutes=1)).isoformat())
     assert past.returncode == 0, past.stderr
-    listed = json.loads(run(home, "case", "list", "--json").stdout)  # opening the database ran retention
+    before = json.loads(run(home, "audit", "show", "--json").stdout)
+    listed = json.loads(run(home, "case", "list", "--json").stdout)  # past its validity: shown as expired
     assert listed[0]["status"] == "expired"
+    assert len(json.loads(run(home, "audit", "show", "--json").stdout)) == len(before)  # reading wrote nothing
+    started = run(home, "watch", "--case", "C1", "--camera", "cam-9")  # start-up ran retention, then refused
+    assert started.returncode == 2 and "cam-9" in started.stderr
     entries = json.loads(run(home, "audit", "show", "--json").stdout)
     assert [e["action"] for e in entries][-2:] == ["case.expire", "retention.run"]
     assert entries[-2]["actor"] == "system"

@@ -13,19 +13,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from facesearch.cases.service import enrol_into_case
 from facesearch.audit import log as audit
 from facesearch.cases.identify import identify
-from facesearch.cases.service import CaseError, activate_case, create_case
+from facesearch.cases.service import CaseError, activate_case, create_case, enrol_into_case
 from facesearch.engine import Engine
 from facesearch.gallery.service import enrol, template_purpose
 from facesearch.retention import run_retention
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 from facesearch.store.schema import CaseRow, TemplateRow
+from support.context import context_for
 
 AUTH = {"legal_basis": "Act s.1", "authorisation_ref": "A-1", "authorised_by": "Judge R."}
-from support.context import context_for
 
 
 def templates_of(sessions: object, identity_id: int) -> int:
@@ -34,13 +33,15 @@ def templates_of(sessions: object, identity_id: int) -> int:
                             .where(TemplateRow.identity_id == identity_id)))
 
 
-def test_retention_purges_only_what_no_live_case_needs(database_url: str, tmp_path: Path, engine: Engine, people: Path) -> None:
+def test_retention_purges_only_what_no_live_case_needs(database_url: str, tmp_path: Path, engine: Engine,
+                                                       people: Path) -> None:
     _, sessions = open_database(database_url)
     sealer = Sealer(os.urandom(32))
     now = datetime.now(UTC)
     case = create_case(sessions, title="Victim", purpose="victim", valid_until=now + timedelta(days=2),
                        actor="officer", **AUTH)
-    target = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama", [people / "obama.jpg"], actor="o")
+    target = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama",
+                             [people / "obama.jpg"], actor="o")
     member = enrol(engine, sessions, sealer, "Joe Biden", [people / "biden.jpg"], actor="o")  # in no case
     assert target.identity_id is not None and member.identity_id is not None
 
@@ -75,7 +76,8 @@ def test_searches_outside_a_live_case_are_refused_and_logged(database_url: str, 
     sealer = Sealer(os.urandom(32))
     case = create_case(sessions, title="Suspect", purpose="suspect", valid_until=datetime.now(UTC) + timedelta(days=5),
                        actor="officer", cameras=["cam-1"], **AUTH)
-    enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="o")
+    enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Lin-Manuel Miranda",
+                    [people / "lin-manuel-miranda.png"], actor="o")
     enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="o")  # in no case
     activate_case(sessions, case.ref, actor="officer")
 

@@ -9,18 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from facesearch.cases.service import enrol_into_case
 from facesearch.audit import log as audit
-from facesearch.cases.service import activate_case, close_case, create_case
+from facesearch.cases.service import activate_case, close_case, create_case, enrol_into_case
 from facesearch.engine import Engine
-from facesearch.gallery.service import enrol, enrolment_photos
+from facesearch.gallery.service import enrolment_photos
 from facesearch.review.service import ReviewError, review
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 from facesearch.store.schema import EvidenceRow, SightingRow
+from support.context import context_for
 
 AUTH = {"legal_basis": "Act s.1", "authorisation_ref": "A-1", "authorised_by": "Judge R."}
-from support.context import context_for
 
 
 def add_sighting(sessions: object, case_id: int, identity_id: int) -> int:
@@ -41,7 +40,8 @@ def test_two_distinct_reviewers_confirm_and_one_rejection_closes(database_url: s
     sealer = Sealer(os.urandom(32))
     case = create_case(sessions, title="T", purpose="victim", valid_until=datetime.now(UTC) + timedelta(days=3),
                        actor="officer", **AUTH)
-    enrolled = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama", [people / "obama.jpg"], actor="officer")
+    enrolled = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama",
+                               [people / "obama.jpg"], actor="officer")
     assert enrolled.identity_id is not None
     photos = enrolment_photos(sessions, sealer, enrolled.identity_id)
     assert len(photos) == 1 and photos[0][:3] == b"\xff\xd8\xff"  # a JPEG, for the reviewers' side-by-side

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.accounts.roles import ROLES
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.store.schema import ApiKeyRow, UserRow, WebSessionRow
 
@@ -77,7 +78,8 @@ def add_user(sessions: sessionmaker[Session], username: str, password: str, role
             raise AccountConflict(username, "a user with this name exists already")
         s.add(UserRow(username=username, password_hash=_hasher.hash(password), role=role, disabled=False,
                       created_at=datetime.now(UTC)))
-        audit.append(s, actor=actor, action="account.user.add", subject=f"user:{username}", details={"role": role})
+        audit.append(s, actor=actor, action=AuditAction.ACCOUNT_USER_ADD, subject=f"user:{username}",
+                     details={"role": role})
 
 
 def add_api_key(sessions: sessionmaker[Session], name: str, role: str, *, actor: str) -> str:
@@ -90,7 +92,7 @@ def add_api_key(sessions: sessionmaker[Session], name: str, role: str, *, actor:
         if s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name)) is not None:
             raise AccountConflict(name, "an API key with this name exists already")
         s.add(ApiKeyRow(name=name, key_sha256=_sha(key), role=role, revoked=False, created_at=datetime.now(UTC)))
-        audit.append(s, actor=actor, action="account.key.add", subject=f"key:{name}", details={"role": role})
+        audit.append(s, actor=actor, action=AuditAction.ACCOUNT_KEY_ADD, subject=f"key:{name}", details={"role": role})
     return key
 
 
@@ -153,7 +155,7 @@ def set_user_disabled(sessions: sessionmaker[Session], username: str, disabled: 
         if disabled:
             for row in s.scalars(select(WebSessionRow).where(WebSessionRow.username == username)):
                 s.delete(row)
-        audit.append(s, actor=actor, action="account.user.disable" if disabled else "account.user.enable",
+        audit.append(s, actor=actor, action=AuditAction.ACCOUNT_USER_DISABLE if disabled else "account.user.enable",
                      subject=f"user:{username}")
 
 
@@ -166,7 +168,7 @@ def revoke_api_key(sessions: sessionmaker[Session], name: str, *, actor: str) ->
         if row.revoked:
             return
         row.revoked = True
-        audit.append(s, actor=actor, action="account.key.revoke", subject=f"key:{name}")
+        audit.append(s, actor=actor, action=AuditAction.ACCOUNT_KEY_REVOKE, subject=f"key:{name}")
 
 
 def change_password(sessions: sessionmaker[Session], username: str, current: str, new: str, *,
@@ -181,14 +183,14 @@ def change_password(sessions: sessionmaker[Session], username: str, current: str
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
-            audit.append(s, actor=username[:100], action="account.password.failed")
+            audit.append(s, actor=username[:100], action=AuditAction.ACCOUNT_PASSWORD_FAILED)
             raise AccountError(username, "the current password is wrong")
         user.password_hash = _hasher.hash(new)
         kept = None if keep_token is None else _sha(keep_token)
         for row in s.scalars(select(WebSessionRow).where(WebSessionRow.username == username)):
             if row.token_sha256 != kept:
                 s.delete(row)
-        audit.append(s, actor=username, action="account.password.change", subject=f"user:{username}")
+        audit.append(s, actor=username, action=AuditAction.ACCOUNT_PASSWORD_CHANGE, subject=f"user:{username}")
 
 
 def by_api_key(sessions: sessionmaker[Session], key: str) -> Principal | None:
@@ -206,12 +208,12 @@ def sign_in(sessions: sessionmaker[Session], username: str, password: str) -> tu
         except (VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
-            audit.append(s, actor=username[:100], action="account.sign_in.failed")
+            audit.append(s, actor=username[:100], action=AuditAction.ACCOUNT_SIGN_IN_FAILED)
             return None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         s.add(WebSessionRow(token_sha256=_sha(token), username=username, csrf_token=csrf,
                             expires_at=datetime.now(UTC) + timedelta(hours=SESSION_HOURS)))
-        audit.append(s, actor=username, action="account.sign_in")
+        audit.append(s, actor=username, action=AuditAction.ACCOUNT_SIGN_IN)
         return token, Principal(username, user.role, "user", csrf)
 
 
@@ -232,4 +234,4 @@ def sign_out(sessions: sessionmaker[Session], token: str) -> None:
         row = s.get(WebSessionRow, _sha(token))
         if row is not None:
             s.delete(row)
-            audit.append(s, actor=row.username, action="account.sign_out")
+            audit.append(s, actor=row.username, action=AuditAction.ACCOUNT_SIGN_OUT)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
@@ -99,7 +100,7 @@ def identify(
                  for r, (o, sc) in enumerate(ranked)]))
     result = Identification(ref, source, fpir, size, threshold, extrapolated, results)
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action="search.identify", case_id=ref, details={
+        audit.append(s, actor=actor, action=AuditAction.SEARCH_IDENTIFY, case_id=ref, details={
             "started_at": started.isoformat(), "ended_at": datetime.now(UTC).isoformat(),
             "input_sha256": digest, "faces": len(results), "faces_without_match": sum(f.no_match for f in results),
             "watchlist_size": size, "watchlist_templates": index.fingerprint, "target_fpir": fpir,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,25 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError, RefusedError
 from facesearch.gallery.service import EnrolmentReport, enrol
 from facesearch.refs import case_ref, parse_case_ref
 from facesearch.store.schema import CaseRow, CaseTargetRow, TemplateRow
 
+
+class CaseStatus(StrEnum):
+    DRAFT = "draft"
+    AUTHORISED = "authorised"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+
+
 PURPOSES = ("missing-person", "victim", "suspect", "other")
-LIVE = ("authorised", "active")  # statuses whose targets keep their templates
+LIVE = (CaseStatus.AUTHORISED, CaseStatus.ACTIVE)  # statuses whose targets keep their templates
+ENDED = (CaseStatus.CLOSED, CaseStatus.EXPIRED)
 AUTHORISATION_FIELDS = ("legal_basis", "authorisation_ref", "authorising_authority", "authorised_by")
 # What makes a case authorised: the legal basis, the authorisation's reference and who gave it.
 REQUIRED_FOR_AUTHORISATION = ("legal_basis", "authorisation_ref", "authorised_by")
@@ -57,7 +69,7 @@ class Case:
     ref: str
     title: str
     purpose: str
-    status: str
+    status: CaseStatus  # a live case past its validity shows as expired before retention stores it so
     valid_from: datetime
     valid_until: datetime
     cameras: list[str]
@@ -103,9 +115,19 @@ def _row(session: Session, ref: str | int, lock: bool = False) -> CaseRow:
     return row
 
 
+def effective_status(row: CaseRow, now: datetime | None = None) -> CaseStatus:
+    """The case's status as of ``now``: a live case past its validity is expired, whether or not retention
+    has run since (reading never writes; ``retention run`` and start-up store the expiry and audit it)."""
+    status = CaseStatus(row.status)
+    if status in LIVE and as_utc(row.valid_until) < as_utc(now or datetime.now(UTC)):
+        return CaseStatus.EXPIRED
+    return status
+
+
 def to_case(session: Session, row: CaseRow) -> Case:
     targets = list(session.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == row.id)))
-    return Case(case_ref(row.id), row.title, row.purpose, row.status, as_utc(row.valid_from), as_utc(row.valid_until),
+    return Case(case_ref(row.id), row.title, row.purpose, effective_status(row), as_utc(row.valid_from),
+                as_utc(row.valid_until),
                 list(row.cameras), row.reviewers_required, sorted(targets),
                 {k: getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")})
 
@@ -162,12 +184,13 @@ def create_case(
     with sessions.begin() as s:
         row = CaseRow(title=title, purpose=purpose, purpose_text=purpose_text, valid_from=start, valid_until=end,
                       cameras=list(cameras or []), reviewers_required=reviewers_required,
-                      status="authorised" if complete else "draft", created_at=datetime.now(UTC), created_by=actor,
+                      status=CaseStatus.AUTHORISED if complete else CaseStatus.DRAFT, created_at=datetime.now(UTC),
+                      created_by=actor,
                       **{f: authorisation.get(f) for f in AUTHORISATION_FIELDS})
         s.add(row)
         s.flush()
         case = to_case(s, row)
-        audit.append(s, actor=actor, action="case.create", case_id=case.ref, details=case.to_json())
+        audit.append(s, actor=actor, action=AuditAction.CASE_CREATE, case_id=case.ref, details=case.to_json())
     return case
 
 
@@ -178,14 +201,14 @@ def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **a
         raise CaseError(str(ref), f"unknown fields {sorted(unknown)}")
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
-        if row.status not in ("draft", "authorised"):
+        if row.status not in (CaseStatus.DRAFT, CaseStatus.AUTHORISED):
             raise CaseRefused(case_ref(row.id), f"is {row.status}; its authorisation can no longer change")
         given = {k: v for k, v in authorisation.items() if v}
         for key, value in given.items():
             setattr(row, key, value)
         if all(getattr(row, f) for f in REQUIRED_FOR_AUTHORISATION):
-            row.status = "authorised"
-        audit.append(s, actor=actor, action="case.authorise", case_id=case_ref(row.id),
+            row.status = CaseStatus.AUTHORISED
+        audit.append(s, actor=actor, action=AuditAction.CASE_AUTHORISE, case_id=case_ref(row.id),
                      details={"fields": given, "status": row.status})
         return to_case(s, row)
 
@@ -194,28 +217,30 @@ def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now:
     moment = as_utc(now or datetime.now(UTC))
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
-        if row.status != "authorised":
+        if row.status != CaseStatus.AUTHORISED:
             missing = [f for f in REQUIRED_FOR_AUTHORISATION if not getattr(row, f)]
-            why = f"missing {', '.join(missing)}" if row.status == "draft" else f"it is {row.status}"
+            why = f"missing {', '.join(missing)}" if row.status == CaseStatus.DRAFT else f"it is {row.status}"
             raise CaseRefused(case_ref(row.id), f"only an authorised case can be activated ({why})")
         if not as_utc(row.valid_from) <= moment <= as_utc(row.valid_until):
             window = f"{row.valid_from:%Y-%m-%d} to {row.valid_until:%Y-%m-%d}"
             raise CaseRefused(case_ref(row.id), f"outside its validity ({window})")
-        row.status = "active"
-        audit.append(s, actor=actor, action="case.activate", case_id=case_ref(row.id))
+        row.status = CaseStatus.ACTIVE
+        audit.append(s, actor=actor, action=AuditAction.CASE_ACTIVATE, case_id=case_ref(row.id))
         return to_case(s, row)
 
 
-def close_case(sessions: sessionmaker[Session], ref: str, *, actor: str, status: str = "closed") -> Case:
+def close_case(sessions: sessionmaker[Session], ref: str, *, actor: str,
+               status: CaseStatus = CaseStatus.CLOSED) -> Case:
     """Close (or expire) a case and delete its targets' templates that no other live case needs."""
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
-        if row.status in ("closed", "expired"):
+        if row.status in ENDED:
             raise CaseConflict(case_ref(row.id), f"already {row.status}")
         row.status, row.ended_at = status, datetime.now(UTC)
         s.flush()
         deleted = _purge_templates(s, row.id)
-        audit.append(s, actor=actor, action=f"case.{'close' if status == 'closed' else 'expire'}",
+        action = AuditAction.CASE_CLOSE if status == CaseStatus.CLOSED else AuditAction.CASE_EXPIRE
+        audit.append(s, actor=actor, action=action,
                      case_id=case_ref(row.id), details={"templates_deleted": deleted})
         return to_case(s, row)
 
@@ -227,7 +252,7 @@ def expire_cases(sessions: sessionmaker[Session], *, now: datetime | None = None
         due = [case_ref(r.id) for r in s.scalars(select(CaseRow).where(CaseRow.status.in_(LIVE)))
                if as_utc(r.valid_until) < moment]
     for ref in due:
-        close_case(sessions, ref, actor="system", status="expired")
+        close_case(sessions, ref, actor="system", status=CaseStatus.EXPIRED)
     return due
 
 
@@ -263,8 +288,9 @@ def enrol_into_case(ctx: Context, case: str, name: str, photos: Sequence[Path | 
 def require_open(s: Session, ref: str) -> CaseRow:
     """A case people can still be added to (not closed or expired)."""
     row = _row(s, ref)
-    if row.status in ("closed", "expired"):
-        raise CaseRefused(case_ref(row.id), f"is {row.status}; nobody can be enrolled into it")
+    status = effective_status(row)
+    if status in ENDED:
+        raise CaseRefused(case_ref(row.id), f"is {status}; nobody can be enrolled into it")
     return row
 
 
@@ -272,7 +298,7 @@ def require_searchable(s: Session, ref: str, now: datetime | None = None, camera
     """The case, if it may be searched now (and on ``camera``); otherwise ``CaseError`` saying why."""
     moment = as_utc(now or datetime.now(UTC))
     row = _row(s, ref)
-    if row.status != "active":
+    if row.status != CaseStatus.ACTIVE:
         raise CaseRefused(case_ref(row.id), f"is {row.status}, not active: searching it is refused")
     if moment > as_utc(row.valid_until):
         raise CaseRefused(case_ref(row.id), f"expired on {row.valid_until:%Y-%m-%d %H:%M}: searching it is refused")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.audit.chain import JsonValue
 from facesearch.cases.service import CaseError, as_utc, require_searchable
 from facesearch.engine import Engine
@@ -72,7 +73,7 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
                 window = (as_utc(case.valid_from), as_utc(case.valid_until))
         if refused is not None:
             with sessions.begin() as s:
-                audit.append(s, actor=actor, action="search.refused", case_id=str(ref).upper(),
+                audit.append(s, actor=actor, action=AuditAction.SEARCH_REFUSED, case_id=str(ref).upper(),
                              details={**(refusal_details or {}), "camera": camera, "reason": refused.reason})
             raise refused
         index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)

@@ -25,6 +25,7 @@ def _sessions() -> Any:
 def init(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Create the data directory, its encryption key (mode 0600) and the database; safe to run again."""
     from facesearch.audit import log as audit
+    from facesearch.audit.actions import AuditAction
     from facesearch.settings import get_settings
     from facesearch.store.crypto import KEY_ENV, create_key_file, load_key
 
@@ -38,7 +39,7 @@ def init(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         sealer = load_key(settings.home)
         sessions = _sessions()
         with sessions.begin() as s:
-            audit.append(s, actor=getpass.getuser(), action="system.init",
+            audit.append(s, actor=getpass.getuser(), action=AuditAction.SYSTEM_INIT,
                          details={"key_id": sealer.key_id, "key_created": created_key})
     except FacesearchError as exc:
         fail(str(exc))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, format_fmr, line, table, warn
+from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 
 app = typer.Typer(help="Create and run cases: authorised, time-limited searches for named people.",
@@ -18,39 +19,16 @@ app = typer.Typer(help="Create and run cases: authorised, time-limited searches 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
-def _context(sweep: bool = True) -> tuple[Any, Any]:
-    """The database's sessions and the sealer; retention runs first (start-up), audited when it purges."""
-    from facesearch.retention import run_retention
-    from facesearch.settings import get_settings
-    from facesearch.store.crypto import load_key
-    from facesearch.store.db import open_database
+def _moment(text: str | None, *, end_of_day: bool) -> datetime | None:
+    """A date or time given on the command line, read by the cases service's one date rule."""
+    from facesearch.cases.service import parse_case_time
 
-    settings = get_settings()
-    sessions = open_database(settings.resolved_database_url)[1]
-    sealer = load_key(settings.home)
-    if sweep:
-        run_retention(sessions, actor=getpass.getuser(), retention_days=settings.retention_days,
-                      audit_when_idle=False)
-    return sessions, sealer
-
-
-def _cache(sealer: Any) -> Any:
-    from facesearch.gallery.cache import IndexCache
-    from facesearch.settings import get_settings
-
-    return IndexCache(get_settings().home / "index", sealer)
-
-
-def _date(text: str | None, end_of_day: bool) -> datetime | None:
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{text}: not a date (expected YYYY-MM-DD or an ISO 8601 time)")
-    if len(text) <= 10:  # a bare date: the whole day counts
-        value = datetime.combine(value.date(), time.max if end_of_day else time.min)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parse_case_time(text, end_of_day=end_of_day)
+    except FacesearchError as exc:
+        fail(str(exc))
 
 
 def _print_case(case: Any, json_out: bool) -> None:
@@ -81,12 +59,12 @@ def create(
     from facesearch.cases.service import create_case
     from facesearch.settings import get_settings
 
-    until = _date(valid_until, end_of_day=True)
+    until = _moment(valid_until, end_of_day=True)
     assert until is not None
     try:
-        sessions, _ = _context()
+        sessions = open_context().sessions
         case = create_case(sessions, title=title, purpose=purpose, purpose_text=purpose_text, valid_until=until,
-                           valid_from=_date(valid_from, end_of_day=False),
+                           valid_from=_moment(valid_from, end_of_day=False),
                            cameras=[c.strip() for c in cameras.split(",") if c.strip()],
                            reviewers_required=reviewers, max_span=timedelta(days=get_settings().max_case_days),
                            actor=getpass.getuser(), legal_basis=legal_basis, authorisation_ref=authorisation_ref,
@@ -109,7 +87,7 @@ def authorise(
     from facesearch.cases.service import authorise_case
 
     try:
-        result = authorise_case(_context()[0], case, actor=getpass.getuser(), legal_basis=legal_basis,
+        result = authorise_case(open_context().sessions, case, actor=getpass.getuser(), legal_basis=legal_basis,
                                 authorisation_ref=authorisation_ref, authorising_authority=authorising_authority,
                                 authorised_by=authorised_by)
     except FacesearchError as exc:
@@ -123,7 +101,7 @@ def activate(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], jso
     from facesearch.cases.service import activate_case
 
     try:
-        result = activate_case(_context()[0], case, actor=getpass.getuser())
+        result = activate_case(open_context().sessions, case, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     _print_case(result, json_out)
@@ -135,7 +113,7 @@ def close(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_o
     from facesearch.cases.service import close_case
 
     try:
-        result = close_case(_context()[0], case, actor=getpass.getuser())
+        result = close_case(open_context().sessions, case, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     _print_case(result, json_out)
@@ -143,11 +121,11 @@ def close(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_o
 
 @app.command("list")
 def list_cases(json_out: JsonOpt = False) -> None:
-    """Every case with its status (expired ones are marked so first)."""
+    """Every case with its status (a case past its validity shows as expired)."""
     from facesearch.cases.service import list_cases as all_cases
 
     try:
-        cases = all_cases(_context()[0])  # opening the database expired what was due (retention)
+        cases = all_cases(open_context().sessions)  # read only: a case past its validity shows as expired
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -166,13 +144,16 @@ def enroll(
     json_out: JsonOpt = False,
 ) -> None:
     """Enrol a person from one or more photos; unfit photos are refused with the reason."""
-    from facesearch.engine import Engine
+    from facesearch.cases.service import enrol_into_case
     from facesearch.gallery.service import enrol
 
     try:
-        sessions, sealer = _context()
-        report = enrol(Engine(model), sessions, sealer, name, photos, actor=getpass.getuser(), face=face,
-                       case_id=case, cache=_cache(sealer))
+        ctx = open_context(model)
+        if case is not None:
+            report = enrol_into_case(ctx, case, name, photos, actor=getpass.getuser(), face=face)
+        else:
+            report = enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, photos, actor=getpass.getuser(), face=face,
+                           cache=ctx.index_cache())
     except FacesearchError as exc:
         fail(str(exc))
     photos_json = [{"source": p.source, "accepted": p.accepted, "reason": p.reason, "similar_to": p.similar_to}
@@ -201,14 +182,13 @@ def identify(
 ) -> None:
     """Every face in the photo against the case's watchlist: candidates with score and FMR, or no match."""
     from facesearch.cases.identify import identify as run_identify
-    from facesearch.engine import Engine
 
     if not 0 < fpir < 1:
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
     try:
-        sessions, sealer = _context()
-        result = run_identify(Engine(model), sessions, sealer, case, photo, actor=getpass.getuser(), fpir=fpir,
-                              cache=_cache(sealer))
+        ctx = open_context(model)
+        result = run_identify(ctx.engine(), ctx.sessions, ctx.sealer, case, photo, actor=getpass.getuser(), fpir=fpir,
+                              cache=ctx.index_cache())
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -232,13 +212,13 @@ def retention_run(json_out: JsonOpt = False) -> None:
     """Expire cases past their validity and delete the templates no live case needs; audited.
 
     Sightings, with their evidence, older than the retention period (FACESEARCH_RETENTION_DAYS, default
-    30) are deleted. Also runs whenever a command opens the database.
+    30) are deleted. Also runs when 'serve' and 'watch' start.
     """
     from facesearch.retention import run_retention
     from facesearch.settings import get_settings
 
     try:
-        sessions, _ = _context(sweep=False)
+        sessions = open_context().sessions
         report = run_retention(sessions, actor=getpass.getuser(), retention_days=get_settings().retention_days)
     except FacesearchError as exc:
         fail(str(exc))

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from facesearch.cli.commands_cases import _context
 from facesearch.cli.output import EXIT_PARTIAL, CountBar, emit_json, fail, line, table, warn
+from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 
 app = typer.Typer(help="Group a personal photo collection by the people in it, and find people in it.",
@@ -41,7 +41,8 @@ def index(
 
     bar = CountBar("indexing", "photo")
     try:
-        sessions, sealer = _context()
+        ctx = open_context()
+        sessions, sealer = ctx.sessions, ctx.sealer
         summary = index_library(Engine(model), sessions, sealer, folder, actor=getpass.getuser(),
                                 on_total=bar.start, progress=bar.update)
     except FacesearchError as exc:
@@ -73,7 +74,7 @@ def people(
     """People found in the library, most photos first: id, name, faces, photos, a sample photo."""
     from facesearch.library.people import MIN_SHOWN, list_people
 
-    listing = list_people(_context()[0], everyone=everyone)
+    listing = list_people(open_context().sessions, everyone=everyone)
     if json_out:
         emit_json(listing.to_json())
         return
@@ -91,7 +92,7 @@ def show(person: PersonArg, json_out: JsonOpt = False) -> None:
     from facesearch.library.people import person_faces
 
     try:
-        summary, faces = person_faces(_context()[0], person)
+        summary, faces = person_faces(open_context().sessions, person)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -108,7 +109,7 @@ def name(person: PersonArg, new_name: Annotated[str, typer.Argument(help="The na
     from facesearch.library.people import name_person
 
     try:
-        name_person(_context()[0], person, new_name, actor=getpass.getuser())
+        name_person(open_context().sessions, person, new_name, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{person.upper()} is now {new_name.strip()}")
@@ -121,7 +122,7 @@ def merge(into: PersonArg, others: Annotated[list[str], typer.Argument(help="Peo
     from facesearch.library.people import merge_people
 
     try:
-        moved = merge_people(_context()[0], into, others, actor=getpass.getuser())
+        moved = merge_people(open_context().sessions, into, others, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{moved} faces moved into {into.upper()}")
@@ -136,7 +137,8 @@ def split(person: PersonArg, model: ModelOpt = "default") -> None:
     from facesearch.library.store import calibration_of
 
     try:
-        sessions, sealer = _context()
+        ctx = open_context()
+        sessions, sealer = ctx.sessions, ctx.sealer
         attempts = split_attempts(calibration_of(Engine(model)))
         refs = split_person(sessions, sealer, person, attempts, actor=getpass.getuser())
     except FacesearchError as exc:
@@ -154,7 +156,7 @@ def move(face: FaceArg, person: PersonArg) -> None:
     from facesearch.library.people import move_face
 
     try:
-        move_face(_context()[0], face, person, actor=getpass.getuser())
+        move_face(open_context().sessions, face, person, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{face.upper()} is now with {person.upper()}")
@@ -166,7 +168,8 @@ def not_(face: FaceArg, person: PersonArg, model: ModelOpt = "default") -> None:
     from facesearch.library.people import not_person
 
     try:
-        sessions, sealer = _context()
+        ctx = open_context()
+        sessions, sealer = ctx.sessions, ctx.sealer
         went = not_person(sessions, sealer, face, person, _thresholds(model), actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
@@ -179,7 +182,7 @@ def forget(person: PersonArg) -> None:
     from facesearch.library.people import forget_person
 
     try:
-        done = forget_person(_context()[0], person, actor=getpass.getuser())
+        done = forget_person(open_context().sessions, person, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{done.person} forgotten: {done.faces} faces in {done.photos} photos deleted from the library")
@@ -199,7 +202,8 @@ def find(
     if not 0 < fmr < 1:
         fail(f"--fmr {fmr}: expected a rate between 0 and 1")
     try:
-        sessions, sealer = _context()
+        ctx = open_context()
+        sessions, sealer = ctx.sessions, ctx.sealer
         result = find_person(Engine(model), sessions, sealer, photo, fmr=fmr, source=str(photo))
     except FacesearchError as exc:
         fail(str(exc))
@@ -224,7 +228,8 @@ def contact_sheet(
     from facesearch.library.find import contact_sheet as sheet
 
     try:
-        data = sheet(*_context(), person, columns=columns)
+        ctx = open_context()
+        data = sheet(ctx.sessions, ctx.sealer, person, columns=columns)
         out.write_bytes(data)
     except FacesearchError as exc:
         fail(str(exc))

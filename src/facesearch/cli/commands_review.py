@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli.commands_cases import _context
 from facesearch.cli.output import emit_json, fail, format_fmr, line, table
+from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 
 app = typer.Typer(help="Review candidate sightings: confirmation takes the case's number of distinct reviewers.",
@@ -25,7 +25,7 @@ def queue(case: Annotated[str, typer.Option(help="Case whose candidates wait for
     from facesearch.video.sightings import list_sightings
 
     try:
-        sessions, _ = _context()
+        sessions = open_context().sessions
         with sessions() as s:
             waiting = [x for x in list_sightings(s, case) if x.status == "candidate"]
     except FacesearchError as exc:
@@ -42,7 +42,7 @@ def _decide(sighting: int, decision: str, note: str | None, json_out: bool) -> N
     from facesearch.review.service import review
 
     try:
-        sessions, _ = _context()
+        sessions = open_context().sessions
         outcome = review(sessions, sighting, reviewer=getpass.getuser(), decision=decision, note=note)
     except FacesearchError as exc:
         fail(str(exc))
@@ -73,7 +73,8 @@ def export(case: Annotated[str, typer.Option(help="Case whose confirmed sighting
     from facesearch.review.export import export_confirmed
 
     try:
-        sessions, sealer = _context()
+        ctx = open_context()
+        sessions, sealer = ctx.sessions, ctx.sealer
         summary = export_confirmed(sessions, sealer, case, out, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))

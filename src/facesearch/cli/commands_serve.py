@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli.commands_cases import _context
 from facesearch.cli.output import emit_json, fail, line
+from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 
 user_app = typer.Typer(help="People who sign in to the API and console.", no_args_is_help=True)
@@ -28,7 +28,7 @@ def user_add(
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"password for {username}: ")
     try:
-        add_user(_context()[0], username, password, role, actor=getpass.getuser())
+        add_user(open_context().sessions, username, password, role, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     line(f"user {username} added as {role}")
@@ -39,7 +39,7 @@ def user_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None
     """List people, their roles and whether they are disabled."""
     from facesearch.accounts.service import list_users
 
-    users = list_users(_context()[0])
+    users = list_users(open_context().sessions)
     if json_out:
         emit_json([u.to_json() for u in users])
         return
@@ -63,7 +63,7 @@ def _set_disabled(username: str, disabled: bool) -> None:
     from facesearch.accounts.service import set_user_disabled
 
     try:
-        set_user_disabled(_context()[0], username, disabled, actor=getpass.getuser())
+        set_user_disabled(open_context().sessions, username, disabled, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     line(f"user {username} {'disabled' if disabled else 'enabled'}")
@@ -74,7 +74,7 @@ def key_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List API keys by name and role (the keys themselves are never stored)."""
     from facesearch.accounts.service import list_api_keys
 
-    keys = list_api_keys(_context()[0])
+    keys = list_api_keys(open_context().sessions)
     if json_out:
         emit_json([k.to_json() for k in keys])
         return
@@ -88,7 +88,7 @@ def key_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> 
     from facesearch.accounts.service import revoke_api_key
 
     try:
-        revoke_api_key(_context()[0], name, actor=getpass.getuser())
+        revoke_api_key(open_context().sessions, name, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     line(f"API key {name} revoked")
@@ -104,7 +104,7 @@ def key_add(
     from facesearch.accounts.service import add_api_key
 
     try:
-        key = add_api_key(_context()[0], name, role, actor=getpass.getuser())
+        key = add_api_key(open_context().sessions, name, role, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -133,7 +133,8 @@ def serve(
     from facesearch.settings import get_settings
 
     try:
-        sessions, sealer = _context()
+        ctx = open_context()
+        sessions, sealer = ctx.sessions, ctx.sealer
     except FacesearchError as exc:
         fail(str(exc))
     app = create_app(sessions, sealer, settings=get_settings())

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from facesearch.cli.commands_cases import _cache, _context, _date
+from facesearch.cli.commands_cases import _moment
 from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, format_fmr, line, table, warn
+from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 
 camera_app = typer.Typer(help="Cameras and places footage comes from.", no_args_is_help=True)
@@ -28,7 +29,8 @@ def camera_add(
     from facesearch.video.cameras import add_camera
 
     try:
-        sessions, sealer = _context()
+        ctx = open_context()
+        sessions, sealer = ctx.sessions, ctx.sealer
         camera = add_camera(sessions, sealer, camera_id, name=name, url=url, location=location,
                             actor=getpass.getuser())
     except FacesearchError as exc:
@@ -46,7 +48,7 @@ def camera_list(json_out: JsonOpt = False) -> None:
     from facesearch.video.cameras import list_cameras
 
     try:
-        cameras = list_cameras(_context()[0])
+        cameras = list_cameras(open_context().sessions)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -100,7 +102,6 @@ def scan(
     json_out: JsonOpt = False,
 ) -> None:
     """Search recordings for the case's watchlist; a rerun skips files already done."""
-    from facesearch.engine import Engine
     from facesearch.video.scan import scan as run_scan
     from facesearch.video.search import SearchConfig
 
@@ -110,7 +111,7 @@ def scan(
         fail(f"--detect-every {detect_every}, --full-size-every {full_size_every}: expected 1 or more")
     if not 0 < fpir < 1:
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
-    started = _date(start, end_of_day=False)
+    started = _moment(start, end_of_day=False)
     progress = _Progress()
 
     def on_file(outcome: Any) -> None:
@@ -128,13 +129,14 @@ def scan(
                  f"{outcome.sightings} sightings" + (f"; {outcome.problem}" if outcome.problem else ""))
 
     try:
-        sessions, sealer = _context()
+        ctx = open_context(model)
+        sessions, sealer = ctx.sessions, ctx.sealer
         if camera is not None:
             from facesearch.video.cameras import get_camera
 
             get_camera(sessions, sealer, camera)
-        report = run_scan(Engine(model), sessions, sealer, paths, case, actor=getpass.getuser(), camera=camera,
-                          fps=fps, start=started, target_fpir=fpir, cache=_cache(sealer),
+        report = run_scan(ctx.engine(), sessions, sealer, paths, case, actor=getpass.getuser(), camera=camera,
+                          fps=fps, start=started, target_fpir=fpir, cache=ctx.index_cache(),
                           config=SearchConfig(detect_every=detect_every, full_size_every=full_size_every),
                           on_progress=progress.update, on_file=on_file)
     except FacesearchError as exc:
@@ -161,7 +163,7 @@ def sightings(
     from facesearch.video.sightings import list_sightings
 
     try:
-        sessions, _ = _context()
+        sessions = open_context().sessions
         with sessions() as s:
             found = list_sightings(s, case)
     except FacesearchError as exc:
@@ -193,8 +195,9 @@ def watch(
     import sys
     import threading
 
-    from facesearch.engine import Engine
+    from facesearch.retention import start_up_retention
     from facesearch.video.cameras import get_camera
+    from facesearch.video.watch import StopReason, WatchEventKind
     from facesearch.video.watch import watch as run_watch
 
     stop = threading.Event()
@@ -212,23 +215,25 @@ def watch(
             sys.stdout.write(json.dumps({"event": event.kind, "at": event.at.isoformat(), "message": event.message,
                                          **event.data}, default=str) + "\n")
             sys.stdout.flush()
-        elif event.kind in ("retrying", "disconnected"):
+        elif event.kind in (WatchEventKind.RETRYING, WatchEventKind.DISCONNECTED):
             warn(event.message)
         else:
             line(f"{event.at:%H:%M:%S} {event.message}")
 
     try:
-        sessions, sealer = _context()
+        ctx = open_context(model)
+        sessions, sealer = ctx.sessions, ctx.sealer
+        start_up_retention(ctx, actor=getpass.getuser())
         cam = get_camera(sessions, sealer, camera)
         stream = url or cam.url
         if not stream:
             fail(f"{camera}: the camera has no stream URL (camera add --url, or --url)")
-        report = run_watch(Engine(model), sessions, sealer, case, camera, stream, actor=getpass.getuser(), stop=stop,
-                           fps=fps, target_fpir=fpir, max_failures=give_up_after, cache=_cache(sealer),
+        report = run_watch(ctx.engine(), sessions, sealer, case, camera, stream, actor=getpass.getuser(), stop=stop,
+                           fps=fps, target_fpir=fpir, max_failures=give_up_after, cache=ctx.index_cache(),
                            on_event=on_event)
     except FacesearchError as exc:
         fail(str(exc))
-    if "gave up after" in report.stopped:
+    if report.stop_reason == StopReason.GAVE_UP:
         fail(report.stopped)
     if not json_out:
         line(f"{report.case} on {report.camera}: {report.frames} frames over {report.connections} connections, "
@@ -244,7 +249,8 @@ def report(
     from facesearch.video.report import write_report
 
     try:
-        sessions, sealer = _context()
+        ctx = open_context()
+        sessions, sealer = ctx.sessions, ctx.sealer
         summary = write_report(sessions, sealer, case, out, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.gallery.cache import IndexCache
@@ -177,7 +178,8 @@ def enrol(
         s.flush()
         for row, (_, _, _, shown) in zip(new_rows, accepted, strict=True):  # for reviewers, sealed like the rest
             s.add(EnrolmentPhotoRow(template_id=row.id, sealed=sealer.seal(shown, photo_purpose(row.id))))
-        audit.append(s, actor=actor, action="identity.enrol", case_id=case_ref, subject=f"identity:{identity.id}",
+        audit.append(s, actor=actor, action=AuditAction.IDENTITY_ENROL, case_id=case_ref,
+                     subject=f"identity:{identity.id}",
                      details={"name": name, "profile": engine.profile,
                               "photos_sha256": [d for d, _, _, _ in accepted],
                               "refused": [{"source": o.source, "reason": o.reason} for o in outcomes if not o.accepted],

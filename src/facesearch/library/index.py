@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.engine import Engine, ImageResult
 from facesearch.images import to_jpeg
 from facesearch.library.cluster import LinkThresholds
@@ -182,7 +183,7 @@ def index_library(
         grouped = group_new_faces(s, sealer, thresholds)
         summary.joined_people, summary.new_people = grouped.joined, grouped.new_people
         summary.seconds = round(time.perf_counter() - began, 2)
-        audit.append(s, actor=actor, action="library.index", subject="library",
+        audit.append(s, actor=actor, action=AuditAction.LIBRARY_INDEX, subject="library",
                      details={k: v if isinstance(v, int | float) else len(v) for k, v in summary.to_json().items()
                               if k != "root"})
     return summary

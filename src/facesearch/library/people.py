@@ -15,6 +15,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.library.cluster import LinkThresholds, link
 from facesearch.library.store import (
     LibraryError,
@@ -140,7 +141,7 @@ def name_person(sessions: sessionmaker[Session], ref: str, name: str, *, actor: 
     with sessions.begin() as s:
         person = person_row(s, ref)
         person.name = name
-        audit.append(s, actor=actor, action="library.person.name", subject=person_ref(person.id))
+        audit.append(s, actor=actor, action=AuditAction.LIBRARY_PERSON_NAME, subject=person_ref(person.id))
 
 
 def merge_people(sessions: sessionmaker[Session], into: str, others: list[str], *, actor: str) -> int:
@@ -168,7 +169,7 @@ def merge_people(sessions: sessionmaker[Session], into: str, others: list[str], 
             s.flush()
             s.delete(source)
             moved += len(faces)
-        audit.append(s, actor=actor, action="library.person.merge", subject=person_ref(target.id),
+        audit.append(s, actor=actor, action=AuditAction.LIBRARY_PERSON_MERGE, subject=person_ref(target.id),
                      details={"merged": [person_ref(p.id) for p in sources], "faces": moved})
     return moved
 
@@ -207,7 +208,7 @@ def split_person(sessions: sessionmaker[Session], sealer: Sealer, ref: str, atte
             for i in members:
                 assign[free[i].id] = new.id
         set_people(s, assign)
-        audit.append(s, actor=actor, action="library.person.split", subject=person_ref(person.id),
+        audit.append(s, actor=actor, action=AuditAction.LIBRARY_PERSON_SPLIT, subject=person_ref(person.id),
                      details={"into": refs, "faces": len(faces)})
     return refs
 
@@ -222,7 +223,7 @@ def move_face(sessions: sessionmaker[Session], face: str, to: str, *, actor: str
                                                     LibraryRejectionRow.person_id == person.id))
         s.flush()
         drop_empty_people(s)  # the face may have been someone's only one
-        audit.append(s, actor=actor, action="library.face.move", subject=face_ref(row.id),
+        audit.append(s, actor=actor, action=AuditAction.LIBRARY_FACE_MOVE, subject=face_ref(row.id),
                      details={"to": person_ref(person.id)})
 
 
@@ -243,7 +244,7 @@ def not_person(sessions: sessionmaker[Session], sealer: Sealer, face: str, perso
         group_new_faces(s, sealer, thresholds)
         s.flush()
         s.refresh(row)
-        audit.append(s, actor=actor, action="library.face.not", subject=face_ref(row.id),
+        audit.append(s, actor=actor, action=AuditAction.LIBRARY_FACE_NOT, subject=face_ref(row.id),
                      details={"person": person_ref(target.id)})
         return None if row.person_id is None else person_ref(row.person_id)
 
@@ -268,7 +269,7 @@ def forget_person(sessions: sessionmaker[Session], ref: str, *, actor: str) -> F
         s.execute(delete(LibraryRejectionRow).where(LibraryRejectionRow.person_id == person.id))
         s.delete(person)
         done = Forgotten(person_ref(person.id), len(face_ids), len({p for _, p in faces}))
-        audit.append(s, actor=actor, action="library.person.forget", subject=done.person,
+        audit.append(s, actor=actor, action=AuditAction.LIBRARY_PERSON_FORGET, subject=done.person,
                      details={"faces": done.faces, "photos": done.photos})
     return done
 

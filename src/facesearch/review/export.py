@@ -23,6 +23,7 @@ from fastapi import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import get_case
 from facesearch.files import atomic_write
 from facesearch.review.service import reviews_of
@@ -87,7 +88,7 @@ def build_package(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str
 def record_export(sessions: sessionmaker[Session], package: Package, *, actor: str, destination: str) -> None:
     """Audit that ``package`` left the system, with its SHA-256."""
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action="export.package", case_id=package.case, subject=destination,
+        audit.append(s, actor=actor, action=AuditAction.EXPORT_PACKAGE, case_id=package.case, subject=destination,
                      details={"sha256": package.sha256, "sightings": package.sighting_ids})
 
 

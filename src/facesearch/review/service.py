@@ -10,17 +10,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError, RefusedError
 from facesearch.refs import case_ref
 from facesearch.store.schema import CaseRow, EvidenceRow, IdentityRow, ReviewRow, SightingRow, TemplateRow
 
-DECISIONS = ("confirm", "reject")
+
+class ReviewDecision(StrEnum):
+    CONFIRM = "confirm"
+    REJECT = "reject"
+
+
+class SightingStatus(StrEnum):
+    CANDIDATE = "candidate"  # every match starts here: a candidate until people decide
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+DECISIONS = tuple(d.value for d in ReviewDecision)
 
 
 class ReviewError(FacesearchError):
@@ -62,7 +76,7 @@ def review(sessions: sessionmaker[Session], sighting_id: int, *, reviewer: str, 
         row = s.get(SightingRow, sighting_id, with_for_update=True)
         if row is None:
             raise SightingNotFound(subject, "no such sighting")
-        if row.status != "candidate":
+        if row.status != SightingStatus.CANDIDATE:
             raise ReviewConflict(subject, f"is already {row.status}")
         case = s.get(CaseRow, row.case_id)
         identity = s.get(IdentityRow, row.identity_id)
@@ -81,13 +95,14 @@ def review(sessions: sessionmaker[Session], sighting_id: int, *, reviewer: str, 
                         at=datetime.now(UTC)))
         s.flush()
         confirmations = int(s.scalar(select(func.count()).select_from(ReviewRow).where(
-            ReviewRow.sighting_id == sighting_id, ReviewRow.decision == "confirm")) or 0)
-        if decision == "reject":
-            row.status = "rejected"
+            ReviewRow.sighting_id == sighting_id, ReviewRow.decision == ReviewDecision.CONFIRM)) or 0)
+        if decision == ReviewDecision.REJECT:
+            row.status = SightingStatus.REJECTED
         elif confirmations >= case.reviewers_required:
-            row.status = "confirmed"
+            row.status = SightingStatus.CONFIRMED
         outcome = ReviewOutcome(sighting_id, decision, row.status, confirmations, case.reviewers_required)
-        audit.append(s, actor=reviewer, action=f"sighting.{decision}", case_id=case_ref(row.case_id),
+        action = AuditAction.SIGHTING_CONFIRM if decision == ReviewDecision.CONFIRM else AuditAction.SIGHTING_REJECT
+        audit.append(s, actor=reviewer, action=action, case_id=case_ref(row.case_id),
                      subject=f"sighting:{sighting_id}", details={**outcome.to_json(), "note": note, "seen": seen,
                                                                  "identity_id": row.identity_id})
     return outcome

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CameraRow
@@ -63,7 +64,8 @@ def add_camera(sessions: sessionmaker[Session], sealer: Sealer, camera_id: str, 
                         url_sealed=None if url is None else sealer.seal(url.encode(), _purpose(camera_id)),
                         created_at=datetime.now(UTC), created_by=actor))
         camera = Camera(camera_id, name, location, url, url is not None)
-        audit.append(s, actor=actor, action="camera.add", subject=f"camera:{camera_id}", details=camera.to_json())
+        audit.append(s, actor=actor, action=AuditAction.CAMERA_ADD, subject=f"camera:{camera_id}",
+                     details=camera.to_json())
     return camera
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,21 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import JobRow
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class JobError(FacesearchError):
@@ -74,8 +84,8 @@ class JobRunner:
 
     def start(self) -> None:
         with self.sessions.begin() as s:  # jobs the last server left running: they resume
-            s.execute(update(JobRow).where(JobRow.status == "running")
-                      .values(status="queued", updated_at=datetime.now(UTC)))
+            s.execute(update(JobRow).where(JobRow.status == JobStatus.RUNNING)
+                      .values(status=JobStatus.QUEUED, updated_at=datetime.now(UTC)))
         self._thread = threading.Thread(target=self._loop, name="jobs", daemon=True)
         self._thread.start()
 
@@ -89,10 +99,10 @@ class JobRunner:
         now = datetime.now(UTC)
         with self.sessions.begin() as s:
             row = JobRow(kind="scan", case_id=case.upper(), params={"paths": paths, "camera": camera},
-                         status="queued", progress={}, created_by=actor, created_at=now, updated_at=now)
+                         status=JobStatus.QUEUED, progress={}, created_by=actor, created_at=now, updated_at=now)
             s.add(row)
             s.flush()
-            audit.append(s, actor=actor, action="job.submit", case_id=case.upper(), subject=f"job:{row.id}",
+            audit.append(s, actor=actor, action=AuditAction.JOB_SUBMIT, case_id=case.upper(), subject=f"job:{row.id}",
                          details={"kind": "scan", "paths": paths, "camera": camera})
             job = _job(row)
         self._wake.set()
@@ -122,18 +132,18 @@ class JobRunner:
             row = s.get(JobRow, job_id, with_for_update=True)
             if row is None:
                 raise JobNotFound(f"job {job_id}", "no such job")
-            if row.status not in ("queued", "running"):
+            if row.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
                 raise JobConflict(f"job {job_id}", f"is already {row.status}")
-            if row.status == "queued":
-                row.status = "cancelled"
+            if row.status == JobStatus.QUEUED:
+                row.status = JobStatus.CANCELLED
             self._cancelled.add(job_id)
-            audit.append(s, actor=actor, action="job.cancel", case_id=row.case_id, subject=f"job:{job_id}")
+            audit.append(s, actor=actor, action=AuditAction.JOB_CANCEL, case_id=row.case_id, subject=f"job:{job_id}")
             return _job(row)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             with self.sessions() as s:
-                row = s.scalar(select(JobRow).where(JobRow.status == "queued").order_by(JobRow.id).limit(1))
+                row = s.scalar(select(JobRow).where(JobRow.status == JobStatus.QUEUED).order_by(JobRow.id).limit(1))
                 job_id = None if row is None else row.id
             if job_id is None:
                 self._wake.wait(timeout=1.0)
@@ -149,7 +159,7 @@ class JobRunner:
         from facesearch.video.scan import scan
 
         job = self.get(job_id)
-        self._set(job_id, status="running")
+        self._set(job_id, status=JobStatus.RUNNING)
         last = 0.0
         files_done: list[dict[str, Any]] = []
 
@@ -171,15 +181,15 @@ class JobRunner:
                           cache=self._cache() if self._cache else None, on_progress=on_progress,
                           on_file=lambda f: files_done.append(f.to_json()), should_stop=should_stop)
         except FacesearchError as exc:
-            self._set(job_id, status="failed", error=str(exc))
+            self._set(job_id, status=JobStatus.FAILED, error=str(exc))
             return
         except Exception as exc:  # a job must never take the worker down with it
             log.exception("job %s failed", job_id)
-            self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            self._set(job_id, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
             return
         if self._stop.is_set() and job_id not in self._cancelled:
-            self._set(job_id, status="queued")  # the server is stopping: resume at the next start
+            self._set(job_id, status=JobStatus.QUEUED)  # the server is stopping: resume at the next start
             return
-        status = "cancelled" if report.stopped == "cancelled" else "done"
+        status = JobStatus.CANCELLED if report.cancelled else JobStatus.DONE
         self._set(job_id, status=status, result=report.to_json(),
                   progress={"files_done": len(files_done), "sightings": len(report.sighting_ids)})

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import get_case
 from facesearch.files import atomic_write
 from facesearch.store.crypto import Sealer
@@ -124,6 +125,6 @@ def write_report(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str,
     atomic_write(out, data)
     digest = hashlib.sha256(data).hexdigest()
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action="export.report", case_id=case.ref, subject=str(out),
+        audit.append(s, actor=actor, action=AuditAction.EXPORT_REPORT, case_id=case.ref, subject=str(out),
                      details={"sha256": digest, "sightings": [x.id for x in sightings], "people": len(people)})
     return ReportSummary(out, len(sightings), len(people), digest)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
@@ -37,10 +39,17 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".w
                             ".mpg", ".mpeg", ".3gp", ".h264", ".h265", ".hevc", ".mjpeg", ".y4m"})
 
 
+class FileStatus(StrEnum):
+    SCANNED = "scanned"
+    SKIPPED = "skipped"  # done before: a rerun does not search it again
+    FAILED = "failed"  # could not be read at all
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class FileOutcome:
     path: str
-    status: str  # "scanned", "skipped" (done before), "failed" (could not be read at all), "cancelled"
+    status: FileStatus
     frames: int = 0
     seconds: float = 0.0  # footage searched
     elapsed_s: float = 0.0
@@ -65,7 +74,8 @@ class ScanReport:
     camera: str | None
     files: list[FileOutcome] = field(default_factory=list)
     sighting_ids: list[int] = field(default_factory=list)
-    stopped: str | None = None  # why the scan ended early (the case expired, ...)
+    stopped: str | None = None  # why the scan ended early (the case expired, ...), for people
+    cancelled: bool = False  # stopped on request (callers decide on this, not on the wording of ``stopped``)
 
     def to_json(self) -> dict[str, Any]:
         return {"case": self.case, "camera": self.camera, "files": [f.to_json() for f in self.files],
@@ -83,7 +93,7 @@ def list_videos(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]:
         elif p.is_file():
             found.append(p)
         else:
-            missing.append(FileOutcome(str(p), "failed", problem="no such file or folder"))
+            missing.append(FileOutcome(str(p), FileStatus.FAILED, problem="no such file or folder"))
     return found, missing
 
 
@@ -103,7 +113,7 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
     ref = watchlists[0].case_ref
     report = ScanReport(ref, camera, list(failed))
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action="scan.start", case_id=ref, details={
+        audit.append(s, actor=actor, action=AuditAction.SCAN_START, case_id=ref, details={
             "paths": [str(p) for p in paths], "files": len(files), "camera": camera, "fps": fps,
             "watchlist_size": watchlists[0].size, "threshold": round(watchlists[0].threshold, 6),
             "target_fpir": target_fpir, "profile": engine.profile})
@@ -113,7 +123,7 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
             on_file(replace(outcome, position=(number, total)))
     for number, path in enumerate(files, len(failed) + 1):
         if should_stop is not None and should_stop():
-            report.stopped = "cancelled"
+            report.stopped, report.cancelled = "cancelled", True
             break
         with sessions() as s:
             try:
@@ -124,17 +134,18 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
         outcome = _scan_file(engine, sessions, sealer, path, ref, watchlists, camera=camera, fps=fps, start=start,
                              actor=actor, config=config, on_progress=on_progress, report=report,
                              should_stop=should_stop)
-        if outcome.status == "cancelled":
-            report.stopped = "cancelled"
+        if outcome.status == FileStatus.CANCELLED:
+            report.stopped, report.cancelled = "cancelled", True
             break
         report.files.append(outcome)
         if on_file:
             on_file(replace(outcome, position=(number, total)))
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action="scan.end", case_id=ref, details={
-            "files_scanned": sum(f.status == "scanned" for f in report.files),
-            "files_skipped": sum(f.status == "skipped" for f in report.files),
-            "files_failed": [{"path": f.path, "problem": f.problem} for f in report.files if f.status == "failed"],
+        audit.append(s, actor=actor, action=AuditAction.SCAN_END, case_id=ref, details={
+            "files_scanned": sum(f.status == FileStatus.SCANNED for f in report.files),
+            "files_skipped": sum(f.status == FileStatus.SKIPPED for f in report.files),
+            "files_failed": [{"path": f.path, "problem": f.problem} for f in report.files
+                             if f.status == FileStatus.FAILED],
             "frames": sum(f.frames for f in report.files), "sightings": len(report.sighting_ids),
             "stopped": report.stopped})
     return report
@@ -150,13 +161,13 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
     with sessions() as s:
         done = s.scalar(select(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))
         if done is not None and done.size == stat.st_size and done.mtime_ns == stat.st_mtime_ns:
-            return FileOutcome(name, "skipped", done.frames, sightings=done.sightings, problem=done.problem)
+            return FileOutcome(name, FileStatus.SKIPPED, done.frames, sightings=done.sightings, problem=done.problem)
     began = time.perf_counter()
     try:
         reader = VideoReader(path, fps=fps, threads=max(os.cpu_count() or 1, 1),
                              detect_side=(config or SearchConfig()).detect_side)
     except VideoError as exc:
-        return FileOutcome(name, "failed", problem=exc.reason)
+        return FileOutcome(name, FileStatus.FAILED, problem=exc.reason)
     with reader:
         when = recording_start(path, reader.info.metadata, reader.info.duration_s, start)
         problem = None
@@ -165,14 +176,14 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
             problem = (f"recorded at {when.at:%Y-%m-%d %H:%M} UTC (from the {when.source}), outside {ref}'s validity "
                        f"({w.valid_from:%Y-%m-%d %H:%M} to {w.valid_until:%Y-%m-%d %H:%M}); pass --start if that "
                        "time is wrong")
-            return FileOutcome(name, "failed", problem=problem, time_source=when.source)
+            return FileOutcome(name, FileStatus.FAILED, problem=problem, time_source=when.source)
         search = VideoSearch(engine, watchlists, recording_start=when.at, fps=reader.info.fps, config=config)
         matched = list(search.run(reader.frames(), on_progress=None if on_progress is None else
                                   (lambda p: on_progress(name, p, reader.info.duration_s)),
                                   should_stop=None if should_stop is None else (lambda _frame: should_stop())))
         problem = reader.problem
     if should_stop is not None and should_stop():
-        return FileOutcome(name, "cancelled", search.progress.frames)
+        return FileOutcome(name, FileStatus.CANCELLED, search.progress.frames)
     digest = sha256_file(path) if matched else None  # the input that led to a match (only then: it costs a read)
     with sessions.begin() as s:
         ids = [i for track in matched
@@ -183,6 +194,6 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
                              mtime_ns=stat.st_mtime_ns, frames=search.progress.frames, sightings=len(ids),
                              problem=problem, finished_at=datetime.now(UTC)))
     report.sighting_ids += ids
-    return FileOutcome(name, "scanned", search.progress.frames, search.progress.seconds,
+    return FileOutcome(name, FileStatus.SCANNED, search.progress.frames, search.progress.seconds,
                        time.perf_counter() - began, len(ids), problem, when.source)
 

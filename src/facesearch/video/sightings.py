@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import as_utc
 from facesearch.images import to_jpeg as jpeg
 from facesearch.refs import case_ref, parse_case_ref
@@ -83,7 +84,8 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
         for kind, data in (("frame", frame_jpeg), ("crop", crop_jpeg)):
             s.add(EvidenceRow(sighting_id=row.id, kind=kind, sealed=sealer.seal(data, evidence_purpose(row.id, kind)),
                               sha256=hashes[kind]))
-        audit.append(s, actor=actor, action="sighting.create", case_id=m.case_ref, subject=f"sighting:{row.id}",
+        audit.append(s, actor=actor, action=AuditAction.SIGHTING_CREATE, case_id=m.case_ref,
+                     subject=f"sighting:{row.id}",
                      details={"identity_id": m.identity_id, "source": source, "source_sha256": source_sha256,
                               "camera": camera,
                               "start_s": round(track.start_s, 3), "end_s": round(track.end_s, 3),

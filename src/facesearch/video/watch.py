@@ -14,11 +14,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
@@ -30,9 +32,25 @@ from facesearch.video.sightings import save_track
 from facesearch.video.source import VideoError, VideoReader, redact_url
 
 
+class WatchEventKind(StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    RETRYING = "retrying"
+    SIGHTING = "sighting"
+    STOPPED = "stopped"
+
+
+class StopReason(StrEnum):
+    """Why a watch ended: callers decide on this, never on the wording of ``WatchReport.stopped``."""
+
+    REQUESTED = "requested"  # Ctrl-C, SIGTERM, or the caller's stop event
+    CASE_ENDED = "case_ended"  # expired, closed, or no longer allowed on this camera
+    GAVE_UP = "gave_up"  # max_failures connection attempts in a row failed
+
+
 @dataclass(frozen=True)
 class WatchEvent:
-    kind: str  # "connected", "disconnected", "retrying", "sighting", "stopped"
+    kind: WatchEventKind
     message: str
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     data: dict[str, Any] = field(default_factory=dict)
@@ -45,7 +63,8 @@ class WatchReport:
     connections: int = 0
     frames: int = 0
     sighting_ids: list[int] = field(default_factory=list)
-    stopped: str = ""
+    stopped: str = ""  # the reason, for people
+    stop_reason: StopReason = StopReason.REQUESTED
 
 
 @dataclass(frozen=True)
@@ -73,12 +92,12 @@ def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_
     ref = watchlists[0].case_ref
     report = WatchReport(ref, camera)
 
-    def emit(kind: str, message: str, **data: Any) -> None:
+    def emit(kind: WatchEventKind, message: str, **data: Any) -> None:
         if on_event is not None:
             on_event(WatchEvent(kind, message, data=data))
 
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action="watch.start", case_id=ref, details={
+        audit.append(s, actor=actor, action=AuditAction.WATCH_START, case_id=ref, details={
             "camera": camera, "stream": shown, "watchlist_size": watchlists[0].size,
             "threshold": round(watchlists[0].threshold, 6), "target_fpir": target_fpir, "profile": engine.profile})
 
@@ -93,6 +112,7 @@ def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_
     failures = 0
     checked_at = datetime.min.replace(tzinfo=UTC)
     ended_reason: list[str] = []
+    gave_up = False
 
     def should_stop(_frame: Any) -> bool:
         nonlocal checked_at
@@ -122,15 +142,17 @@ def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_
             failures += 1
             if max_failures is not None and failures >= max_failures:
                 ended_reason.append(f"{shown}: gave up after {failures} failed connection attempts ({exc.reason})")
+                gave_up = True
                 break
             wait = backoff.delay(failures)
-            emit("retrying", f"{shown}: {exc.reason}; retrying in {wait:.1f} s", failures=failures)
+            emit(WatchEventKind.RETRYING, f"{shown}: {exc.reason}; retrying in {wait:.1f} s", failures=failures)
             stop.wait(wait)
             continue
         failures = 0
         report.connections += 1
         connected_at = datetime.now(UTC)
-        emit("connected", f"{shown}: connected ({reader.info.width}x{reader.info.height}, {reader.info.codec})")
+        info = reader.info
+        emit(WatchEventKind.CONNECTED, f"{shown}: connected ({info.width}x{info.height}, {info.codec})")
         search = VideoSearch(engine, watchlists, recording_start=connected_at, fps=reader.info.fps or 25.0,
                              config=config)
         lost = ""
@@ -142,7 +164,7 @@ def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_
                                          start=RecordingStart(connected_at, "stream clock"), actor=actor)
                     report.sighting_ids += ids
                     for m in track.matches:
-                        emit("sighting", f"{m.name}: score {m.score:.3f}, FMR {m.fmr:.2g}, "
+                        emit(WatchEventKind.SIGHTING, f"{m.name}: score {m.score:.3f}, FMR {m.fmr:.2g}, "
                                          f"{track.start_s:.1f}-{track.end_s:.1f} s after connecting",
                              name=m.name, score=m.score, sighting_ids=ids)
             except VideoError as exc:
@@ -151,12 +173,14 @@ def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_
         if stop.is_set() or ended_reason:
             break
         failures += 1
-        emit("disconnected", f"{shown}: {lost or 'stream ended'}; reconnecting")
+        emit(WatchEventKind.DISCONNECTED, f"{shown}: {lost or 'stream ended'}; reconnecting")
         stop.wait(backoff.delay(failures))
     report.stopped = ended_reason[0] if ended_reason else "stopped on request"
-    emit("stopped", report.stopped)
+    report.stop_reason = (StopReason.GAVE_UP if gave_up else StopReason.CASE_ENDED if ended_reason
+                          else StopReason.REQUESTED)
+    emit(WatchEventKind.STOPPED, report.stopped)
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action="watch.end", case_id=ref, details={
+        audit.append(s, actor=actor, action=AuditAction.WATCH_END, case_id=ref, details={
             "camera": camera, "connections": report.connections, "frames": report.frames,
             "sightings": len(report.sighting_ids), "reason": report.stopped})
     return report

@@ -1,0 +1,27 @@
+"""The CLI's one way to reach the installation: a ``Context`` per command, opened when the command needs it.
+
+Opening runs no retention and writes nothing, so read-only commands stay read-only; ``retention run``,
+``watch`` and ``serve`` run retention themselves.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+from facesearch.context import Context
+
+
+def open_context(model: str = "default") -> Context:
+    """This installation's database and key; the face engine of ``model`` loads on first use."""
+
+    def make_engine() -> object:
+        from facesearch.engine import Engine
+
+        return Engine(model)
+
+    return Context.open(make_engine=make_engine)  # type: ignore[arg-type]
+
+
+def operator() -> str:
+    """Who runs the command, for the audit log: the operating-system account."""
+    return getpass.getuser()
