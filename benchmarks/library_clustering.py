@@ -128,7 +128,7 @@ class ModelClock:
 
 def incremental(images: list[str], fused: NDArray[np.float32], engine: Any, work: Path) -> dict[str, float]:
     from facesearch.library.cluster import LinkThresholds
-    from facesearch.library.index import index_library
+    from facesearch.library.ingest import index_library
     from facesearch.library.store import group_new_faces
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database
@@ -156,7 +156,7 @@ def incremental(images: list[str], fused: NDArray[np.float32], engine: Any, work
 
 
 def index_speed(images: list[str], engine: Any, work: Path) -> dict[str, float]:
-    from facesearch.library.index import index_library
+    from facesearch.library.ingest import index_library
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database
 

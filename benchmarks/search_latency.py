@@ -1,6 +1,6 @@
 """Gallery search latency: the exact, product-quantised and HNSW indexes, and PostgreSQL + pgvector.
 
-The project's own index kinds (``facesearch.gallery.index``: exact, pq, hnsw), as shipped. Random
+The project's own index kinds (``facesearch.index.gallery_index``: exact, pq, hnsw), as shipped. Random
 unit vectors of the default profile's size (320) stand in for templates (size, not content,
 sets the cost). Queries are mated searches: a gallery vector plus noise, at cosine 0.75 to it (about a
 genuine face pair's score), because random queries against random vectors have no real nearest
@@ -25,7 +25,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from facesearch.gallery.index import HNSW_M, PQ_RERANK_FACTOR, GalleryIndex, pq_subquantizers
+from facesearch.index.gallery_index import HNSW_M, PQ_RERANK_FACTOR, GalleryIndex, pq_subquantizers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from facesearch.gallery.cache import IndexCache
+from facesearch.index.cache import IndexCache
 from facesearch.settings import Settings, get_settings
 from facesearch.store.crypto import Sealer, load_key
 from facesearch.store.db import open_database

@@ -17,7 +17,7 @@ from facesearch.engine import Engine
 from facesearch.errors import NoFaceError
 from facesearch.library.cluster import LinkThresholds
 from facesearch.library.find import contact_sheet, find_person
-from facesearch.library.index import index_library
+from facesearch.library.ingest import index_library
 from facesearch.library.people import (
     forget_person,
     list_people,

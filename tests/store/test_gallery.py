@@ -85,7 +85,7 @@ def test_the_sealed_index_is_used_when_fresh_and_rebuilt_when_stale(
 ) -> None:
     import logging
 
-    from facesearch.gallery.cache import IndexCache
+    from facesearch.index.cache import IndexCache
     from facesearch.store.schema import TemplateRow
 
     _, sessions = open_database(database_url)
@@ -101,7 +101,7 @@ def test_the_sealed_index_is_used_when_fresh_and_rebuilt_when_stale(
 
     with sessions.begin() as s:  # the database changes behind the cache's back
         s.execute(TemplateRow.__table__.delete().where(TemplateRow.identity_id == 1))
-    with caplog.at_level(logging.INFO, logger="facesearch.gallery.cache"):
+    with caplog.at_level(logging.INFO, logger="facesearch.index.cache"):
         rebuilt = load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)
     assert len(rebuilt) == 1 and "stale" in caplog.text
     path.write_bytes(b"garbage")
@@ -111,7 +111,7 @@ def test_the_sealed_index_is_used_when_fresh_and_rebuilt_when_stale(
 
 
 def test_approximate_indexes_find_what_exact_search_finds() -> None:
-    from facesearch.gallery.index import GalleryIndex
+    from facesearch.index.gallery_index import GalleryIndex
 
     rng = np.random.default_rng(0)
     gallery = rng.standard_normal((5000, 64)).astype(np.float32)
@@ -132,8 +132,8 @@ def test_approximate_indexes_find_what_exact_search_finds() -> None:
 
 @pytest.mark.parametrize("kind", ["hnsw", "pq"])
 def test_an_approximate_index_is_kept_on_disk_and_grows_in_place(tmp_path: Path, kind: str) -> None:
-    from facesearch.gallery.cache import IndexCache
-    from facesearch.gallery.index import GalleryIndex
+    from facesearch.index.cache import IndexCache
+    from facesearch.index.gallery_index import GalleryIndex
 
     rng = np.random.default_rng(1)
     vectors = rng.standard_normal((3000, 32)).astype(np.float32)

@@ -15,8 +15,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from facesearch.audit import log as audit
-from facesearch.gallery.cache import IndexCache
 from facesearch.gallery.service import load_index, template_purpose
+from facesearch.index.cache import IndexCache
 from facesearch.store.crypto import create_key_file, load_key
 from facesearch.store.db import open_database
 from facesearch.store.schema import IdentityRow, TemplateRow
@@ -26,7 +26,7 @@ WORKER = textwrap.dedent(
     import sys
     from pathlib import Path
     from facesearch.engine import Engine
-    from facesearch.gallery.cache import IndexCache
+    from facesearch.index.cache import IndexCache
     from facesearch.gallery.service import enrol
     from facesearch.store.crypto import load_key
     from facesearch.store.db import open_database

@@ -21,8 +21,8 @@ from facesearch.audit.actions import AuditAction
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
-from facesearch.gallery.cache import IndexCache
 from facesearch.images import read_file
+from facesearch.index.cache import IndexCache
 from facesearch.store.crypto import Sealer
 
 

@@ -21,9 +21,9 @@ from facesearch.audit.chain import JsonValue
 from facesearch.cases.service import CaseError, as_utc, require_searchable
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
-from facesearch.gallery.cache import IndexCache
-from facesearch.gallery.index import GalleryIndex
 from facesearch.gallery.service import load_index
+from facesearch.index.cache import IndexCache
+from facesearch.index.gallery_index import GalleryIndex
 from facesearch.refs import case_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, IdentityRow

@@ -37,7 +37,7 @@ def index(
 ) -> None:
     """Index new and changed photos (unchanged ones are skipped), then group new faces into people."""
     from facesearch.engine import Engine
-    from facesearch.library.index import index_library
+    from facesearch.library.ingest import index_library
 
     bar = CountBar("indexing", "photo")
     try:

@@ -22,10 +22,10 @@ from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
-from facesearch.gallery.cache import IndexCache
-from facesearch.gallery.index import GalleryIndex, fingerprint
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
 from facesearch.images import read_file, to_jpeg
+from facesearch.index.cache import IndexCache
+from facesearch.index.gallery_index import GalleryIndex, fingerprint
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, EnrolmentPhotoRow, IdentityRow, TemplateRow
 

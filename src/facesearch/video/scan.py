@@ -26,7 +26,7 @@ from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
 from facesearch.files import sha256_file
-from facesearch.gallery.cache import IndexCache
+from facesearch.index.cache import IndexCache
 from facesearch.refs import parse_case_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import ScannedFileRow

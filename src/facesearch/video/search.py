@@ -29,8 +29,8 @@ from facesearch.video.cascade import score_bound
 from facesearch.video.cuts import CutDetector
 from facesearch.video.source import VideoFrame
 from facesearch.video.track_faces import TrackFaces, usefulness
+from facesearch.video.track_matching import TrackMatch, match
 from facesearch.video.tracker import FaceTracker, Track, TrackerConfig
-from facesearch.video.watchlist import TrackMatch, match
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.engine import Engine
-from facesearch.gallery.cache import IndexCache
+from facesearch.index.cache import IndexCache
 from facesearch.store.crypto import Sealer
 from facesearch.video.recording_time import RecordingStart
 from facesearch.video.search import SearchConfig, VideoSearch

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from facesearch.errors import FacesearchError
 from facesearch.files import atomic_write
-from facesearch.gallery.index import GalleryIndex
+from facesearch.index.gallery_index import GalleryIndex
 from facesearch.store.crypto import Sealer, WrongKeyError
 
 log = logging.getLogger(__name__)
