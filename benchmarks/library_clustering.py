@@ -127,9 +127,11 @@ class ModelClock:
 
 
 def incremental(images: list[str], fused: NDArray[np.float32], engine: Any, work: Path) -> dict[str, float]:
+    from facesearch.context import Context
     from facesearch.library.cluster import LinkThresholds
     from facesearch.library.ingest import index_library
     from facesearch.library.store import group_new_faces
+    from facesearch.settings import Settings
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database
 
@@ -148,7 +150,8 @@ def incremental(images: list[str], fused: NDArray[np.float32], engine: Any, work
     symlink_folder(folder, [images[i] for i in sorted(new)])
     clock = ModelClock(engine)
     start = time.perf_counter()
-    summary = index_library(engine, sessions, sealer, folder, actor="bench")
+    summary = index_library(Context(Settings(home=work), sessions, sealer, make_engine=lambda: engine), folder,
+                            actor="bench")
     total = time.perf_counter() - start
     return {"library": len(old_idx), "group_from_db_s": grouped_s, "added": summary.indexed, "total_s": total,
             "model_s": clock.seconds, "rest_s": total - clock.seconds, "joined": summary.joined_people,
@@ -156,7 +159,9 @@ def incremental(images: list[str], fused: NDArray[np.float32], engine: Any, work
 
 
 def index_speed(images: list[str], engine: Any, work: Path) -> dict[str, float]:
+    from facesearch.context import Context
     from facesearch.library.ingest import index_library
+    from facesearch.settings import Settings
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database
 
@@ -165,7 +170,8 @@ def index_speed(images: list[str], engine: Any, work: Path) -> dict[str, float]:
     symlink_folder(folder, chosen)
     _, sessions = open_database(f"sqlite:///{work / 'speed.db'}")
     start = time.perf_counter()
-    summary = index_library(engine, sessions, Sealer(os.urandom(32)), folder, actor="bench")
+    ctx = Context(Settings(home=work), sessions, Sealer(os.urandom(32)), make_engine=lambda: engine)
+    summary = index_library(ctx, folder, actor="bench")
     seconds = time.perf_counter() - start
 
     # The same folder, by the CLI, killed half way and resumed.

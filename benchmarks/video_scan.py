@@ -60,9 +60,10 @@ def child_facesearch(clip: Path, detect_every: int) -> dict[str, object]:
     import os
     from datetime import UTC, datetime, timedelta
 
-    from facesearch.cases.service import activate_case, create_case
+    from facesearch.cases.service import activate_case, create_case, enrol_into_case
+    from facesearch.context import Context
     from facesearch.engine import Engine
-    from facesearch.gallery.service import enrol
+    from facesearch.settings import Settings
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database
     from facesearch.video.scan import scan
@@ -72,12 +73,13 @@ def child_facesearch(clip: Path, detect_every: int) -> dict[str, object]:
         _, sessions = open_database(f"sqlite:///{home}/bench.db")
         sealer = Sealer(os.urandom(32))
         engine = Engine()
+        ctx = Context(Settings(home=Path(home)), sessions, sealer, make_engine=lambda: engine)
         now = datetime.now(UTC)
         case = create_case(sessions, title="bench", purpose="other", purpose_text="benchmark", actor="bench",
                            valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=1), legal_basis="-",
                            authorisation_ref="-", authorised_by="-")
         for name, photo in TARGETS:
-            enrol(engine, sessions, sealer, name, [PEOPLE / photo], actor="bench", case_id=case.ref)
+            enrol_into_case(ctx, case.ref, name, [PEOPLE / photo], actor="bench")
         activate_case(sessions, case.ref, actor="bench")
         timings: dict[str, float] = {}
 
@@ -85,7 +87,7 @@ def child_facesearch(clip: Path, detect_every: int) -> dict[str, object]:
             timings.update({k: getattr(progress, k) for k in ("decode_s", "detect_s", "track_s", "embed_s")})
 
         began = time.perf_counter()
-        report = scan(engine, sessions, sealer, [clip], case.ref, actor="bench", on_progress=keep,
+        report = scan(ctx, [clip], case.ref, actor="bench", on_progress=keep,
                       config=SearchConfig(detect_every=detect_every))
         elapsed = time.perf_counter() - began
     f = report.files[0]

@@ -32,6 +32,7 @@ from facesearch.library.store import LibraryError, load_faces
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow
+from support.context import context_for
 from support.library import copy_photos, people_by_identity, who
 
 GROUPS = {"George_W_Bush": 6, "Colin_Powell": 6, "Tony_Blair": 6, "Serena_Williams": 6}
@@ -46,10 +47,11 @@ def stores(database_url: str) -> tuple[object, Sealer]:
 def test_people_are_found_and_keep_their_names_as_photos_arrive(
         engine: Engine, stores: tuple[object, Sealer], lfw: Path, tmp_path: Path) -> None:
     sessions, sealer = stores
+    ctx = context_for(sessions, sealer, engine, tmp_path)
     folder = tmp_path / "Pictures"
     copy_photos(lfw, folder, GROUPS)
     copy_photos(lfw, folder, dict.fromkeys(SINGLES, 1))
-    first = index_library(engine, sessions, sealer, folder, actor="me")  # type: ignore[arg-type]
+    first = index_library(ctx, folder, actor="me")
     assert (first.files, first.indexed, first.unchanged, first.unreadable) == (28, 28, 0, {})
     found = people_by_identity(sessions)
     assert all(found[p][1] >= 5 for p in GROUPS), found  # each person, nearly whole
@@ -61,7 +63,7 @@ def test_people_are_found_and_keep_their_names_as_photos_arrive(
 
     copy_photos(lfw, folder, {"George_W_Bush": 3}, first=7)
     copy_photos(lfw, folder, {"Gloria_Macapagal_Arroyo": 4})
-    second = index_library(engine, sessions, sealer, folder, actor="me")  # type: ignore[arg-type]
+    second = index_library(ctx, folder, actor="me")
     assert (second.unchanged, second.indexed) == (28, 7)  # only the new files
     after = people_by_identity(sessions)
     assert after["George_W_Bush"][0] == bush and after["George_W_Bush"][1] >= found["George_W_Bush"][1] + 2
@@ -79,10 +81,11 @@ def test_corrections_hold_and_forgetting_deletes_everything(
         engine: Engine, lfw: Path, tmp_path: Path) -> None:
     _, sessions = open_database(f"sqlite:///{tmp_path / 'lib.db'}")
     sealer = Sealer(os.urandom(32))
+    ctx = context_for(sessions, sealer, engine, tmp_path)
     thresholds = LinkThresholds.from_calibration(engine.calibration)  # type: ignore[arg-type]
     folder = tmp_path / "Pictures"
     copy_photos(lfw, folder, {"Colin_Powell": 6, "Tony_Blair": 6})
-    index_library(engine, sessions, sealer, folder, actor="me")
+    index_library(ctx, folder, actor="me")
     found = people_by_identity(sessions)
     powell, blair = found["Colin_Powell"][0], found["Tony_Blair"][0]
 
@@ -110,10 +113,10 @@ def test_corrections_hold_and_forgetting_deletes_everything(
             return f"F{s.scalar(query)}"
 
     photo.touch()  # same bytes: nothing is embedded again
-    touched = index_library(engine, sessions, sealer, folder, actor="me")
+    touched = index_library(ctx, folder, actor="me")
     assert (touched.indexed, face_of(photo)) == (0, face)
     photo.write_bytes(photo.read_bytes() + b"tags written by a photo app")  # new bytes, same picture
-    rewritten = index_library(engine, sessions, sealer, folder, actor="me")
+    rewritten = index_library(ctx, folder, actor="me")
     assert rewritten.indexed == 1 and face_of(photo) != face
     face = face_of(photo)
     assert face not in {f"F{f.id}" for f in person_faces(sessions, refs[1])[1]}
@@ -121,17 +124,17 @@ def test_corrections_hold_and_forgetting_deletes_everything(
         not_person(sessions, sealer, face, refs[1], thresholds, actor="me")
     # Moving it back by hand pins it there, through later runs.
     move_face(sessions, face, refs[1], actor="me")
-    index_library(engine, sessions, sealer, folder, actor="me")
+    index_library(ctx, folder, actor="me")
     assert face in {f"F{f.id}" for f in person_faces(sessions, refs[1])[1]}
 
     # Find: the photos of the person in a photo the library has never seen.
-    result = find_person(engine, sessions, sealer, lfw / "Colin_Powell" / "Colin_Powell_0010.jpg")
+    result = find_person(ctx, lfw / "Colin_Powell" / "Colin_Powell_0010.jpg")
     assert result.people[0] == powell
     assert {who(p.path) for p in result.photos} == {"Colin_Powell"}
     assert len(result.photos) == 6
     with pytest.raises(NoFaceError, match="no face"):
         blank = np.full((120, 120), 200, np.uint8)
-        find_person(engine, sessions, sealer, blank, source="blank.png")
+        find_person(ctx, blank, source="blank.png")
 
     sheet = contact_sheet(sessions, sealer, powell, columns=3)
     with Image.open(__import__("io").BytesIO(sheet)) as image:
@@ -149,12 +152,13 @@ def test_corrections_hold_and_forgetting_deletes_everything(
         logged = [e.to_json() if hasattr(e, "to_json") else e.__dict__ for e in audit.events(s)]
     assert "Colin" not in str(logged)  # the log holds ids and counts, never a name
     assert [e for e in logged if "library.person.forget" in str(e)]
-    assert find_person(engine, sessions, sealer, lfw / "Colin_Powell" / "Colin_Powell_0010.jpg").photos == []
+    assert find_person(ctx, lfw / "Colin_Powell" / "Colin_Powell_0010.jpg").photos == []
 
 
 def test_bad_input_is_reported_and_the_rest_indexed(engine: Engine, lfw: Path, tmp_path: Path) -> None:
     _, sessions = open_database(f"sqlite:///{tmp_path / 'lib.db'}")
     sealer = Sealer(os.urandom(32))
+    ctx = context_for(sessions, sealer, engine, tmp_path)
     folder = tmp_path / "Pictures"
     photos = copy_photos(lfw, folder, {"Tony_Blair": 4, "Serena_Williams": 3})
     (folder / "notes.jpg").write_text("not a photo")
@@ -172,7 +176,7 @@ def test_bad_input_is_reported_and_the_rest_indexed(engine: Engine, lfw: Path, t
     (folder / "Tony_Blair" / "loop").symlink_to(folder)
     (folder / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
 
-    summary = index_library(engine, sessions, sealer, folder, actor="me")
+    summary = index_library(ctx, folder, actor="me")
     assert set(summary.duplicates) == {str(folder / "same-bytes.jpg"), str(folder / "re-encoded.jpg")}
     assert summary.duplicates[str(folder / "re-encoded.jpg")] == str(photos[1])
     assert set(summary.unreadable) == {str(folder / "notes.jpg"), str(folder / "cut.jpg")}
@@ -191,12 +195,12 @@ def test_bad_input_is_reported_and_the_rest_indexed(engine: Engine, lfw: Path, t
 
     # A removed file goes with its faces; a missing folder changes nothing.
     photos[2].unlink()
-    again = index_library(engine, sessions, sealer, folder, actor="me")
+    again = index_library(ctx, folder, actor="me")
     assert again.removed == 1 and again.indexed == 0
     assert people_by_identity(sessions)["Tony_Blair"][1] == 3
     with pytest.raises(LibraryError, match="not a folder"):
-        index_library(engine, sessions, sealer, tmp_path / "unmounted-drive", actor="me")
+        index_library(ctx, tmp_path / "unmounted-drive", actor="me")
     with sessions.begin() as s:
         s.query(LibraryFaceRow).update({LibraryFaceRow.profile: "other-model"})
     with pytest.raises(LibraryError, match="'other-model'"):
-        index_library(engine, sessions, sealer, folder, actor="me")
+        index_library(ctx, folder, actor="me")

@@ -36,14 +36,11 @@ def index(
     json_out: JsonOpt = False,
 ) -> None:
     """Index new and changed photos (unchanged ones are skipped), then group new faces into people."""
-    from facesearch.engine import Engine
     from facesearch.library.ingest import index_library
 
     bar = CountBar("indexing", "photo")
     try:
-        ctx = open_context()
-        sessions, sealer = ctx.sessions, ctx.sealer
-        summary = index_library(Engine(model), sessions, sealer, folder, actor=getpass.getuser(),
+        summary = index_library(open_context(model), folder, actor=getpass.getuser(),
                                 on_total=bar.start, progress=bar.update)
     except FacesearchError as exc:
         fail(str(exc))
@@ -196,15 +193,12 @@ def find(
     json_out: JsonOpt = False,
 ) -> None:
     """The photos where this person appears: faces that match, and the photos of the people they belong to."""
-    from facesearch.engine import Engine
     from facesearch.library.find import find_person
 
     if not 0 < fmr < 1:
         fail(f"--fmr {fmr}: expected a rate between 0 and 1")
     try:
-        ctx = open_context()
-        sessions, sealer = ctx.sessions, ctx.sealer
-        result = find_person(Engine(model), sessions, sealer, photo, fmr=fmr, source=str(photo))
+        result = find_person(open_context(model), photo, fmr=fmr, source=str(photo))
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:

@@ -130,14 +130,12 @@ def serve(
 
     from facesearch.api.app import create_app
     from facesearch.api.logs import use_json_logs
-    from facesearch.settings import get_settings
 
     try:
         ctx = open_context()
-        sessions, sealer = ctx.sessions, ctx.sealer
     except FacesearchError as exc:
         fail(str(exc))
-    app = create_app(sessions, sealer, settings=get_settings())
+    app = create_app(ctx)
     if log_json:
         use_json_logs()
     # Live alert streams stay open: on shutdown, give open connections 5 s, then close them.

@@ -135,8 +135,8 @@ def scan(
             from facesearch.video.cameras import get_camera
 
             get_camera(sessions, sealer, camera)
-        report = run_scan(ctx.engine(), sessions, sealer, paths, case, actor=getpass.getuser(), camera=camera,
-                          fps=fps, start=started, target_fpir=fpir, cache=ctx.index_cache(),
+        report = run_scan(ctx, paths, case, actor=getpass.getuser(), camera=camera,
+                          fps=fps, start=started, target_fpir=fpir,
                           config=SearchConfig(detect_every=detect_every, full_size_every=full_size_every),
                           on_progress=progress.update, on_file=on_file)
     except FacesearchError as exc:
@@ -228,8 +228,8 @@ def watch(
         stream = url or cam.url
         if not stream:
             fail(f"{camera}: the camera has no stream URL (camera add --url, or --url)")
-        report = run_watch(ctx.engine(), sessions, sealer, case, camera, stream, actor=getpass.getuser(), stop=stop,
-                           fps=fps, target_fpir=fpir, max_failures=give_up_after, cache=ctx.index_cache(),
+        report = run_watch(ctx, case, camera, stream, actor=getpass.getuser(), stop=stop,
+                           fps=fps, target_fpir=fpir, max_failures=give_up_after,
                            on_event=on_event)
     except FacesearchError as exc:
         fail(str(exc))

@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from facesearch.engine import Engine
+from facesearch.context import Context
 from facesearch.errors import NoFaceError
 from facesearch.images import ImageInput
 from facesearch.library.people import open_crop, person_faces
@@ -55,14 +55,15 @@ class FindResult:
                 "people": self.people, "photos": [p.to_json() for p in self.photos]}
 
 
-def find_person(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, photo: ImageInput, *,
-                fmr: float = FIND_FMR, source: str | None = None, expand: bool = True) -> FindResult:
+def find_person(ctx: Context, photo: ImageInput, *, fmr: float = FIND_FMR, source: str | None = None,
+                expand: bool = True) -> FindResult:
     """The library's photos of the person in ``photo`` (its largest face).
 
     Example:
-        >>> result = find_person(engine, sessions, sealer, "friend.jpg")
+        >>> result = find_person(Context.open(), "friend.jpg")
         >>> [p.path for p in result.photos]
     """
+    engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     faces = engine.analyze(photo, source=source)
     name = source or faces.source
     if len(faces) == 0:

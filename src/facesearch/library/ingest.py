@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.context import Context
 from facesearch.engine import Engine, ImageResult
 from facesearch.images import to_jpeg
 from facesearch.library.cluster import LinkThresholds
@@ -122,9 +123,7 @@ def _is_under(path: str, root: str) -> bool:
 
 
 def index_library(
-    engine: Engine,
-    sessions: sessionmaker[Session],
-    sealer: Sealer,
+    ctx: Context,
     root: Path,
     *,
     actor: str,
@@ -137,9 +136,10 @@ def index_library(
     """Index new and changed photos under ``root``, forget removed ones, and group new faces into people.
 
     Example:
-        >>> summary = index_library(Engine(), sessions, sealer, Path("~/Pictures").expanduser(), actor="me")
+        >>> summary = index_library(Context.open(), Path("~/Pictures").expanduser(), actor="me")
         >>> summary.indexed, summary.new_people
     """
+    engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     began = time.perf_counter()
     floor = floor or QualityFloor()
     thresholds = thresholds or grouping_thresholds(engine)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
-from facesearch.store.crypto import Sealer
 from facesearch.store.schema import JobRow
 
 log = logging.getLogger(__name__)
@@ -74,10 +72,9 @@ def _job(row: JobRow) -> Job:
 class JobRunner:
     """One worker thread: scans are CPU-bound and the models already use every core."""
 
-    def __init__(self, sessions: sessionmaker[Session], sealer: Sealer, engine: Callable[[], Any],
-                 cache: Callable[[], Any] | None = None) -> None:
-        self.sessions, self.sealer = sessions, sealer
-        self._engine, self._cache = engine, cache
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.sessions = ctx.sessions
         self._wake, self._stop = threading.Event(), threading.Event()
         self._cancelled: set[int] = set()
         self._thread: threading.Thread | None = None
@@ -176,9 +173,8 @@ class JobRunner:
             return self._stop.is_set() or job_id in self._cancelled
 
         try:
-            report = scan(self._engine(), self.sessions, self.sealer, [Path(p) for p in job.params["paths"]],
-                          job.case, actor=job.created_by, camera=job.params.get("camera"),
-                          cache=self._cache() if self._cache else None, on_progress=on_progress,
+            report = scan(self.ctx, [Path(p) for p in job.params["paths"]],
+                          job.case, actor=job.created_by, camera=job.params.get("camera"), on_progress=on_progress,
                           on_file=lambda f: files_done.append(f.to_json()), should_stop=should_stop)
         except FacesearchError as exc:
             self._set(job_id, status=JobStatus.FAILED, error=str(exc))

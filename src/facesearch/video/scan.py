@@ -24,9 +24,9 @@ from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
+from facesearch.context import Context
 from facesearch.engine import Engine
 from facesearch.files import sha256_file
-from facesearch.index.cache import IndexCache
 from facesearch.refs import parse_case_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import ScannedFileRow
@@ -97,9 +97,9 @@ def list_videos(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]:
     return found, missing
 
 
-def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths: Sequence[Path], case_ref: str, *,
+def scan(ctx: Context, paths: Sequence[Path], case_ref: str, *,
          actor: str, camera: str | None = None, fps: float | None = None, start: datetime | None = None,
-         target_fpir: float = DEFAULT_FPIR, config: SearchConfig | None = None, cache: IndexCache | None = None,
+         target_fpir: float = DEFAULT_FPIR, config: SearchConfig | None = None,
          on_progress: Callable[[str, SearchProgress, float | None], None] | None = None,
          on_file: Callable[[FileOutcome], None] | None = None,
          should_stop: Callable[[], bool] | None = None) -> ScanReport:
@@ -107,9 +107,10 @@ def scan(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, paths:
 
     ``should_stop`` (checked on every frame) cancels: the file in progress is left undone, with nothing
     of it stored, so that a later run searches it whole and no sighting is duplicated."""
+    engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     files, failed = list_videos(paths)
     watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
-                                 refusal_details={"source": ", ".join(map(str, paths))}, cache=cache)
+                                 refusal_details={"source": ", ".join(map(str, paths))}, cache=ctx.index_cache())
     ref = watchlists[0].case_ref
     report = ScanReport(ref, camera, list(failed))
     with sessions.begin() as s:

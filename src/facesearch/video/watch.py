@@ -17,15 +17,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
-from facesearch.engine import Engine
-from facesearch.index.cache import IndexCache
-from facesearch.store.crypto import Sealer
+from facesearch.context import Context
 from facesearch.video.recording_time import RecordingStart
 from facesearch.video.search import SearchConfig, VideoSearch
 from facesearch.video.sightings import save_track
@@ -77,18 +73,19 @@ class Backoff:
         return min(self.first_s * self.factor ** max(failures - 1, 0), self.max_s)
 
 
-def watch(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, camera: str, url: str, *,
+def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
           actor: str, stop: threading.Event, fps: float | None = None, target_fpir: float = DEFAULT_FPIR,
           config: SearchConfig | None = None, backoff: Backoff | None = None, read_timeout_s: float = 5.0,
-          max_failures: int | None = None, cache: IndexCache | None = None,
+          max_failures: int | None = None,
           on_event: Callable[[WatchEvent], None] | None = None) -> WatchReport:
     """Watch ``url`` (camera ``camera``) for ``case_ref``'s watchlist until ``stop`` is set, the case may no
     longer be searched, or ``max_failures`` connection attempts in a row have failed."""
+    engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     backoff = backoff or Backoff()
     shown = redact_url(url)
     source = f"{camera} (live)"
     watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
-                                 refusal_details={"source": shown}, cache=cache)
+                                 refusal_details={"source": shown}, cache=ctx.index_cache())
     ref = watchlists[0].case_ref
     report = WatchReport(ref, camera)
 
