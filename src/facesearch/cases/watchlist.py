@@ -24,7 +24,7 @@ from facesearch.errors import FacesearchError
 from facesearch.gallery.service import load_index
 from facesearch.index.cache import IndexCache
 from facesearch.index.gallery_index import GalleryIndex
-from facesearch.refs import case_ref
+from facesearch.refs import RefKind, case_ref, normalise_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, IdentityRow
 
@@ -73,7 +73,8 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
                 window = (as_utc(case.valid_from), as_utc(case.valid_until))
         if refused is not None:
             with sessions.begin() as s:
-                audit.append(s, actor=actor, action=AuditAction.SEARCH_REFUSED, case_id=str(ref).upper(),
+                audit.append(s, actor=actor, action=AuditAction.SEARCH_REFUSED,
+                             case_id=normalise_ref(ref, RefKind.CASE),
                              details={**(refusal_details or {}), "camera": camera, "reason": refused.reason})
             raise refused
         index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)

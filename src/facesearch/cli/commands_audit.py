@@ -11,6 +11,7 @@ import typer
 from facesearch.audit.summary import summarise
 from facesearch.cli.output import EXIT_NO, emit_json, fail, line
 from facesearch.errors import FacesearchError
+from facesearch.refs import RefKind, normalise_ref
 
 app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
 
@@ -84,7 +85,7 @@ def show(
 
     try:
         with _sessions()() as s:
-            entries = list(audit.events(s, case_id=case.upper() if case else None))
+            entries = list(audit.events(s, case_id=normalise_ref(case, RefKind.CASE) if case else None))
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -97,4 +98,4 @@ def show(
         line(f"{e.seq:>6}  {e.at[:19].replace('T', ' ')}  {e.actor:<{actor_width}}  {e.action:<{action_width}}  "
              f"{e.case_id or '-':<4}  {summarise(e.details)}".rstrip())
     if not entries:
-        line("no entries" + (f" for case {case.upper()}" if case else ""))
+        line("no entries" + (f" for case {normalise_ref(case, RefKind.CASE)}" if case else ""))

@@ -12,6 +12,7 @@ import typer
 from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, format_fmr, line, table, warn
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
+from facesearch.refs import RefKind, normalise_ref
 
 app = typer.Typer(help="Create and run cases: authorised, time-limited searches for named people.",
                   no_args_is_help=True)
@@ -162,7 +163,7 @@ def enroll(
         emit_json({"identity_id": report.identity_id, "name": report.name, "case": case, "photos": photos_json})
     else:
         line(f"enrolled {report.name} as identity {report.identity_id} from {report.accepted} of "
-             f"{len(report.photos)} photos" + (f" into {case.upper()}" if case else ""))
+             f"{len(report.photos)} photos" + (f" into {normalise_ref(case, RefKind.CASE)}" if case else ""))
         for p in report.photos:
             if not p.accepted:
                 warn(f"{p.source}: refused: {p.reason}")

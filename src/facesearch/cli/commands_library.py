@@ -12,6 +12,7 @@ import typer
 from facesearch.cli.output import EXIT_PARTIAL, CountBar, emit_json, fail, line, table, warn
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
+from facesearch.refs import RefKind, normalise_ref
 
 app = typer.Typer(help="Group a personal photo collection by the people in it, and find people in it.",
                   no_args_is_help=True)
@@ -109,7 +110,7 @@ def name(person: PersonArg, new_name: Annotated[str, typer.Argument(help="The na
         name_person(open_context().sessions, person, new_name, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
-    line(f"{person.upper()} is now {new_name.strip()}")
+    line(f"{normalise_ref(person, RefKind.PERSON)} is now {new_name.strip()}")
 
 
 @app.command("merge")
@@ -122,7 +123,7 @@ def merge(into: PersonArg, others: Annotated[list[str], typer.Argument(help="Peo
         moved = merge_people(open_context().sessions, into, others, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
-    line(f"{moved} faces moved into {into.upper()}")
+    line(f"{moved} faces moved into {normalise_ref(into, RefKind.PERSON)}")
 
 
 @app.command("split")
@@ -141,10 +142,10 @@ def split(person: PersonArg, model: ModelOpt = "default") -> None:
     except FacesearchError as exc:
         fail(str(exc))
     if len(refs) == 1:
-        line(f"{person.upper()}: the faces still look like one person; nothing changed "
+        line(f"{normalise_ref(person, RefKind.PERSON)}: the faces still look like one person; nothing changed "
              "(use 'library move' or 'library not' for single faces)")
     else:
-        line(f"{person.upper()} split into {', '.join(refs)}")
+        line(f"{normalise_ref(person, RefKind.PERSON)} split into {', '.join(refs)}")
 
 
 @app.command("move")
@@ -156,7 +157,7 @@ def move(face: FaceArg, person: PersonArg) -> None:
         move_face(open_context().sessions, face, person, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
-    line(f"{face.upper()} is now with {person.upper()}")
+    line(f"{normalise_ref(face, RefKind.FACE)} is now with {normalise_ref(person, RefKind.PERSON)}")
 
 
 @app.command("not")
@@ -170,7 +171,8 @@ def not_(face: FaceArg, person: PersonArg, model: ModelOpt = "default") -> None:
         went = not_person(sessions, sealer, face, person, _thresholds(model), actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
-    line(f"{face.upper()} is no longer with {person.upper()}; now " + (f"with {went}" if went else "on its own"))
+    line(f"{normalise_ref(face, RefKind.FACE)} is no longer with {normalise_ref(person, RefKind.PERSON)}; now "
+         + (f"with {went}" if went else "on its own"))
 
 
 @app.command("forget")

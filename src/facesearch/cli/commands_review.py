@@ -11,6 +11,7 @@ import typer
 from facesearch.cli.output import emit_json, fail, format_fmr, line, table
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
+from facesearch.refs import RefKind, normalise_ref
 
 app = typer.Typer(help="Review candidate sightings: confirmation takes the case's number of distinct reviewers.",
                   no_args_is_help=True)
@@ -33,7 +34,8 @@ def queue(case: Annotated[str, typer.Option(help="Case whose candidates wait for
     if json_out:
         emit_json([x.to_json() for x in waiting])
         return
-    table(f"review queue, {case.upper()}", ["sighting", "name", "camera", "source", "start s", "score", "FMR"],
+    table(f"review queue, {normalise_ref(case, RefKind.CASE)}",
+          ["sighting", "name", "camera", "source", "start s", "score", "FMR"],
           [[x.id, x.name, x.camera or "", Path(x.source).name, f"{x.start:.1f}", f"{x.score:.3f}", format_fmr(x.fmr)]
            for x in waiting])
 

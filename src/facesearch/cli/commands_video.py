@@ -12,6 +12,7 @@ from facesearch.cli.commands_cases import _moment
 from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, format_fmr, line, table, warn
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
+from facesearch.refs import RefKind, normalise_ref
 
 camera_app = typer.Typer(help="Cameras and places footage comes from.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
@@ -171,7 +172,7 @@ def sightings(
     if json_out:
         emit_json([x.to_json() for x in found])
         return
-    table(f"sightings, {case.upper()} (candidates until reviewers confirm them)",
+    table(f"sightings, {normalise_ref(case, RefKind.CASE)} (candidates until reviewers confirm them)",
           ["id", "name", "camera", "source", "start s", "end s", "started (UTC)", "score", "FMR", "status"],
           [[x.id, x.name, x.camera or "", Path(x.source).name, f"{x.start:.1f}", f"{x.end:.1f}",
             f"{x.started_at:%Y-%m-%d %H:%M:%S}" if x.started_at else "", f"{x.score:.3f}", format_fmr(x.fmr),

@@ -59,7 +59,7 @@ class IdentitySummary:
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "name": self.name, "templates": self.templates, "created_by": self.created_by,
-                "created_at": self.created_at}
+                "created_at": self.created_at.isoformat()}
 
 
 def list_identities(sessions: sessionmaker[Session], case_id: int | None = None) -> list[IdentitySummary]:
@@ -70,7 +70,9 @@ def list_identities(sessions: sessionmaker[Session], case_id: int | None = None)
         query = query.join(CaseTargetRow, CaseTargetRow.identity_id == IdentityRow.id).where(
             CaseTargetRow.case_id == case_id)
     with sessions() as s:
-        return [IdentitySummary(r.id, r.name, int(n), r.created_by, r.created_at) for r, n in s.execute(query)]
+        return [IdentitySummary(r.id, r.name, int(n), r.created_by,
+                                r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC))
+                for r, n in s.execute(query)]
 
 
 def template_purpose(identity_id: int, source_sha256: str, profile: str) -> str:

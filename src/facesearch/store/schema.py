@@ -50,7 +50,7 @@ class IdentityRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(300), nullable=False)
     reference: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False, default=dict)
-    created_at: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
 
 
@@ -68,7 +68,7 @@ class TemplateRow(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     quality: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
-    created_at: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class CaseRow(Base):

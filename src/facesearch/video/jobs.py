@@ -22,6 +22,7 @@ from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
+from facesearch.refs import RefKind, normalise_ref
 from facesearch.store.schema import JobRow
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,13 @@ class JobRunner:
 
     def submit_scan(self, case: str, paths: list[str], *, camera: str | None, actor: str) -> Job:
         now = datetime.now(UTC)
+        case = normalise_ref(case, RefKind.CASE)
         with self.sessions.begin() as s:
-            row = JobRow(kind="scan", case_id=case.upper(), params={"paths": paths, "camera": camera},
+            row = JobRow(kind="scan", case_id=case, params={"paths": paths, "camera": camera},
                          status=JobStatus.QUEUED, progress={}, created_by=actor, created_at=now, updated_at=now)
             s.add(row)
             s.flush()
-            audit.append(s, actor=actor, action=AuditAction.JOB_SUBMIT, case_id=case.upper(), subject=f"job:{row.id}",
+            audit.append(s, actor=actor, action=AuditAction.JOB_SUBMIT, case_id=case, subject=f"job:{row.id}",
                          details={"kind": "scan", "paths": paths, "camera": camera})
             job = _job(row)
         self._wake.set()
