@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from facesearch.library.files import NEAR_COPY_BITS, difference_hash, near_copies, same_picture
+from facesearch.library.disk_photos import NEAR_COPY_BITS, difference_hash, near_copies, same_picture
 
 
 def test_photos_of_different_people_that_hash_alike_are_not_copies(lfw: Path) -> None:

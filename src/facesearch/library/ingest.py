@@ -30,7 +30,7 @@ from facesearch.context import Context
 from facesearch.engine import Engine, ImageResult
 from facesearch.images import to_jpeg
 from facesearch.library.cluster import LinkThresholds
-from facesearch.library.files import DiskPhoto, Fingerprint, fingerprint, near_copies, same_picture, walk_photos
+from facesearch.library.disk_photos import DiskPhoto, Fingerprint, fingerprint, near_copies, same_picture, walk_photos
 from facesearch.library.store import (
     LibraryError,
     LibraryRefused,
