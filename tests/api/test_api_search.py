@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
+from facesearch.context import Context
 from facesearch.engine import Engine
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
@@ -22,7 +23,7 @@ def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: En
                                                       video: Path) -> None:
     _, sessions = open_database(f"sqlite:///{tmp_path / 'api.db'}")
     settings = Settings(home=tmp_path, media_root=video, max_upload_bytes=2_000_000)
-    app = create_app(sessions, Sealer(os.urandom(32)), settings=settings, engine=lambda: engine)
+    app = create_app(Context(settings, sessions, Sealer(os.urandom(32)), make_engine=lambda: engine))
     key = {r: accounts.add_api_key(sessions, f"{r}-{n}", r, actor="setup")
            for n, r in enumerate(("officer", "reviewer", "auditor"))}
     second_reviewer = accounts.add_api_key(sessions, "reviewer-2", "reviewer", actor="setup")

@@ -11,21 +11,20 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
-from facesearch.cases.service import enrol_into_case
 from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
-from facesearch.cases.service import activate_case, create_case
+from facesearch.cases.service import activate_case, create_case, enrol_into_case
+from facesearch.context import Context
 from facesearch.engine import Engine
-from facesearch.gallery.service import enrol
 from facesearch.images import to_jpeg
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 from facesearch.store.schema import EvidenceRow, SightingRow
 from facesearch.video.sightings import evidence_purpose
+from support.context import context_for
 
 PASSWORD = "correct horse battery"
-from support.context import context_for
 
 
 def sign_in(client: TestClient, user: str) -> str:
@@ -42,7 +41,8 @@ def test_console_sign_in_cases_review_and_audit(tmp_path: Path, engine: Engine, 
     case = create_case(sessions, title="Missing: J. Doe", purpose="missing-person", actor="olga",
                        valid_until=datetime.now(UTC) + timedelta(days=3), legal_basis="x", authorisation_ref="y",
                        authorised_by="z")
-    person = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama", [people / "obama.jpg"], actor="olga")
+    person = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama",
+                             [people / "obama.jpg"], actor="olga")
     activate_case(sessions, case.ref, actor="olga")
     frame = to_jpeg(np.full((90, 160, 3), 120, np.uint8))
     with sessions.begin() as s:
@@ -55,7 +55,7 @@ def test_console_sign_in_cases_review_and_audit(tmp_path: Path, engine: Engine, 
         for kind in ("frame", "crop"):
             s.add(EvidenceRow(sighting_id=row.id, kind=kind, sealed=sealer.seal(frame, evidence_purpose(row.id, kind)),
                               sha256="0" * 64))
-    app = create_app(sessions, sealer, settings=Settings(home=tmp_path), run_jobs=False)
+    app = create_app(Context(Settings(home=tmp_path), sessions, sealer), run_jobs=False)
     client = TestClient(app)
     assert client.get("/console", follow_redirects=False).headers.get("location") == "/console/login"
     assert "Wrong user name or password" in client.post("/console/login",

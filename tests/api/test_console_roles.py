@@ -13,9 +13,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from facesearch.accounts import service as accounts
-from facesearch.api.app import create_app
 from facesearch.accounts.roles import ROLES, allowed
+from facesearch.api.app import create_app
 from facesearch.cases.service import create_case
+from facesearch.context import Context
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
@@ -58,7 +59,7 @@ def test_console_routes_obey_the_role_matrix_and_alerts_stream(tmp_path: Path) -
         s.add(person)
         s.flush()
         person_id = person.id
-    app = create_app(sessions, Sealer(os.urandom(32)), settings=Settings(home=tmp_path), run_jobs=False)
+    app = create_app(Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32))), run_jobs=False)
 
     anonymous = TestClient(app)
     for method, path, _ in ROUTES:
@@ -93,7 +94,7 @@ def test_console_routes_obey_the_role_matrix_and_alerts_stream(tmp_path: Path) -
 def test_admins_manage_people_and_keys_in_the_console(tmp_path: Path) -> None:
     _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
     accounts.add_user(sessions, "root", PASSWORD, "admin", actor="setup")
-    app = create_app(sessions, Sealer(os.urandom(32)), settings=Settings(home=tmp_path), run_jobs=False)
+    app = create_app(Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32))), run_jobs=False)
     admin = TestClient(app)
     page = admin.post("/console/login", data={"username": "root", "password": PASSWORD})
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]

@@ -12,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from facesearch.accounts import service as accounts
-from facesearch.api.app import create_app
 from facesearch.accounts.roles import MATRIX, ROLES, allowed
+from facesearch.api.app import create_app
+from facesearch.context import Context
+from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 
@@ -58,7 +60,7 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
 @pytest.fixture()
 def served(tmp_path: Path) -> tuple[TestClient, dict[str, str], Any]:
     _, sessions = open_database(f"sqlite:///{tmp_path / 'api.db'}")
-    app = create_app(sessions, Sealer(os.urandom(32)), run_jobs=False)
+    app = create_app(Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32))), run_jobs=False)
     keys = {role: accounts.add_api_key(sessions, f"{role}-key", role, actor="setup") for role in ROLES}
     for role in ROLES:
         accounts.add_user(sessions, f"{role}-person", "correct horse battery", role, actor="setup")

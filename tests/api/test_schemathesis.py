@@ -11,15 +11,16 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from facesearch.accounts import service as accounts
-from facesearch.api.app import create_app
 from facesearch.accounts.roles import ROLES
+from facesearch.api.app import create_app
+from facesearch.context import Context
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 
 _folder = Path(tempfile.mkdtemp(prefix="facesearch-schemathesis-"))
 _, _sessions = open_database(f"sqlite:///{_folder / 'api.db'}")
-APP = create_app(_sessions, Sealer(os.urandom(32)), settings=Settings(home=_folder), run_jobs=False)
+APP = create_app(Context(Settings(home=_folder), _sessions, Sealer(os.urandom(32))), run_jobs=False)
 KEYS = {role: accounts.add_api_key(_sessions, f"{role}-key", role, actor="setup") for role in ROLES}
 schema = schemathesis.openapi.from_asgi("/v1/openapi.json", APP)
 

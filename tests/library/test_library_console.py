@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
 from facesearch.engine import Engine
-from facesearch.library.index import index_library
+from facesearch.library.ingest import index_library
 from facesearch.library.people import list_people, person_faces
-from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
+from support.context import context_for
 from support.library import copy_photos, people_by_identity
 
 PASSWORD = "correct horse battery"
@@ -34,12 +34,13 @@ def test_people_grid_and_corrections_in_the_console(engine: Engine, lfw: Path, t
     sealer = Sealer(os.urandom(32))
     folder = tmp_path / "Pictures"
     copy_photos(lfw, folder, {"Colin_Powell": 5, "Tony_Blair": 5})
-    index_library(engine, sessions, sealer, folder, actor="setup")
+    ctx = context_for(sessions, sealer, engine, tmp_path)
+    index_library(ctx, folder, actor="setup")
     found = people_by_identity(sessions)
     powell, blair = found["Colin_Powell"][0], found["Tony_Blair"][0]
     accounts.add_user(sessions, "mia", PASSWORD, "library", actor="setup")
     accounts.add_user(sessions, "olga", PASSWORD, "officer", actor="setup")
-    app = create_app(sessions, sealer, settings=Settings(home=tmp_path), engine=lambda: engine, run_jobs=False)
+    app = create_app(ctx, run_jobs=False)
 
     mia, token, landed = signed_in(app, "mia")
     assert landed.endswith("/console/library")  # the library role lands on its own page

@@ -7,21 +7,28 @@ a rule lives once, whichever interface reaches it.
 
 # No ``from __future__ import annotations``: pydantic and FastAPI read these annotations at run time.
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
+from facesearch.accounts.roles import ROLES
 from facesearch.accounts.service import NAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN
-from facesearch.cases.service import REVIEWERS_MAX, TEXT_MAX, TITLE_MAX, parse_case_time
+from facesearch.cases.service import PURPOSES, REVIEWERS_MAX, TEXT_MAX, TITLE_MAX, CaseStatus, parse_case_time
+from facesearch.errors import ErrorKind
+from facesearch.review.service import ReviewDecision, SightingStatus
 from facesearch.video.cameras import CAMERA_ID_PATTERN
+from facesearch.video.jobs import JobStatus
+from facesearch.video.scan import FileStatus
 
 
-def _case_start(value: str | date | datetime) -> datetime:
-    return parse_case_time(value, end_of_day=False)
+# Only text and dates are read by the one date rule; anything else (a number, an object) is left for pydantic
+# to refuse as it refuses any other malformed field (422), rather than failing inside the rule.
+def _case_start(value: object) -> object:
+    return parse_case_time(value, end_of_day=False) if isinstance(value, str | date) else value
 
 
-def _case_end(value: str | date | datetime) -> datetime:
-    return parse_case_time(value, end_of_day=True)
+def _case_end(value: object) -> object:
+    return parse_case_time(value, end_of_day=True) if isinstance(value, str | date) else value
 
 
 # A bare date means the whole day: valid from its first moment, valid until its last (the one date rule).
@@ -98,3 +105,310 @@ class NameIn(BaseModel):
 
 class MergeIn(BaseModel):
     others: list[str] = Field(min_length=1, max_length=100)
+
+
+# --- Responses -------------------------------------------------------------------------------------------
+# Each mirrors a service result's ``to_json()`` field for field, so the JSON is what the services make; the
+# models add what a client needs: the types, the fixed sets of values, and a schema in the OpenAPI spec.
+
+# Times the services hand over as ISO 8601 text: documented as date-time, passed through unchanged (parsing
+# and re-serialising them would turn ``+00:00`` into ``Z``).
+IsoTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+Role = Literal["admin", "officer", "reviewer", "auditor", "library"]
+Purpose = Literal["missing-person", "victim", "suspect", "other"]
+# The literals repeat the services' tuples for the type checker and the spec; a drift fails at import.
+if set(get_args(Role)) != set(ROLES) or set(get_args(Purpose)) != set(PURPOSES):
+    raise RuntimeError("api.schemas: Role or Purpose no longer matches accounts.roles.ROLES / cases.service.PURPOSES")
+
+
+class ErrorOut(BaseModel):
+    """Every error's body: one line naming the input and the reason; ``kind`` for the service's errors."""
+
+    error: str
+    kind: ErrorKind | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class LoginOut(BaseModel):
+    user: str
+    role: Role
+    csrf_token: str
+
+
+class SignedOutOut(BaseModel):
+    status: Literal["signed out"]
+
+
+class PasswordChangedOut(BaseModel):
+    status: Literal["password changed"]
+
+
+class CaseOut(BaseModel):
+    id: str
+    title: str
+    purpose: Purpose
+    status: CaseStatus
+    valid_from: IsoTime
+    valid_until: IsoTime
+    cameras: list[str]
+    reviewers_required: int
+    targets: list[int]
+    purpose_text: str | None
+    legal_basis: str | None
+    authorisation_ref: str | None
+    authorising_authority: str | None
+    authorised_by: str | None
+
+
+class CameraOut(BaseModel):
+    id: str
+    name: str
+    location: str | None
+    url: str | None = Field(description="The stream's address with its password hidden")
+
+
+class SightingOut(BaseModel):
+    id: int
+    case: str
+    identity_id: int
+    name: str
+    camera: str | None
+    source: str
+    start: float = Field(description="Seconds from the start of the recording")
+    end: float
+    best: float
+    started_at: IsoTime | None
+    ended_at: IsoTime | None
+    time_source: str
+    score: float
+    fmr: float
+    threshold: float
+    status: SightingStatus
+
+
+class ReviewOut(BaseModel):
+    sighting: int
+    decision: ReviewDecision
+    status: SightingStatus = Field(description="The sighting's status after this decision")
+    confirmations: int
+    required: int
+
+
+class VerifyOut(BaseModel):
+    same: bool
+    score: float
+    fmr: float | None = Field(description="None when the profile is not calibrated")
+    threshold: float
+
+
+class CandidateOut(BaseModel):
+    identity_id: int
+    name: str
+    score: float
+    rank: int
+    fmr: float
+
+
+class IdentifiedFaceOut(BaseModel):
+    box: list[float]
+    match: bool
+    candidates: list[CandidateOut]
+
+
+class IdentificationOut(BaseModel):
+    case: str
+    source: str
+    target_fpir: float
+    watchlist_size: int
+    threshold: float
+    threshold_extrapolated: bool
+    faces: list[IdentifiedFaceOut]
+
+
+class SimilarOut(BaseModel):
+    identity_id: int
+    name: str
+    score: float
+
+
+class EnrolledPhotoOut(BaseModel):
+    source: str
+    accepted: bool
+    reason: str
+    similar_to: list[SimilarOut] = Field(description="Other enrolled people this photo already matches")
+
+
+class EnrolmentOut(BaseModel):
+    identity_id: int | None
+    name: str
+    case: str | None
+    photos: list[EnrolledPhotoOut]
+
+
+class IdentityOut(BaseModel):
+    id: int
+    name: str
+    templates: int
+    created_by: str
+    created_at: datetime
+
+
+class ScanParamsOut(BaseModel):
+    paths: list[str]
+    camera: str | None
+
+
+class ScannedFileOut(BaseModel):
+    path: str
+    status: FileStatus
+    frames: int
+    seconds: float
+    elapsed_s: float
+    realtime_factor: float
+    sightings: int
+    problem: str | None
+    time_source: str | None
+
+
+class ScanResultOut(BaseModel):
+    case: str
+    camera: str | None
+    files: list[ScannedFileOut]
+    sightings: int
+    stopped: str | None
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: Literal["scan"]
+    case: str
+    params: ScanParamsOut
+    status: JobStatus
+    progress: dict[str, Any] = Field(description="While running: file, seconds, duration, frames, files_done, "
+                                                 "matched_tracks; when done: files_done, sightings")
+    result: ScanResultOut | None
+    error: str | None
+    created_by: str
+
+
+class UserOut(BaseModel):
+    username: str
+    role: Role
+    disabled: bool
+    created_at: IsoTime
+
+
+class UserAddedOut(BaseModel):
+    username: str
+    role: Role
+
+
+class UserDisabledOut(BaseModel):
+    username: str
+    disabled: bool
+
+
+class KeyOut(BaseModel):
+    name: str
+    role: Role
+    revoked: bool
+    created_at: IsoTime
+
+
+class KeyCreatedOut(BaseModel):
+    name: str
+    role: Role
+    key: str = Field(description="The key itself: shown in this answer only, stored as its hash")
+
+
+class KeyRevokedOut(BaseModel):
+    name: str
+    revoked: bool
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: IsoTime
+    actor: str
+    action: str  # not AuditAction: the log keeps whatever older versions wrote
+    case_id: str | None
+    subject: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    checked: int
+    first_bad_seq: int | None
+    reason: str
+
+
+class PersonOut(BaseModel):
+    id: str
+    name: str | None
+    faces: int
+    photos: int
+    sample_face: str | None
+    sample_photo: str | None
+
+
+class PeopleOut(BaseModel):
+    people: list[PersonOut]
+    hidden_small: int = Field(description="People with too few faces to be listed")
+    unsorted: int = Field(description="Faces below the quality floor, in no person")
+
+
+class LibraryFaceOut(BaseModel):
+    id: str
+    person: str | None
+    photo: str
+    box: list[float]
+    face_size: float
+    unsorted: bool
+    pinned: bool
+
+
+class PersonFacesOut(BaseModel):
+    """A person with their faces (``faces`` is the list here, not the count)."""
+
+    id: str
+    name: str | None
+    photos: int
+    sample_face: str | None
+    sample_photo: str | None
+    faces: list[LibraryFaceOut]
+
+
+class PersonNamedOut(BaseModel):
+    id: str
+    name: str
+
+
+class PeopleMergedOut(BaseModel):
+    id: str
+    faces_moved: int
+
+
+class PersonSplitOut(BaseModel):
+    people: list[str] = Field(description="The people the faces are in now")
+
+
+class PersonForgottenOut(BaseModel):
+    id: str
+    faces_deleted: int
+    photos: int
+
+
+class FaceNotPersonOut(BaseModel):
+    face: str
+    now_with: str | None = Field(description="The person the face was grouped with instead, if any")
+
+
+class FaceMovedOut(BaseModel):
+    face: str
+    person: str

@@ -1,0 +1,112 @@
+"""Cases: the list (the console's home page), a new case, a case with its sightings and timeline, its
+authorisation, activation and closing, and the export of its confirmed sightings."""
+
+# No ``from __future__ import annotations``: FastAPI reads these signatures at run time.
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from facesearch.accounts.roles import allowed
+from facesearch.accounts.service import Principal
+from facesearch.api.console.forms import blank_is_none, comma_list, one_line
+from facesearch.api.console.pages import back_to, render
+from facesearch.api.deps import Ctx, check_csrf, may
+from facesearch.api.schemas import AuthoriseIn, CaseIn
+from facesearch.cases.service import (
+    PURPOSES,
+    activate_case,
+    authorise_case,
+    close_case,
+    create_case,
+    get_case,
+    list_cases,
+)
+from facesearch.errors import FacesearchError
+from facesearch.review.export import download
+from facesearch.video.report import timeline_svg
+from facesearch.video.sightings import list_sightings
+
+router = APIRouter()
+Reader = Annotated[Principal, Depends(may("cases.read"))]
+Writer = Annotated[Principal, Depends(may("cases.write"))]
+TextBox = Annotated[str, Form()]  # a text box that may be left empty
+
+
+def case_list(request: Request, ctx: Ctx, who: Reader) -> HTMLResponse:
+    """The console's home page (``/console``): every case, newest first. Mounted by the package, as a
+    route at the router's own prefix."""
+    found = list_cases(ctx.sessions, newest_first=True)
+    return render(request, "cases.html", who, title="Cases", cases=found, can_write=allowed(who.role, "cases.write"))
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+def new_case(request: Request, who: Writer, error: str = "") -> HTMLResponse:
+    return render(request, "case_new.html", who, title="New case", purposes=PURPOSES, error=error)
+
+
+@router.post("/cases")
+def create(ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], title: Annotated[str, Form()],
+           purpose: Annotated[str, Form()], valid_until: Annotated[str, Form()], valid_from: TextBox = "",
+           purpose_text: TextBox = "", legal_basis: TextBox = "", authorisation_ref: TextBox = "",
+           authorised_by: TextBox = "", authorising_authority: TextBox = "", cameras: TextBox = "",
+           reviewers: Annotated[int, Form()] = 2) -> Response:
+    """A new case from the form, read by the API's ``CaseIn`` (its limits, and its date rule: a bare
+    ``valid_until`` date lasts to the end of that day, UTC)."""
+    check_csrf(who, csrf_token)
+    form = {"title": title, "purpose": purpose, "valid_until": valid_until, "valid_from": blank_is_none(valid_from),
+            "purpose_text": blank_is_none(purpose_text), "legal_basis": blank_is_none(legal_basis),
+            "authorisation_ref": blank_is_none(authorisation_ref), "authorised_by": blank_is_none(authorised_by),
+            "authorising_authority": blank_is_none(authorising_authority), "cameras": comma_list(cameras),
+            "reviewers_required": reviewers}
+    try:
+        body = CaseIn.model_validate(form)
+        created = create_case(ctx.sessions, actor=who.name, max_span=timedelta(days=ctx.settings.max_case_days),
+                              **body.model_dump())
+    except ValidationError as exc:
+        return back_to("/console/cases/new", error=one_line(exc, labels={"reviewers_required": "reviewers"}))
+    except FacesearchError as exc:
+        return back_to("/console/cases/new", error=str(exc))
+    return back_to(f"/console/cases/{created.ref}")
+
+
+@router.post("/cases/{ref}/export")
+def export(ref: str, ctx: Ctx, who: Annotated[Principal, Depends(may("exports.write"))],
+           csrf_token: Annotated[str, Form()]) -> Response:
+    check_csrf(who, csrf_token)
+    return download(ctx.sessions, ctx.sealer, ref, actor=who.name)
+
+
+@router.get("/cases/{ref}", response_class=HTMLResponse)
+def case(ref: str, request: Request, ctx: Ctx, who: Reader) -> HTMLResponse:
+    found = get_case(ctx.sessions, ref)
+    with ctx.sessions() as s:
+        sightings = list_sightings(s, ref) if allowed(who.role, "sightings.read") else []
+    return render(request, "case.html", who, title=found.ref, case=found, sightings=sightings,
+                  can_write=allowed(who.role, "cases.write"), can_export=allowed(who.role, "exports.write"),
+                  timeline=timeline_svg(sightings) if sightings else "")
+
+
+@router.post("/cases/{ref}/authorise")
+def authorise(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], legal_basis: TextBox = "",
+              authorisation_ref: TextBox = "", authorised_by: TextBox = "") -> Response:
+    check_csrf(who, csrf_token)
+    try:
+        body = AuthoriseIn(legal_basis=blank_is_none(legal_basis), authorisation_ref=blank_is_none(authorisation_ref),
+                           authorised_by=blank_is_none(authorised_by))
+    except ValidationError as exc:  # the case page has no error line: refused as the service's errors are
+        raise HTTPException(400, one_line(exc, subject=ref)) from None
+    authorise_case(ctx.sessions, ref, actor=who.name, **body.model_dump())
+    return back_to(f"/console/cases/{ref}")
+
+
+# Last of the case routes: ``{action}`` would also match ``export`` and ``authorise``.
+@router.post("/cases/{ref}/{action}")
+def case_action(ref: str, action: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()]) -> Response:
+    check_csrf(who, csrf_token)
+    if action not in ("activate", "close"):
+        raise HTTPException(404, f"no such action {action!r}")
+    (activate_case if action == "activate" else close_case)(ctx.sessions, ref, actor=who.name)
+    return back_to(f"/console/cases/{ref}")

@@ -1,0 +1,81 @@
+"""Scans: recordings under the media folder searched for a case's watchlist by the server's job runner;
+the job table refreshes itself (htmx) while they run."""
+
+# No ``from __future__ import annotations``: FastAPI reads these signatures at run time.
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from facesearch.accounts.roles import allowed
+from facesearch.accounts.service import Principal
+from facesearch.api.console.forms import blank_is_none, one_line
+from facesearch.api.console.pages import back_to, render
+from facesearch.api.deps import Ctx, Jobs, check_csrf, may
+from facesearch.api.params import RowId, media_path
+from facesearch.api.schemas import ScanIn
+from facesearch.cases.service import get_case
+from facesearch.context import Context
+from facesearch.errors import FacesearchError
+from facesearch.video.jobs import JobRunner
+
+router = APIRouter()
+Reader = Annotated[Principal, Depends(may("scans.read"))]
+Writer = Annotated[Principal, Depends(may("scans.write"))]
+
+
+def scans_context(ctx: Context, jobs: JobRunner, who: Principal) -> dict[str, Any]:
+    return {"jobs": [j.to_json() for j in jobs.list()], "can_write": allowed(who.role, "scans.write"),
+            "media_root": ctx.settings.resolved_media_root}
+
+
+@router.get("/scans", response_class=HTMLResponse)
+def scans(request: Request, ctx: Ctx, jobs: Jobs, who: Reader, error: str = "") -> HTMLResponse:
+    return render(request, "scans.html", who, title="Scans", error=error, **scans_context(ctx, jobs, who))
+
+
+@router.get("/scans/table", response_class=HTMLResponse)
+def scans_table(request: Request, ctx: Ctx, jobs: Jobs, who: Reader) -> HTMLResponse:
+    return render(request, "scans_table.html", who, **scans_context(ctx, jobs, who))
+
+
+def usable_recordings(ctx: Context, body: ScanIn) -> tuple[list[Path], list[str]]:
+    """The recordings asked for that may be scanned, and what is wrong with the rest and with the case
+    (all of it at once, so one answer lists every mistake)."""
+    wanted, bad = [], []
+    for raw in body.paths:
+        path, _ = media_path(raw, ctx.settings.resolved_media_root)
+        if path is not None:
+            wanted.append(path)
+        else:
+            bad.append(raw if "\0" not in raw else repr(raw))
+    try:
+        get_case(ctx.sessions, body.case)
+    except FacesearchError as exc:
+        bad.append(str(exc))
+    return wanted, bad
+
+
+@router.post("/scans")
+def start_scan(ctx: Ctx, jobs: Jobs, who: Writer, csrf_token: Annotated[str, Form()], case: Annotated[str, Form()],
+               paths: Annotated[str, Form()], camera: Annotated[str, Form()] = "") -> Response:
+    check_csrf(who, csrf_token)
+    try:
+        body = ScanIn(case=case, paths=[p.strip() for p in paths.splitlines() if p.strip()],
+                      camera=blank_is_none(camera))
+    except ValidationError as exc:
+        return back_to("/console/scans", error=f"not started: {one_line(exc, labels={'paths': 'recordings'})}")
+    wanted, bad = usable_recordings(ctx, body)
+    if bad or not wanted:
+        return back_to("/console/scans", error=f"not started: {'; '.join(bad) or 'no recordings given'}")
+    jobs.submit_scan(body.case, [str(p) for p in wanted], camera=body.camera, actor=who.name)
+    return back_to("/console/scans")
+
+
+@router.post("/scans/{job_id}/cancel")
+def cancel_scan(job_id: RowId, jobs: Jobs, who: Writer, csrf_token: Annotated[str, Form()]) -> Response:
+    check_csrf(who, csrf_token)
+    jobs.cancel(job_id, actor=who.name)
+    return back_to("/console/scans")
