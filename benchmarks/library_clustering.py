@@ -89,7 +89,7 @@ def symlink_folder(root: Path, images: list[str]) -> list[Path]:
 def seed_library(sessions: Any, sealer: Any, engine: Any, paths: list[Path], vectors: NDArray[np.float32]) -> None:
     """Photo and face rows for already-embedded photos, as ``index_library`` would write them."""
     from facesearch.images import to_jpeg
-    from facesearch.library.store import crop_purpose, embedding_purpose
+    from facesearch.library.records import crop_purpose, embedding_purpose
     from facesearch.store.schema import LibraryFaceRow, LibraryPhotoRow
 
     crop = to_jpeg(np.full((16, 16, 3), 128, np.uint8))
@@ -130,7 +130,7 @@ def incremental(images: list[str], fused: NDArray[np.float32], engine: Any, work
     from facesearch.context import Context
     from facesearch.library.cluster import LinkThresholds
     from facesearch.library.ingest import index_library
-    from facesearch.library.store import group_new_faces
+    from facesearch.library.records import group_new_faces
     from facesearch.settings import Settings
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database

@@ -28,7 +28,7 @@ from facesearch.library.people import (
     person_faces,
     split_person,
 )
-from facesearch.library.store import LibraryError, load_faces
+from facesearch.library.records import LibraryError, load_faces
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow

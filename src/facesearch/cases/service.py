@@ -177,7 +177,8 @@ def create_case(
     if end <= start:
         raise CaseError(title, f"valid until {end:%Y-%m-%d %H:%M} is not after valid from {start:%Y-%m-%d %H:%M}")
     if end - start > max_span:
-        raise CaseError(title, f"validity of {(end - start).days} days exceeds the maximum of {max_span.days} days")
+        days = (end - start) / timedelta(days=1)  # not .days: 30 days and 5 hours must not read as "30 days"
+        raise CaseError(title, f"validity of {days:.2f} days exceeds the maximum of {max_span.days} days")
     if not 1 <= reviewers_required <= REVIEWERS_MAX:
         raise CaseError(title, f"at least one reviewer is required, and at most {REVIEWERS_MAX}")
     complete = all(authorisation.get(f) for f in REQUIRED_FOR_AUTHORISATION)

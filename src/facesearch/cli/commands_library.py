@@ -25,7 +25,7 @@ FaceArg = Annotated[str, typer.Argument(help="A face's id, as 'library show' sho
 def _thresholds(model: str) -> Any:
     """Grouping thresholds from the profile's calibration."""
     from facesearch.engine import Engine
-    from facesearch.library.store import grouping_thresholds
+    from facesearch.library.records import grouping_thresholds
 
     return grouping_thresholds(Engine(model))
 
@@ -132,7 +132,7 @@ def split(person: PersonArg, model: ModelOpt = "default") -> None:
     from facesearch.engine import Engine
     from facesearch.library.cluster import split_attempts
     from facesearch.library.people import split_person
-    from facesearch.library.store import calibration_of
+    from facesearch.library.records import calibration_of
 
     try:
         ctx = open_context()

@@ -247,7 +247,7 @@ def report(
     json_out: JsonOpt = False,
 ) -> None:
     """Write an HTML report of the case's sightings: timeline and redacted evidence per person (audited)."""
-    from facesearch.video.report import write_report
+    from facesearch.video.case_report import write_report
 
     try:
         ctx = open_context()

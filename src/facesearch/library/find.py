@@ -20,7 +20,7 @@ from facesearch.context import Context
 from facesearch.errors import NoFaceError
 from facesearch.images import ImageInput
 from facesearch.library.people import open_crop, person_faces
-from facesearch.library.store import calibration_of, load_faces
+from facesearch.library.records import calibration_of, load_faces
 from facesearch.refs import person_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import LibraryPhotoRow

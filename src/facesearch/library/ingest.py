@@ -31,7 +31,7 @@ from facesearch.engine import Engine, ImageResult
 from facesearch.images import to_jpeg
 from facesearch.library.cluster import LinkThresholds
 from facesearch.library.disk_photos import DiskPhoto, Fingerprint, fingerprint, near_copies, same_picture, walk_photos
-from facesearch.library.store import (
+from facesearch.library.records import (
     LibraryError,
     LibraryRefused,
     crop_purpose,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.library.cluster import LinkThresholds, link
-from facesearch.library.store import (
+from facesearch.library.records import (
     LibraryError,
     crop_purpose,
     drop_empty_people,

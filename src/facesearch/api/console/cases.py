@@ -26,7 +26,7 @@ from facesearch.cases.service import (
 )
 from facesearch.errors import FacesearchError
 from facesearch.review.export import download
-from facesearch.video.report import timeline_svg
+from facesearch.video.case_report import timeline_svg
 from facesearch.video.sightings import list_sightings
 
 router = APIRouter()

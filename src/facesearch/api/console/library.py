@@ -16,7 +16,7 @@ from facesearch.api.schemas import MergeIn, NameIn
 from facesearch.errors import FacesearchError
 from facesearch.library import people as library
 from facesearch.library.cluster import split_attempts
-from facesearch.library.store import calibration_of, grouping_thresholds
+from facesearch.library.records import calibration_of, grouping_thresholds
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(may("library.read"))]

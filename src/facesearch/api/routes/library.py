@@ -24,7 +24,7 @@ from facesearch.api.schemas import (
 )
 from facesearch.library import people as library
 from facesearch.library.cluster import split_attempts
-from facesearch.library.store import calibration_of, grouping_thresholds
+from facesearch.library.records import calibration_of, grouping_thresholds
 
 router = APIRouter(prefix="/v1/library", tags=["library"], responses={**DENIED})
 Reader = Annotated[Principal, Depends(require("library.read"))]
