@@ -94,7 +94,7 @@ def test_corrections_hold_and_forgetting_deletes_everything(
     assert merge_people(sessions, powell, [blair], actor="me") == found["Tony_Blair"][1]
     with pytest.raises(LibraryError, match="no such person"):
         person_faces(sessions, blair)
-    refs = split_person(sessions, sealer, powell, [thresholds], actor="me")
+    refs = split_person(ctx, powell, [thresholds], actor="me")
     assert refs[0] == powell and len(refs) == 2
     again = people_by_identity(sessions)
     assert again["Colin_Powell"][0] == powell and again["Tony_Blair"][0] == refs[1]
@@ -104,7 +104,7 @@ def test_corrections_hold_and_forgetting_deletes_everything(
     # file changes (a photo app writing tags into it): the mark follows the face to its new row.
     _, blair_faces = person_faces(sessions, refs[1])
     face, photo = f"F{blair_faces[0].id}", Path(blair_faces[0].path)
-    went = not_person(sessions, sealer, face, refs[1], thresholds, actor="me")
+    went = not_person(ctx, face, refs[1], thresholds, actor="me")
     assert went != refs[1]
 
     def face_of(path: Path) -> str:
@@ -121,7 +121,7 @@ def test_corrections_hold_and_forgetting_deletes_everything(
     face = face_of(photo)
     assert face not in {f"F{f.id}" for f in person_faces(sessions, refs[1])[1]}
     with pytest.raises(LibraryError, match="not with"):
-        not_person(sessions, sealer, face, refs[1], thresholds, actor="me")
+        not_person(ctx, face, refs[1], thresholds, actor="me")
     # Moving it back by hand pins it there, through later runs.
     move_face(sessions, face, refs[1], actor="me")
     index_library(ctx, folder, actor="me")
@@ -136,7 +136,7 @@ def test_corrections_hold_and_forgetting_deletes_everything(
         blank = np.full((120, 120), 200, np.uint8)
         find_person(ctx, blank, source="blank.png")
 
-    sheet = contact_sheet(sessions, sealer, powell, columns=3)
+    sheet = contact_sheet(ctx, powell, columns=3)
     with Image.open(__import__("io").BytesIO(sheet)) as image:
         assert image.format == "JPEG" and image.size == (360, 240)
 

@@ -82,20 +82,20 @@ def test_identify_inside_an_active_case_and_nowhere_else(database_url: str, tmp_
     enrol_into_case(ctx, case.ref, "Barack Obama", [people / "obama.jpg"], actor="officer")
     enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
     with pytest.raises(CaseError, match="not active"):
-        identify(engine, sessions, sealer, case.ref, people / "obama2.jpg", actor="reviewer")
+        identify(ctx, case.ref, people / "obama2.jpg", actor="reviewer")
     activate_case(sessions, case.ref, actor="officer")
 
-    found = identify(engine, sessions, sealer, case.ref, people / "obama2.jpg", actor="reviewer")
+    found = identify(ctx, case.ref, people / "obama2.jpg", actor="reviewer")
     assert found.watchlist_size == 2 and found.target_fpir == 1e-3
     assert [c.name for c in found.faces[0].candidates] == ["Barack Obama"]
     assert found.faces[0].candidates[0].rank == 1 and found.faces[0].candidates[0].fmr < 1e-4
-    nobody = identify(engine, sessions, sealer, case.ref, people / "biden.jpg", actor="reviewer")
+    nobody = identify(ctx, case.ref, people / "biden.jpg", actor="reviewer")
     assert len(nobody.faces) == 1 and nobody.faces[0].no_match
     assert nobody.to_json()["faces"][0]["match"] is False
 
     close_case(sessions, case.ref, actor="officer")
     with pytest.raises(CaseError, match="closed"):
-        identify(engine, sessions, sealer, case.ref, people / "obama2.jpg", actor="reviewer")
+        identify(ctx, case.ref, people / "obama2.jpg", actor="reviewer")
     assert templates(sessions) == 0  # the watchlist is gone with the case
     with sessions() as s:
         actions = [e.action for e in audit.events(s, case_id=case.ref)]

@@ -76,23 +76,23 @@ def test_searches_outside_a_live_case_are_refused_and_logged(database_url: str, 
     sealer = Sealer(os.urandom(32))
     case = create_case(sessions, title="Suspect", purpose="suspect", valid_until=datetime.now(UTC) + timedelta(days=5),
                        actor="officer", cameras=["cam-1"], **AUTH)
-    enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Lin-Manuel Miranda",
-                    [people / "lin-manuel-miranda.png"], actor="o")
+    ctx = context_for(sessions, sealer, engine, tmp_path)
+    enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="o")
     enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="o")  # in no case
     activate_case(sessions, case.ref, actor="officer")
 
     with pytest.raises(CaseError, match="C99: no such case"):
-        identify(engine, sessions, sealer, "C99", people / "obama2.jpg", actor="r")
+        identify(ctx, "C99", people / "obama2.jpg", actor="r")
     with pytest.raises(CaseError, match="camera 'cam-9' is not allowed"):
-        identify(engine, sessions, sealer, case.ref, people / "obama2.jpg", actor="r", camera="cam-9")
+        identify(ctx, case.ref, people / "obama2.jpg", actor="r", camera="cam-9")
     # Someone enrolled in no case is in no watchlist: a photo of him matches nobody.
-    result = identify(engine, sessions, sealer, case.ref, people / "obama2.jpg", actor="r", camera="cam-1")
+    result = identify(ctx, case.ref, people / "obama2.jpg", actor="r", camera="cam-1")
     assert result.watchlist_size == 1 and result.faces and all(f.no_match for f in result.faces)
 
     with sessions.begin() as s:  # the validity ends, before any retention run has expired the case
         s.get(CaseRow, int(case.ref[1:])).valid_until = datetime.now(UTC) - timedelta(seconds=1)
     with pytest.raises(CaseError, match="expired on"):
-        identify(engine, sessions, sealer, case.ref, people / "lin-manuel-miranda.png", actor="r")
+        identify(ctx, case.ref, people / "lin-manuel-miranda.png", actor="r")
     with sessions() as s:
         refused = [e for e in audit.events(s) if e.action == "search.refused"]
         assert [e.case_id for e in refused] == ["C99", case.ref, case.ref]

@@ -14,16 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
-from facesearch.engine import Engine
+from facesearch.context import Context
 from facesearch.errors import FacesearchError
 from facesearch.images import read_file
-from facesearch.index.cache import IndexCache
-from facesearch.store.crypto import Sealer
 
 
 @dataclass(frozen=True)
@@ -67,9 +63,7 @@ class Identification:
 
 
 def identify(
-    engine: Engine,
-    sessions: sessionmaker[Session],
-    sealer: Sealer,
+    ctx: Context,
     case_ref: str,
     image: Path | bytes,
     *,
@@ -77,9 +71,9 @@ def identify(
     fpir: float = DEFAULT_FPIR,
     max_candidates: int = 5,
     camera: str | None = None,
-    cache: IndexCache | None = None,
 ) -> Identification:
     """Search every face of ``image`` against the watchlist of an active case."""
+    engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     if engine.calibration is None:
         raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")
     data = image if isinstance(image, bytes) else read_file(Path(image), str(image))
@@ -87,7 +81,7 @@ def identify(
     digest = hashlib.sha256(data).hexdigest()
     started = datetime.now(UTC)
     [watchlist] = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=fpir,
-                                  refusal_details={"input_sha256": digest}, cache=cache)
+                                  refusal_details={"input_sha256": digest}, cache=ctx.index_cache())
     ref, index, names = watchlist.case_ref, watchlist.index, watchlist.names
     threshold, extrapolated, size = watchlist.threshold, watchlist.threshold_extrapolated, watchlist.size
     faces = engine.analyze(data, source=source)

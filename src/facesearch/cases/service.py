@@ -286,6 +286,16 @@ def enrol_into_case(ctx: Context, case: str, name: str, photos: Sequence[Path | 
                  cache=ctx.index_cache(), **options)
 
 
+def enrol_person(ctx: Context, name: str, photos: Sequence[Path | bytes], *, actor: str, case: str | None = None,
+                 **options: Any) -> EnrolmentReport:
+    """Enrol ``name`` from ``photos``: into ``case``'s watchlist when one is given, else into the gallery
+    alone (people verified 1:1, never searched by a case). The CLI, the API and the console all enrol here."""
+    if case:
+        return enrol_into_case(ctx, case, name, photos, actor=actor, **options)
+    return enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, photos, actor=actor, cache=ctx.index_cache(),
+                 **options)
+
+
 def require_open(s: Session, ref: str) -> CaseRow:
     """A case people can still be added to (not closed or expired)."""
     row = _row(s, ref)

@@ -145,16 +145,11 @@ def enroll(
     json_out: JsonOpt = False,
 ) -> None:
     """Enrol a person from one or more photos; unfit photos are refused with the reason."""
-    from facesearch.cases.service import enrol_into_case
-    from facesearch.gallery.service import enrol
+    from facesearch.cases.service import enrol_person
 
     try:
         ctx = open_context(model)
-        if case is not None:
-            report = enrol_into_case(ctx, case, name, photos, actor=getpass.getuser(), face=face)
-        else:
-            report = enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, photos, actor=getpass.getuser(), face=face,
-                           cache=ctx.index_cache())
+        report = enrol_person(ctx, name, photos, actor=getpass.getuser(), case=case, face=face)
     except FacesearchError as exc:
         fail(str(exc))
     photos_json = [{"source": p.source, "accepted": p.accepted, "reason": p.reason, "similar_to": p.similar_to}
@@ -188,8 +183,7 @@ def identify(
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
     try:
         ctx = open_context(model)
-        result = run_identify(ctx.engine(), ctx.sessions, ctx.sealer, case, photo, actor=getpass.getuser(), fpir=fpir,
-                              cache=ctx.index_cache())
+        result = run_identify(ctx, case, photo, actor=getpass.getuser(), fpir=fpir)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:

@@ -136,9 +136,8 @@ def split(person: PersonArg, model: ModelOpt = "default") -> None:
 
     try:
         ctx = open_context()
-        sessions, sealer = ctx.sessions, ctx.sealer
         attempts = split_attempts(calibration_of(Engine(model)))
-        refs = split_person(sessions, sealer, person, attempts, actor=getpass.getuser())
+        refs = split_person(ctx, person, attempts, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     if len(refs) == 1:
@@ -167,8 +166,7 @@ def not_(face: FaceArg, person: PersonArg, model: ModelOpt = "default") -> None:
 
     try:
         ctx = open_context()
-        sessions, sealer = ctx.sessions, ctx.sealer
-        went = not_person(sessions, sealer, face, person, _thresholds(model), actor=getpass.getuser())
+        went = not_person(ctx, face, person, _thresholds(model), actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{normalise_ref(face, RefKind.FACE)} is no longer with {normalise_ref(person, RefKind.PERSON)}; now "
@@ -225,7 +223,7 @@ def contact_sheet(
 
     try:
         ctx = open_context()
-        data = sheet(ctx.sessions, ctx.sealer, person, columns=columns)
+        data = sheet(ctx, person, columns=columns)
         out.write_bytes(data)
     except FacesearchError as exc:
         fail(str(exc))

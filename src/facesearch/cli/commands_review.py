@@ -76,8 +76,7 @@ def export(case: Annotated[str, typer.Option(help="Case whose confirmed sighting
 
     try:
         ctx = open_context()
-        sessions, sealer = ctx.sessions, ctx.sealer
-        summary = export_confirmed(sessions, sealer, case, out, actor=getpass.getuser())
+        summary = export_confirmed(ctx, case, out, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     except OSError as exc:

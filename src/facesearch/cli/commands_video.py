@@ -31,8 +31,7 @@ def camera_add(
 
     try:
         ctx = open_context()
-        sessions, sealer = ctx.sessions, ctx.sealer
-        camera = add_camera(sessions, sealer, camera_id, name=name, url=url, location=location,
+        camera = add_camera(ctx, camera_id, name=name, url=url, location=location,
                             actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
@@ -131,11 +130,10 @@ def scan(
 
     try:
         ctx = open_context(model)
-        sessions, sealer = ctx.sessions, ctx.sealer
         if camera is not None:
             from facesearch.video.cameras import get_camera
 
-            get_camera(sessions, sealer, camera)
+            get_camera(ctx, camera)
         report = run_scan(ctx, paths, case, actor=getpass.getuser(), camera=camera,
                           fps=fps, start=started, target_fpir=fpir,
                           config=SearchConfig(detect_every=detect_every, full_size_every=full_size_every),
@@ -223,9 +221,8 @@ def watch(
 
     try:
         ctx = open_context(model)
-        sessions, sealer = ctx.sessions, ctx.sealer
         start_up_retention(ctx, actor=getpass.getuser())
-        cam = get_camera(sessions, sealer, camera)
+        cam = get_camera(ctx, camera)
         stream = url or cam.url
         if not stream:
             fail(f"{camera}: the camera has no stream URL (camera add --url, or --url)")
@@ -251,8 +248,7 @@ def report(
 
     try:
         ctx = open_context()
-        sessions, sealer = ctx.sessions, ctx.sealer
-        summary = write_report(sessions, sealer, case, out, actor=getpass.getuser())
+        summary = write_report(ctx, case, out, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     except OSError as exc:

@@ -14,15 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.context import Context
 from facesearch.errors import NoFaceError
 from facesearch.images import ImageInput
 from facesearch.library.people import open_crop, person_faces
 from facesearch.library.records import calibration_of, load_faces
-from facesearch.refs import person_ref
-from facesearch.store.crypto import Sealer
+from facesearch.refs import face_ref, person_ref
 from facesearch.store.schema import LibraryPhotoRow
 
 FIND_FMR = 1e-5
@@ -102,16 +100,15 @@ def find_person(ctx: Context, photo: ImageInput, *, fmr: float = FIND_FMR, sourc
     return FindResult(name, threshold, fmr, ordered, people)
 
 
-def contact_sheet(sessions: sessionmaker[Session], sealer: Sealer, ref: str, *, columns: int = 8,
-                  limit: int = 96, side: int = 120) -> bytes:
+def contact_sheet(ctx: Context, ref: str, *, columns: int = 8, limit: int = 96, side: int = 120) -> bytes:
     """A JPEG grid of a person's faces (largest first), ``columns`` wide, at most ``limit`` faces."""
-    _, faces = person_faces(sessions, ref)
+    _, faces = person_faces(ctx.sessions, ref)
     chosen = sorted(faces, key=lambda f: (-f.face_size, f.id))[:limit]
     columns = max(1, min(columns, len(chosen) or 1))
     rows = max(1, -(-len(chosen) // columns))
     sheet = Image.new("RGB", (columns * side, rows * side), (246, 247, 249))
     for i, face in enumerate(chosen):
-        with Image.open(io.BytesIO(open_crop(sessions, sealer, f"F{face.id}"))) as crop:
+        with Image.open(io.BytesIO(open_crop(ctx, face_ref(face.id)))) as crop:
             tile = crop.convert("RGB").resize((side - 4, side - 4), Image.Resampling.LANCZOS)
         sheet.paste(tile, ((i % columns) * side + 2, (i // columns) * side + 2))
     out = io.BytesIO()

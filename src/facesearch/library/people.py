@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.context import Context
 from facesearch.library.cluster import LinkThresholds, link
 from facesearch.library.records import (
     LibraryError,
@@ -28,7 +29,6 @@ from facesearch.library.records import (
     set_people,
 )
 from facesearch.refs import face_ref, person_ref
-from facesearch.store.crypto import Sealer
 from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow
 
 MIN_SHOWN = 2  # people with fewer faces are listed only with --all (unless named)
@@ -174,14 +174,14 @@ def merge_people(sessions: sessionmaker[Session], into: str, others: list[str], 
     return moved
 
 
-def split_person(sessions: sessionmaker[Session], sealer: Sealer, ref: str, attempts: Sequence[LinkThresholds], *,
-                 actor: str) -> list[str]:
+def split_person(ctx: Context, ref: str, attempts: Sequence[LinkThresholds], *, actor: str) -> list[str]:
     """Re-group one person's faces, trying ``attempts`` in turn (the usual thresholds first: undoes a
     wrong merge; then stricter ones) until they form several groups. The largest group keeps the
     person (and name); each other group becomes a new person. Returns the people's ids, the kept first.
 
     Faces placed by hand stay with the person. When the faces form one group every time, nothing changes.
     """
+    sessions, sealer = ctx.sessions, ctx.sealer
     with sessions.begin() as s:
         person = person_row(s, ref)
         faces = load_faces(s, sealer, person_ids=[person.id])
@@ -227,10 +227,10 @@ def move_face(sessions: sessionmaker[Session], face: str, to: str, *, actor: str
                      details={"to": person_ref(person.id)})
 
 
-def not_person(sessions: sessionmaker[Session], sealer: Sealer, face: str, person: str,
-               thresholds: LinkThresholds, *, actor: str) -> str | None:
+def not_person(ctx: Context, face: str, person: str, thresholds: LinkThresholds, *, actor: str) -> str | None:
     """"This face is not that person": it leaves them for good, and is grouped again (with someone
     else, or on its own). Returns where it went (a person id, or ``None`` for unsorted)."""
+    sessions, sealer = ctx.sessions, ctx.sealer
     with sessions.begin() as s:
         row = face_row(s, face)
         target = person_row(s, person)
@@ -289,8 +289,9 @@ def photo_preview(sessions: sessionmaker[Session], face: str, max_side: int = 16
     return to_jpeg(load_image(Path(path)).pixels, max_side)
 
 
-def open_crop(sessions: sessionmaker[Session], sealer: Sealer, face: str) -> bytes:
+def open_crop(ctx: Context, face: str) -> bytes:
     """A face's crop (JPEG), opened."""
+    sessions, sealer = ctx.sessions, ctx.sealer
     with sessions() as s:
         row = face_row(s, face)
         sha = s.scalar(select(LibraryPhotoRow.sha256).where(LibraryPhotoRow.id == row.photo_id)) or ""

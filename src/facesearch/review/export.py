@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import get_case
+from facesearch.context import Context
 from facesearch.files import atomic_write
 from facesearch.review.service import reviews_of
-from facesearch.store.crypto import Sealer
 from facesearch.video.sightings import list_sightings, open_evidence
 
 
@@ -50,8 +49,9 @@ class Package:
         return f"{self.case}-evidence.zip"
 
 
-def build_package(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, *, actor: str) -> Package:
+def build_package(ctx: Context, case_ref: str, *, actor: str) -> Package:
     """The zip of the case's confirmed sightings, in memory (not yet audited: see ``record_export``)."""
+    sessions, sealer = ctx.sessions, ctx.sealer
     case = get_case(sessions, case_ref)
     now = datetime.now(UTC)
     files: dict[str, bytes] = {}
@@ -92,19 +92,16 @@ def record_export(sessions: sessionmaker[Session], package: Package, *, actor: s
                      details={"sha256": package.sha256, "sightings": package.sighting_ids})
 
 
-def export_confirmed(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, out: Path, *,
-                     actor: str) -> ExportSummary:
+def export_confirmed(ctx: Context, case_ref: str, out: Path, *, actor: str) -> ExportSummary:
     """Write the package to ``out`` (atomically), then audit the export."""
-    package = build_package(sessions, sealer, case_ref, actor=actor)
+    package = build_package(ctx, case_ref, actor=actor)
     atomic_write(out, package.data)
-    record_export(sessions, package, actor=actor, destination=str(out))
+    record_export(ctx.sessions, package, actor=actor, destination=str(out))
     return ExportSummary(out, len(package.sighting_ids), package.sha256)
 
 
-def download(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, *, actor: str,
-             status_code: int = 200) -> Response:
-    """The package as an HTTP download (API and console), audited as handed to ``actor``."""
-    package = build_package(sessions, sealer, case_ref, actor=actor)
-    record_export(sessions, package, actor=actor, destination=f"download:{package.file_name}")
-    return Response(package.data, status_code=status_code, media_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="{package.file_name}"', "X-Content-SHA256": package.sha256})
+def hand_over(ctx: Context, case_ref: str, *, actor: str) -> Package:
+    """The package handed to ``actor`` as a download (API and console), audited as such."""
+    package = build_package(ctx, case_ref, actor=actor)
+    record_export(ctx.sessions, package, actor=actor, destination=f"download:{package.file_name}")
+    return package

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
-from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CameraRow
 from facesearch.video.source import redact_url
 
@@ -53,11 +53,13 @@ def _purpose(camera_id: str) -> str:
     return f"camera-url:{camera_id}"
 
 
-def add_camera(sessions: sessionmaker[Session], sealer: Sealer, camera_id: str, *, name: str, actor: str,
-               url: str | None = None, location: str | None = None) -> Camera:
+def add_camera(ctx: Context, camera_id: str, *, name: str, actor: str, url: str | None = None,
+               location: str | None = None) -> Camera:
+    """Register a camera; its stream address (which may hold a password) is sealed like templates."""
     if not _ID.match(camera_id):
         raise CameraError(camera_id, "not a camera id (letters, digits, '.', '_' or '-', up to 100)")
-    with sessions.begin() as s:
+    sealer = ctx.sealer
+    with ctx.sessions.begin() as s:
         if s.get(CameraRow, camera_id) is not None:
             raise CameraConflict(camera_id, "a camera with this id exists already")
         s.add(CameraRow(id=camera_id, name=name, location=location,
@@ -69,8 +71,10 @@ def add_camera(sessions: sessionmaker[Session], sealer: Sealer, camera_id: str, 
     return camera
 
 
-def get_camera(sessions: sessionmaker[Session], sealer: Sealer, camera_id: str) -> Camera:
-    with sessions() as s:
+def get_camera(ctx: Context, camera_id: str) -> Camera:
+    """A registered camera with its stream address opened (for ``watch``; never shown as is)."""
+    sealer = ctx.sealer
+    with ctx.sessions() as s:
         row = s.get(CameraRow, camera_id)
         if row is None:
             raise CameraNotFound(camera_id, "no such camera (facesearch camera add)")

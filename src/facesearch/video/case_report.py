@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import get_case
+from facesearch.context import Context
 from facesearch.files import atomic_write
-from facesearch.store.crypto import Sealer
 from facesearch.video.sightings import Sighting, list_sightings, open_evidence
 
 _STYLE = """
@@ -79,8 +77,8 @@ def timeline_svg(sightings: list[Sighting]) -> str:
     return "".join(parts)
 
 
-def write_report(sessions: sessionmaker[Session], sealer: Sealer, case_ref: str, out: Path, *,
-                 actor: str) -> ReportSummary:
+def write_report(ctx: Context, case_ref: str, out: Path, *, actor: str) -> ReportSummary:
+    sessions, sealer = ctx.sessions, ctx.sealer
     case = get_case(sessions, case_ref)
     with sessions() as s:
         sightings = list_sightings(s, case_ref)

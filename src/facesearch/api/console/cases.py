@@ -14,6 +14,7 @@ from facesearch.accounts.service import Principal
 from facesearch.api.console.forms import blank_is_none, comma_list, one_line
 from facesearch.api.console.pages import back_to, render
 from facesearch.api.deps import Ctx, check_csrf, may
+from facesearch.api.downloads import zip_download
 from facesearch.api.schemas import AuthoriseIn, CaseIn
 from facesearch.cases.service import (
     PURPOSES,
@@ -25,7 +26,7 @@ from facesearch.cases.service import (
     list_cases,
 )
 from facesearch.errors import FacesearchError
-from facesearch.review.export import download
+from facesearch.review.export import hand_over
 from facesearch.video.case_report import timeline_svg
 from facesearch.video.sightings import list_sightings
 
@@ -76,7 +77,7 @@ def create(ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], title: Ann
 def export(ref: str, ctx: Ctx, who: Annotated[Principal, Depends(may("exports.write"))],
            csrf_token: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
-    return download(ctx.sessions, ctx.sealer, ref, actor=who.name)
+    return zip_download(hand_over(ctx, ref, actor=who.name))
 
 
 @router.get("/cases/{ref}", response_class=HTMLResponse)

@@ -15,10 +15,8 @@ from facesearch.api.console.pages import render
 from facesearch.api.deps import Ctx, check_csrf, may
 from facesearch.api.params import read_upload
 from facesearch.api.schemas import NameIn
-from facesearch.cases.service import enrol_into_case
-from facesearch.context import Context
+from facesearch.cases.service import enrol_person
 from facesearch.errors import FacesearchError
-from facesearch.gallery.service import EnrolmentReport, enrol
 
 router = APIRouter()
 Enroller = Annotated[Principal, Depends(may("identities.enrol"))]
@@ -29,21 +27,15 @@ def enrol_page(request: Request, who: Enroller) -> HTMLResponse:
     return render(request, "enrol.html", who, title="Enrol")
 
 
-def run_enrolment(ctx: Context, name: str, photos: list[bytes], case: str | None, actor: str) -> EnrolmentReport:
-    if case:
-        return enrol_into_case(ctx, case, name, photos, actor=actor)
-    return enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, photos, actor=actor, cache=ctx.index_cache())
-
-
 @router.post("/enrol", response_class=HTMLResponse)
-def enrol_person(request: Request, ctx: Ctx, who: Enroller, csrf_token: Annotated[str, Form()],
+def enrol_submit(request: Request, ctx: Ctx, who: Enroller, csrf_token: Annotated[str, Form()],
                  name: Annotated[str, Form()], photos: list[UploadFile],
                  case: Annotated[str, Form()] = "") -> HTMLResponse:
     check_csrf(who, csrf_token)
     try:
         body = NameIn(name=name)
         uploads = [read_upload(f, ctx.settings.max_upload_bytes) for f in photos]
-        report = run_enrolment(ctx, body.name, uploads, case.strip() or None, who.name)
+        report = enrol_person(ctx, body.name, uploads, actor=who.name, case=case.strip() or None)
     except ValidationError as exc:
         return render(request, "enrol.html", who, title="Enrol", error=one_line(exc))
     except HTTPException as exc:  # an upload too large or empty

@@ -39,7 +39,7 @@ def people(request: Request, ctx: Ctx, who: Reader, everyone: bool = False, erro
 # The image routes come before ``/library/{ref}``, so that ``faces`` and ``photos`` are never taken for people.
 @router.get("/library/faces/{face}.jpg")
 def crop(face: str, ctx: Ctx, _who: Reader) -> Response:
-    return Response(library.open_crop(ctx.sessions, ctx.sealer, face), media_type="image/jpeg",
+    return Response(library.open_crop(ctx, face), media_type="image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -89,7 +89,7 @@ def merge(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()],
 def split(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
     try:
-        refs = library.split_person(ctx.sessions, ctx.sealer, ref, split_attempts(calibration_of(ctx.engine())),
+        refs = library.split_person(ctx, ref, split_attempts(calibration_of(ctx.engine())),
                                     actor=who.name)
     except FacesearchError as exc:
         return back(ref, error=str(exc))
@@ -103,7 +103,7 @@ def split(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()]) -
 def not_this(ref: str, face: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
     try:
-        went = library.not_person(ctx.sessions, ctx.sealer, face, ref, grouping_thresholds(ctx.engine()),
+        went = library.not_person(ctx, face, ref, grouping_thresholds(ctx.engine()),
                                   actor=who.name)
     except FacesearchError as exc:
         return back(ref, error=str(exc))

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Response
 
 from facesearch.accounts.service import Principal
 from facesearch.api.deps import Ctx, require
+from facesearch.api.downloads import zip_download
 from facesearch.api.routes.errors import DENIED
-from facesearch.review.export import download
+from facesearch.review.export import hand_over
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"], responses={**DENIED})
 ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
@@ -18,4 +19,4 @@ ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
     201: {"content": ZIP, "description": "The package (zip); its SHA-256 in the X-Content-SHA256 header"}})
 def export_case(case: str, ctx: Ctx, who: Annotated[Principal, Depends(require("exports.write"))]) -> Response:
     """The redacted evidence package (zip) of the case's confirmed sightings."""
-    return download(ctx.sessions, ctx.sealer, case, actor=who.name, status_code=201)
+    return zip_download(hand_over(ctx, case, actor=who.name), status_code=201)

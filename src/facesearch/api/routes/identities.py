@@ -11,9 +11,8 @@ from facesearch.api.deps import Ctx, require
 from facesearch.api.routes.errors import DENIED
 from facesearch.api.routes.uploads import upload
 from facesearch.api.schemas import EnrolmentOut, ErrorOut, IdentityOut
-from facesearch.cases.service import enrol_into_case
+from facesearch.cases.service import enrol_person
 from facesearch.gallery import service as gallery
-from facesearch.gallery.service import EnrolmentReport
 from facesearch.refs import parse_case_ref
 
 router = APIRouter(prefix="/v1/identities", tags=["identities"], responses={**DENIED})
@@ -26,12 +25,7 @@ def enrol(name: Annotated[str, Form(min_length=1, max_length=300)], photos: list
           case: Annotated[str | None, Form()] = None) -> dict[str, Any]:
     """Enrol a person from photos; with ``case``, into that case's watchlist (not closed or expired)."""
     data = [upload(ctx, p) for p in photos]
-    report: EnrolmentReport
-    if case is not None:
-        report = enrol_into_case(ctx, case, name, data, actor=who.name)
-    else:
-        report = gallery.enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, data, actor=who.name,
-                               cache=ctx.index_cache())
+    report = enrol_person(ctx, name, data, actor=who.name, case=case)
     return {"identity_id": report.identity_id, "name": report.name, "case": case,
             "photos": [{"source": f.source, "accepted": f.accepted, "reason": f.reason,
                         "similar_to": f.similar_to} for f in report.photos]}

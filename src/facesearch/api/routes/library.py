@@ -58,7 +58,7 @@ def merge_people(ref: str, body: MergeIn, ctx: Ctx, who: Writer) -> dict[str, ob
 @router.post("/people/{ref}/split", response_model=PersonSplitOut)
 def split_person(ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
     attempts = split_attempts(calibration_of(ctx.engine()))
-    return {"people": library.split_person(ctx.sessions, ctx.sealer, ref, attempts, actor=who.name)}
+    return {"people": library.split_person(ctx, ref, attempts, actor=who.name)}
 
 
 @router.post("/people/{ref}/forget", response_model=PersonForgottenOut)
@@ -72,7 +72,7 @@ def not_person(face: str, ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
     """Take the face out of the person; it may join someone else, or nobody."""
     thresholds = grouping_thresholds(ctx.engine())
     return {"face": face.upper(),
-            "now_with": library.not_person(ctx.sessions, ctx.sealer, face, ref, thresholds, actor=who.name)}
+            "now_with": library.not_person(ctx, face, ref, thresholds, actor=who.name)}
 
 
 @router.post("/faces/{face}/move/{ref}", response_model=FaceMovedOut)
@@ -91,5 +91,5 @@ def face_photo(face: str, ctx: Ctx, _who: Reader) -> Response:
 @router.get("/faces/{face}.jpg", response_class=Response,
             responses={200: {"content": JPEG, "description": "The face's crop (JPEG)"}})
 def face_crop(face: str, ctx: Ctx, _who: Reader) -> Response:
-    return Response(library.open_crop(ctx.sessions, ctx.sealer, face), media_type="image/jpeg",
+    return Response(library.open_crop(ctx, face), media_type="image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600"})

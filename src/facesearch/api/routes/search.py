@@ -35,5 +35,4 @@ def identify(image: Annotated[UploadFile, File(alias="photo")], case: Annotated[
     """Every face of the photo against the watchlist of an active case."""
     data = upload(ctx, image)
     ctx.engine().load(data, source=image.filename or "upload")  # a bad upload is named in the error
-    return run_identify(ctx.engine(), ctx.sessions, ctx.sealer, case, data, actor=who.name, camera=camera,
-                        cache=ctx.index_cache()).to_json()
+    return run_identify(ctx, case, data, actor=who.name, camera=camera).to_json()
