@@ -85,3 +85,23 @@ def test_the_cli_applies_the_same_rules(tmp_path: Path) -> None:
 
 def _in_days(days: int) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).date().isoformat()
+
+
+def test_the_cli_and_the_api_print_one_schema(tmp_path: Path) -> None:
+    """``case list --json`` and ``GET /v1/cases`` over one database: the same bodies, through one model."""
+    from fastapi.testclient import TestClient
+
+    from facesearch.api.app import create_app
+    from facesearch.context import Context
+    from facesearch.settings import Settings
+
+    home = tmp_path / "home"
+    assert run(home, "init").returncode == 0
+    auth = ["--purpose", "victim", "--legal-basis", "x", "--authorisation-ref", "y", "--authorised-by", "z"]
+    assert run(home, "case", "create", "--title", "T", *auth, "--valid-until", _in_days(3)).returncode == 0
+    key = json.loads(run(home, "apikey", "add", "reader", "--role", "auditor", "--json").stdout)["key"]
+    listed = json.loads(run(home, "case", "list", "--json").stdout)
+    app = create_app(Context.open(Settings(home=home)), run_jobs=False)
+    with TestClient(app) as client:
+        served = client.get("/v1/cases", headers={"Authorization": f"Bearer {key}"}).json()
+    assert listed == served and listed[0]["status"] == "authorised"

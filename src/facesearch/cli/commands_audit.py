@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from facesearch.audit.summary import summarise
-from facesearch.cli.output import EXIT_NO, emit_json, fail, line
+from facesearch.cli.output import EXIT_NO, emit_as, emit_json, fail, line
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
@@ -81,6 +81,7 @@ def show(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List the log's entries, oldest first."""
+    from facesearch.api.schemas import AuditEntryOut
     from facesearch.audit import log as audit
 
     try:
@@ -89,7 +90,7 @@ def show(
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json([e.payload() | {"hash": e.hash} for e in entries])
+        emit_as(list[AuditEntryOut], [e.payload() | {"hash": e.hash} for e in entries])
         return
     # One line per entry rather than a table: a log is read by grep as often as by eye.
     actor_width = max((len(e.actor) for e in entries), default=0)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, format_fmr, line, table, warn
+from facesearch.cli.output import EXIT_PARTIAL, emit_as, emit_json, fail, format_fmr, line, table, warn
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
@@ -33,8 +33,10 @@ def _moment(text: str | None, *, end_of_day: bool) -> datetime | None:
 
 
 def _print_case(case: Any, json_out: bool) -> None:
+    from facesearch.api.schemas import CaseOut
+
     if json_out:
-        emit_json(case.to_json())
+        emit_as(CaseOut, case.to_json())
         return
     line(f"{case.ref} [{case.status}] {case.title} ({case.purpose}); valid {case.valid_from:%Y-%m-%d %H:%M} to "
          f"{case.valid_until:%Y-%m-%d %H:%M} UTC; reviewers {case.reviewers_required}; "
@@ -123,6 +125,7 @@ def close(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_o
 @app.command("list")
 def list_cases(json_out: JsonOpt = False) -> None:
     """Every case with its status (a case past its validity shows as expired)."""
+    from facesearch.api.schemas import CaseOut
     from facesearch.cases.service import list_cases as all_cases
 
     try:
@@ -130,7 +133,7 @@ def list_cases(json_out: JsonOpt = False) -> None:
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json([c.to_json() for c in cases])
+        emit_as(list[CaseOut], [c.to_json() for c in cases])
         return
     table("cases", ["id", "status", "title", "purpose", "valid until (UTC)", "targets"],
           [[c.ref, c.status, c.title, c.purpose, f"{c.valid_until:%Y-%m-%d %H:%M}", len(c.targets)] for c in cases])
@@ -145,6 +148,7 @@ def enroll(
     json_out: JsonOpt = False,
 ) -> None:
     """Enrol a person from one or more photos; unfit photos are refused with the reason."""
+    from facesearch.api.schemas import EnrolmentOut
     from facesearch.cases.service import enrol_person
 
     try:
@@ -155,7 +159,8 @@ def enroll(
     photos_json = [{"source": p.source, "accepted": p.accepted, "reason": p.reason, "similar_to": p.similar_to}
                    for p in report.photos]
     if json_out:
-        emit_json({"identity_id": report.identity_id, "name": report.name, "case": case, "photos": photos_json})
+        emit_as(EnrolmentOut, {"identity_id": report.identity_id, "name": report.name, "case": case,
+                               "photos": photos_json})
     else:
         line(f"enrolled {report.name} as identity {report.identity_id} from {report.accepted} of "
              f"{len(report.photos)} photos" + (f" into {normalise_ref(case, RefKind.CASE)}" if case else ""))
@@ -177,6 +182,7 @@ def identify(
     json_out: JsonOpt = False,
 ) -> None:
     """Every face in the photo against the case's watchlist: candidates with score and FMR, or no match."""
+    from facesearch.api.schemas import IdentificationOut
     from facesearch.cases.identify import identify as run_identify
 
     if not 0 < fpir < 1:
@@ -187,7 +193,7 @@ def identify(
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json(result.to_json())
+        emit_as(IdentificationOut, result.to_json())
         return
     line(f"{result.case}: {len(result.faces)} faces searched against {result.watchlist_size} people; "
          f"threshold {result.threshold:.4f} for FPIR {result.target_fpir:g}")

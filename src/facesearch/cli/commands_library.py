@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from facesearch.cli.output import EXIT_PARTIAL, CountBar, emit_json, fail, line, table, warn
+from facesearch.cli.output import EXIT_PARTIAL, CountBar, emit_as, emit_json, fail, line, table, warn
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
@@ -70,11 +70,12 @@ def people(
     json_out: JsonOpt = False,
 ) -> None:
     """People found in the library, most photos first: id, name, faces, photos, a sample photo."""
+    from facesearch.api.schemas import PeopleOut
     from facesearch.library.people import MIN_SHOWN, list_people
 
     listing = list_people(open_context().sessions, everyone=everyone)
     if json_out:
-        emit_json(listing.to_json())
+        emit_as(PeopleOut, listing.to_json())
         return
     table("People", ["id", "name", "faces", "photos", "sample"],
           [[p.ref, p.name or "", p.faces, p.photos, p.sample_photo or ""] for p in listing.people])
@@ -87,6 +88,7 @@ def people(
 @app.command("show")
 def show(person: PersonArg, json_out: JsonOpt = False) -> None:
     """A person's faces and the photos they are in."""
+    from facesearch.api.schemas import PersonFacesOut
     from facesearch.library.people import person_faces
 
     try:
@@ -94,7 +96,7 @@ def show(person: PersonArg, json_out: JsonOpt = False) -> None:
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json({**summary.to_json(), "faces": [f.to_json() for f in faces]})
+        emit_as(PersonFacesOut, {**summary.to_json(), "faces": [f.to_json() for f in faces]})
         return
     line(f"{summary.ref} {summary.name or '(no name)'}: {summary.faces} faces in {summary.photos} photos")
     for f in faces:

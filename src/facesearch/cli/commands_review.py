@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli.output import emit_json, fail, format_fmr, line, table
+from facesearch.cli.output import emit_as, emit_json, fail, format_fmr, line, table
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
@@ -23,6 +23,7 @@ NoteOpt = Annotated[str | None, typer.Option(help="Why: kept with the decision i
 def queue(case: Annotated[str, typer.Option(help="Case whose candidates wait for review.")],
           json_out: JsonOpt = False) -> None:
     """Candidate sightings waiting for a decision."""
+    from facesearch.api.schemas import SightingOut
     from facesearch.video.sightings import list_sightings
 
     try:
@@ -32,7 +33,7 @@ def queue(case: Annotated[str, typer.Option(help="Case whose candidates wait for
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json([x.to_json() for x in waiting])
+        emit_as(list[SightingOut], [x.to_json() for x in waiting])
         return
     table(f"review queue, {normalise_ref(case, RefKind.CASE)}",
           ["sighting", "name", "camera", "source", "start s", "score", "FMR"],
@@ -41,6 +42,7 @@ def queue(case: Annotated[str, typer.Option(help="Case whose candidates wait for
 
 
 def _decide(sighting: int, decision: str, note: str | None, json_out: bool) -> None:
+    from facesearch.api.schemas import ReviewOut
     from facesearch.review.service import review
 
     try:
@@ -49,7 +51,7 @@ def _decide(sighting: int, decision: str, note: str | None, json_out: bool) -> N
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json(outcome.to_json())
+        emit_as(ReviewOut, outcome.to_json())
     else:
         line(f"sighting {outcome.sighting_id}: {decision}ed by {getpass.getuser()}; now {outcome.status} "
              f"({outcome.confirmations} of {outcome.required} confirmations)")

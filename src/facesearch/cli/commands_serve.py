@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli.output import emit_json, fail, line
+from facesearch.cli.output import emit_as, fail, line
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 
@@ -38,10 +38,11 @@ def user_add(
 def user_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List people, their roles and whether they are disabled."""
     from facesearch.accounts.service import list_users
+    from facesearch.api.schemas import UserOut
 
     users = list_users(open_context().sessions)
     if json_out:
-        emit_json([u.to_json() for u in users])
+        emit_as(list[UserOut], [u.to_json() for u in users])
         return
     for u in users:
         line(f"{u.username:<24} {u.role:<9} {'disabled' if u.disabled else 'enabled'}")
@@ -73,10 +74,11 @@ def _set_disabled(username: str, disabled: bool) -> None:
 def key_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List API keys by name and role (the keys themselves are never stored)."""
     from facesearch.accounts.service import list_api_keys
+    from facesearch.api.schemas import KeyOut
 
     keys = list_api_keys(open_context().sessions)
     if json_out:
-        emit_json([k.to_json() for k in keys])
+        emit_as(list[KeyOut], [k.to_json() for k in keys])
         return
     for k in keys:
         line(f"{k.name:<24} {k.role:<9} {'revoked' if k.revoked else 'in use'}")
@@ -102,13 +104,14 @@ def key_add(
 ) -> None:
     """Create an API key; it is printed once and stored only as its hash."""
     from facesearch.accounts.service import add_api_key
+    from facesearch.api.schemas import KeyCreatedOut
 
     try:
         key = add_api_key(open_context().sessions, name, role, actor=getpass.getuser())
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json({"name": name, "role": role, "key": key})
+        emit_as(KeyCreatedOut, {"name": name, "role": role, "key": key})
     else:
         line(key)
 

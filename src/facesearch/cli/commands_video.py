@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from facesearch.cli.commands_cases import _moment
-from facesearch.cli.output import EXIT_PARTIAL, emit_json, fail, format_fmr, line, table, warn
+from facesearch.cli.output import EXIT_PARTIAL, emit_as, emit_json, fail, format_fmr, line, table, warn
 from facesearch.cli.wiring import open_context
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
@@ -27,6 +27,7 @@ def camera_add(
     json_out: JsonOpt = False,
 ) -> None:
     """Register a camera; its URL (which often carries a password) is sealed at rest and never printed."""
+    from facesearch.api.schemas import CameraOut
     from facesearch.video.cameras import add_camera
 
     try:
@@ -36,7 +37,7 @@ def camera_add(
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json(camera.to_json())
+        emit_as(CameraOut, camera.to_json())
     else:
         line(f"camera {camera.id}: {camera.name}" + (f" at {camera.location}" if camera.location else "")
              + (f", {camera.shown_url}" if camera.url else ""))
@@ -45,6 +46,7 @@ def camera_add(
 @camera_app.command("list")
 def camera_list(json_out: JsonOpt = False) -> None:
     """The registered cameras."""
+    from facesearch.api.schemas import CameraOut
     from facesearch.video.cameras import list_cameras
 
     try:
@@ -52,7 +54,7 @@ def camera_list(json_out: JsonOpt = False) -> None:
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json([c.to_json() | {"url": None} for c in cameras])
+        emit_as(list[CameraOut], [c.to_json() | {"url": None} for c in cameras])
         return
     table("cameras", ["id", "name", "location"], [[c.id, c.name, c.location or ""] for c in cameras])
 
@@ -102,6 +104,8 @@ def scan(
     json_out: JsonOpt = False,
 ) -> None:
     """Search recordings for the case's watchlist; a rerun skips files already done."""
+    from facesearch.api.schemas import ScanResultOut
+    from facesearch.video.scan import FileStatus
     from facesearch.video.scan import scan as run_scan
     from facesearch.video.search import SearchConfig
 
@@ -119,9 +123,9 @@ def scan(
         if json_out:
             return
         number, total = outcome.position
-        if outcome.status == "failed":
+        if outcome.status == FileStatus.FAILED:
             warn(f"{outcome.path}: {outcome.problem}")
-        elif outcome.status == "skipped":
+        elif outcome.status == FileStatus.SKIPPED:
             line(f"[{number}/{total}] {outcome.path}: done before, skipped ({outcome.sightings} sightings)")
         else:
             line(f"[{number}/{total}] {outcome.path}: {outcome.frames} frames, {outcome.seconds:.1f} s of footage in "
@@ -142,15 +146,15 @@ def scan(
         progress.close()
         fail(str(exc))
     if json_out:
-        emit_json(report.to_json())
+        emit_as(ScanResultOut, report.to_json())
     else:
         line(f"{report.case}: {len(report.sighting_ids)} new sightings from "
-             f"{sum(f.status == 'scanned' for f in report.files)} files scanned, "
-             f"{sum(f.status == 'skipped' for f in report.files)} skipped, "
-             f"{sum(f.status == 'failed' for f in report.files)} failed")
+             f"{sum(f.status == FileStatus.SCANNED for f in report.files)} files scanned, "
+             f"{sum(f.status == FileStatus.SKIPPED for f in report.files)} skipped, "
+             f"{sum(f.status == FileStatus.FAILED for f in report.files)} failed")
     if report.stopped:
         warn(f"{report.case}: scan stopped: {report.stopped}")
-    if any(f.status == "failed" or f.problem for f in report.files) or report.stopped:
+    if any(f.status == FileStatus.FAILED or f.problem for f in report.files) or report.stopped:
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -159,6 +163,7 @@ def sightings(
     json_out: JsonOpt = False,
 ) -> None:
     """The case's candidate sightings: who, where, when (seconds into the recording, and absolute), score, FMR."""
+    from facesearch.api.schemas import SightingOut
     from facesearch.video.sightings import list_sightings
 
     try:
@@ -168,7 +173,7 @@ def sightings(
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json([x.to_json() for x in found])
+        emit_as(list[SightingOut], [x.to_json() for x in found])
         return
     table(f"sightings, {normalise_ref(case, RefKind.CASE)} (candidates until reviewers confirm them)",
           ["id", "name", "camera", "source", "start s", "end s", "started (UTC)", "score", "FMR", "status"],

@@ -35,6 +35,15 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_as(schema: Any, data: Any) -> None:
+    """``--json`` through the API's response model for the same result (``api.schemas``, e.g. ``CaseOut`` or
+    ``list[CaseOut]``): the CLI prints what the API returns, and one schema in the OpenAPI spec describes both.
+    A value the model does not allow is an error here, never printed."""
+    from pydantic import TypeAdapter
+
+    emit_json(TypeAdapter(schema).dump_python(TypeAdapter(schema).validate_python(data), mode="json"))
+
+
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     t = Table(title=title, title_justify="left")
     for c in columns:
