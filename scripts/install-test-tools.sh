@@ -3,7 +3,15 @@
 # (tests/support/rtsp_loop_server.py runs under Debian's /usr/bin/python3 with these bindings), and
 # Chromium with its driver for the console's browser tests.
 # Debian/Ubuntu; needs root (or sudo). Does nothing when they are installed already.
+# Also the OpenAPI client generator the API's tests build a client with, in an environment of its own
+# (.tools/openapi): it pins typer below the version facesearch itself runs with.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .tools/openapi/bin/openapi-python-client ]; then
+    "$PYTHON" -m venv .tools/openapi
+    .tools/openapi/bin/python -m pip install --quiet --disable-pip-version-check 'openapi-python-client>=0.21'
+fi
 PACKAGES=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
           gstreamer1.0-plugins-bad chromium chromium-driver)
 if /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' \

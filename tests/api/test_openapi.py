@@ -26,6 +26,8 @@ from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 from support.rtsp import free_port
 
+# The generator lives in an environment of its own (scripts/install-test-tools.sh): it pins an older typer.
+GENERATOR = Path(__file__).resolve().parents[2] / ".tools" / "openapi" / "bin" / "openapi-python-client"
 # The generator reads JSON and multipart bodies only; the files the API hands out are bytes to a client.
 GENERATOR_CONFIG = """\
 content_type_overrides:
@@ -85,7 +87,8 @@ def generated_client(spec: dict[str, Any], folder: Path) -> str:
     """Generate a client package from ``spec`` into ``folder`` (importable from there); returns its name."""
     (folder / "spec.json").write_text(json.dumps(spec))
     (folder / "config.yaml").write_text(GENERATOR_CONFIG)
-    made = subprocess.run([sys.executable, "-m", "openapi_python_client", "generate", "--path",
+    assert GENERATOR.is_file(), f"{GENERATOR}: missing; scripts/install-test-tools.sh installs it"
+    made = subprocess.run([str(GENERATOR), "generate", "--path",
                            str(folder / "spec.json"), "--config", str(folder / "config.yaml"), "--meta", "none",
                            "--output-path", str(folder / "facesearch_client"), "--fail-on-warning"],
                           capture_output=True, text=True, timeout=120, check=False)
