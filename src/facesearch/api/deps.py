@@ -72,15 +72,20 @@ def api_principal(request: Request, ctx: Ctx) -> Principal:
     raise HTTPException(401, "sign in, or send an API key as 'Authorization: Bearer <key>'")
 
 
-def require(action: str) -> Callable[[Principal], Principal]:
-    """A dependency: the API caller, when their role may do ``action`` (403 otherwise)."""
+def _role_check(caller: Callable[..., Principal], action: str) -> Callable[[Principal], Principal]:
+    """A dependency: whoever ``caller`` finds, when their role may do ``action`` (403 otherwise)."""
 
-    def check(who: Annotated[Principal, Depends(api_principal)]) -> Principal:
+    def check(who: Annotated[Principal, Depends(caller)]) -> Principal:
         if not allowed(who.role, action):
             raise HTTPException(403, f"role {who.role!r} may not {action}")
         return who
 
     return check
+
+
+def require(action: str) -> Callable[[Principal], Principal]:
+    """A dependency: the API caller (key or session), when their role may do ``action``."""
+    return _role_check(api_principal, action)
 
 
 def console_person(request: Request, ctx: Ctx) -> Principal:
@@ -93,14 +98,8 @@ def console_person(request: Request, ctx: Ctx) -> Principal:
 
 
 def may(action: str) -> Callable[[Principal], Principal]:
-    """A dependency: the console's person, when their role may do ``action`` (403 otherwise)."""
-
-    def check(who: Annotated[Principal, Depends(console_person)]) -> Principal:
-        if not allowed(who.role, action):
-            raise HTTPException(403, f"role {who.role!r} may not {action}")
-        return who
-
-    return check
+    """A dependency: the console's person (a session only), when their role may do ``action``."""
+    return _role_check(console_person, action)
 
 
 Person = Annotated[Principal, Depends(console_person)]
