@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from facesearch.accounts.service import Principal
 from facesearch.api.deps import Ctx, require
 from facesearch.api.routes.errors import DENIED
-from facesearch.api.schemas import CaseIn, CaseOut
+from facesearch.api.schemas import AuthoriseIn, CaseIn, CaseOut
 from facesearch.cases import service as cases
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses={**DENIED})
@@ -35,6 +35,12 @@ def create_case(body: CaseIn, ctx: Ctx, who: Writer) -> dict[str, Any]:
 @router.get("/{ref}", response_model=CaseOut)
 def get_case(ref: str, ctx: Ctx, _who: Reader) -> dict[str, Any]:
     return cases.get_case(ctx.sessions, ref).to_json()
+
+
+@router.post("/{ref}/authorise", response_model=CaseOut)
+def authorise_case(ref: str, body: AuthoriseIn, ctx: Ctx, who: Writer) -> dict[str, Any]:
+    """Record a draft's authorisation (the fields given); with all of them it becomes authorised."""
+    return cases.authorise_case(ctx.sessions, ref, actor=who.name, **body.model_dump()).to_json()
 
 
 @router.post("/{ref}/activate", response_model=CaseOut)
