@@ -4,12 +4,25 @@ Example:
     >>> from facesearch import Engine
     >>> result = Engine().verify("a.jpg", "b.jpg")
     >>> result.same, round(result.score, 3), result.fmr
+
+The names below load on first use (PEP 562), so that importing any part of facesearch (the CLI listing
+cases, say) does not first load the models' runtimes (ONNX Runtime, OpenCV).
 """
 
-from facesearch.engine import Engine, ImageResult
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from facesearch.errors import FacesearchError, ImageError, ModelError, NoFaceError
-from facesearch.faces import Faces
-from facesearch.images import LoadedImage, load_image
+
+if TYPE_CHECKING:
+    from facesearch.engine import Engine, ImageResult
+    from facesearch.faces import Faces
+    from facesearch.images import LoadedImage, load_image
+
+_LAZY = {"Engine": "facesearch.engine", "ImageResult": "facesearch.engine", "Faces": "facesearch.faces",
+         "LoadedImage": "facesearch.images", "load_image": "facesearch.images"}
 
 __all__ = [
     "Engine",
@@ -23,3 +36,9 @@ __all__ = [
     "load_image",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'facesearch' has no attribute {name!r}")

@@ -7,12 +7,15 @@ Opening runs no retention and writes nothing, so read-only commands stay read-on
 from __future__ import annotations
 
 import getpass
+from typing import TYPE_CHECKING
 
-from facesearch.context import Context
+if TYPE_CHECKING:
+    from facesearch.context import Context
 
 
 def open_context(model: str = "default") -> Context:
     """This installation's database and key; the face engine of ``model`` loads on first use."""
+    from facesearch.context import Context  # here, not at start-up: 'verify' and '--help' need no database
 
     def make_engine() -> object:
         from facesearch.engine import Engine
