@@ -18,7 +18,7 @@ from facesearch.errors import ErrorKind
 from facesearch.review.service import ReviewDecision, SightingStatus
 from facesearch.video.cameras import CAMERA_ID_PATTERN
 from facesearch.video.jobs import JobStatus
-from facesearch.video.scan import FileStatus
+from facesearch.video.scan_report import FileStatus
 
 
 # Only text and dates are read by the one date rule; anything else (a number, an object) is left for pydantic

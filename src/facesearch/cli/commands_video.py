@@ -105,7 +105,7 @@ def scan(
 ) -> None:
     """Search recordings for the case's watchlist; a rerun skips files already done."""
     from facesearch.api.schemas import ScanResultOut
-    from facesearch.video.scan import FileStatus
+    from facesearch.video.scan_report import FileStatus
     from facesearch.video.scan import scan as run_scan
     from facesearch.video.search import SearchConfig
 

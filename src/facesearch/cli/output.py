@@ -41,7 +41,8 @@ def emit_as(schema: Any, data: Any) -> None:
     A value the model does not allow is an error here, never printed."""
     from pydantic import TypeAdapter
 
-    emit_json(TypeAdapter(schema).dump_python(TypeAdapter(schema).validate_python(data), mode="json"))
+    shape = TypeAdapter(schema)
+    emit_json(shape.dump_python(shape.validate_python(data), mode="json"))
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:

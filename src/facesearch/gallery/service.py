@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
-from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
 from facesearch.images import read_file, to_jpeg
@@ -28,6 +28,9 @@ from facesearch.index.cache import IndexCache
 from facesearch.index.gallery_index import GalleryIndex, fingerprint
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, EnrolmentPhotoRow, IdentityRow, TemplateRow
+
+if TYPE_CHECKING:
+    from facesearch.engine import Engine  # the models' runtimes load with an engine, not with this module
 
 log = logging.getLogger(__name__)
 

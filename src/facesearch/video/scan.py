@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,55 +30,13 @@ from facesearch.refs import parse_case_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import ScannedFileRow
 from facesearch.video.recording_time import recording_start
+from facesearch.video.scan_report import FileOutcome, FileStatus, ScanReport
 from facesearch.video.search import SearchConfig, SearchProgress, VideoSearch
 from facesearch.video.sightings import save_track
 from facesearch.video.source import VideoError, VideoReader
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".ts", ".mts", ".m2ts",
                             ".mpg", ".mpeg", ".3gp", ".h264", ".h265", ".hevc", ".mjpeg", ".y4m"})
-
-
-class FileStatus(StrEnum):
-    SCANNED = "scanned"
-    SKIPPED = "skipped"  # done before: a rerun does not search it again
-    FAILED = "failed"  # could not be read at all
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    path: str
-    status: FileStatus
-    frames: int = 0
-    seconds: float = 0.0  # footage searched
-    elapsed_s: float = 0.0
-    sightings: int = 0
-    problem: str | None = None
-    time_source: str | None = None
-    position: tuple[int, int] = (0, 0)  # this is file k of n, for progress lines
-
-    @property
-    def realtime_factor(self) -> float:
-        return self.seconds / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "status": self.status, "frames": self.frames, "seconds": round(self.seconds, 3),
-                "elapsed_s": round(self.elapsed_s, 3), "realtime_factor": round(self.realtime_factor, 2),
-                "sightings": self.sightings, "problem": self.problem, "time_source": self.time_source}
-
-
-@dataclass
-class ScanReport:
-    case: str
-    camera: str | None
-    files: list[FileOutcome] = field(default_factory=list)
-    sighting_ids: list[int] = field(default_factory=list)
-    stopped: str | None = None  # why the scan ended early (the case expired, ...), for people
-    cancelled: bool = False  # stopped on request (callers decide on this, not on the wording of ``stopped``)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"case": self.case, "camera": self.camera, "files": [f.to_json() for f in self.files],
-                "sightings": len(self.sighting_ids), "stopped": self.stopped}
 
 
 def list_videos(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]:
