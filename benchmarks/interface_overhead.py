@@ -153,7 +153,7 @@ def main() -> None:
                             "GET /health (req/s)", "p50 (ms)"], rows)
     print(table)
     record("Interface overhead: the service layer (issue 12) against its baseline",
-           "python benchmarks/interface_overhead.py", table,
+           " ".join(["python benchmarks/interface_overhead.py", *sys.argv[1:]]), table,
            f"{CASES} cases; medians of {args.rounds} alternating rounds; CLI: median of 5 runs per round; API: one "
            f"client, sequential requests for {args.seconds:g} s per route, on loopback.")
 
