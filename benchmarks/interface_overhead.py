@@ -30,7 +30,7 @@ from io import BytesIO
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, markdown_table, record  # noqa: E402
+from _common import ROOT, markdown_table, record
 
 CASES = 30
 FIRST_COMMIT_OF_THE_CHANGE = ":/^Foundation for one service layer"
