@@ -7,13 +7,15 @@ run leaves the gallery in the state the rules describe whatever happened before 
 outside any case (1:1 sign-in, a personal library) are not touched. Sightings, with their evidence,
 are deleted ``retention_days`` after they were stored.
 
-It runs on ``facesearch retention run`` and when ``serve`` and ``watch`` start (``start_up_retention``),
-where a run that finds nothing to purge writes no audit entry, to keep the log about actions. Opening
-the database for anything else runs nothing: listing cases writes nothing.
+It runs on ``facesearch retention run``, when ``watch`` starts, and in ``serve`` as it starts and every five
+minutes after (``RetentionSweeper``); a run that finds nothing to purge writes no audit entry there, to keep
+the log about actions. Opening the database for anything else runs nothing: listing cases writes nothing.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +28,9 @@ from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import LIVE, expire_cases
 from facesearch.context import Context
 from facesearch.store.schema import CaseRow, CaseTargetRow, EvidenceRow, SightingRow, TemplateRow
+
+log = logging.getLogger(__name__)
+SWEEP_EVERY_S = 300.0  # how often a running server applies the rules
 
 
 @dataclass(frozen=True)
@@ -80,3 +85,33 @@ def run_retention(sessions: sessionmaker[Session], *, actor: str, retention_days
 def start_up_retention(ctx: Context, *, actor: str) -> RetentionReport:
     """Retention as a long-running process starts (``serve``, ``watch``): audited only when it purges."""
     return run_retention(ctx.sessions, actor=actor, retention_days=ctx.settings.retention_days, audit_when_idle=False)
+
+
+class RetentionSweeper:
+    """Retention in a server that runs for days: once as it starts, then every ``every_s`` seconds, so that a
+    case that expires while the server runs loses its watchlist's templates within minutes, not at the next
+    restart. Audited only when it purges; a failed sweep is logged and tried again at the next one."""
+
+    def __init__(self, ctx: Context, *, every_s: float = SWEEP_EVERY_S, actor: str = "system") -> None:
+        self.ctx, self.every_s, self.actor = ctx, every_s, actor
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> RetentionReport:
+        """Sweep now (before the first request is served), then in the background."""
+        report = start_up_retention(self.ctx, actor=self.actor)
+        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
+        self._thread.start()
+        return report
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                start_up_retention(self.ctx, actor=self.actor)
+            except Exception:  # the database may be away for a moment: the next sweep tries again
+                log.exception("retention sweep failed")

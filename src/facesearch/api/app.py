@@ -28,6 +28,7 @@ from facesearch.api.metrics import ApiMetrics
 from facesearch.api.routes import ROUTERS
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
+from facesearch.retention import RetentionSweeper
 from facesearch.video.jobs import JobRunner
 
 log = logging.getLogger("facesearch.api")
@@ -42,7 +43,8 @@ SECURITY_HEADERS = {
 
 
 def create_app(context: Context, *, run_jobs: bool = True) -> FastAPI:
-    """The API and the console over ``context``; ``run_jobs=False`` leaves submitted scans queued (tests)."""
+    """The API and the console over ``context``. The background work (scan jobs, retention sweeps) runs while
+    the app is served; ``run_jobs=False`` leaves it out (tests: submitted scans stay queued)."""
     app = FastAPI(title="facesearch", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
                   redoc_url=None, lifespan=_lifespan(run_jobs), generate_unique_id_function=_operation_id)
     app.state.context = context
@@ -68,12 +70,15 @@ def _lifespan(run_jobs: bool) -> Callable[[FastAPI], AbstractAsyncContextManager
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs: JobRunner = app.state.jobs
+        sweeper = RetentionSweeper(app.state.context)
         if run_jobs:
+            sweeper.start()  # what the rules say must go goes before the first request, then every few minutes
             jobs.start()  # jobs a killed server left running resume here
         try:
             yield
         finally:
             jobs.stop()
+            sweeper.stop()
 
     return lifespan
 

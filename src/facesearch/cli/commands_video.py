@@ -105,8 +105,8 @@ def scan(
 ) -> None:
     """Search recordings for the case's watchlist; a rerun skips files already done."""
     from facesearch.api.schemas import ScanResultOut
-    from facesearch.video.scan_report import FileStatus
     from facesearch.video.scan import scan as run_scan
+    from facesearch.video.scan_report import FileStatus
     from facesearch.video.search import SearchConfig
 
     if fps is not None and fps <= 0:
