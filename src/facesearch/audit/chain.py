@@ -54,6 +54,10 @@ class AuditEvent:
             "prev_hash": self.prev_hash,
         }
 
+    def to_json(self) -> dict[str, JsonValue]:
+        """The entry as it is shown and exported: what the hash covers, and the hash."""
+        return {**self.payload(), "hash": self.hash}
+
     def computed_hash(self) -> str:
         return hashlib.sha256(self.prev_hash.encode() + b"\n" + canonical_json(self.payload())).hexdigest()
 
@@ -92,6 +96,9 @@ class ChainVerification:
     checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"ok": self.ok, "checked": self.checked, "first_bad_seq": self.first_bad_seq, "reason": self.reason}
 
 
 def verify_chain(events: Iterable[AuditEvent], expected_head: tuple[int, str] | None = None) -> ChainVerification:

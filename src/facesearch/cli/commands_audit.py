@@ -65,8 +65,9 @@ def verify(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_json({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
-                   "reason": result.reason})
+        from facesearch.api.schemas import ChainOut
+
+        emit_as(ChainOut, result.to_json())
     elif result.ok:
         line(f"audit log intact: {result.checked} entries, every link checked")
     else:
@@ -90,7 +91,7 @@ def show(
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_as(list[AuditEntryOut], [e.payload() | {"hash": e.hash} for e in entries])
+        emit_as(list[AuditEntryOut], [e.to_json() for e in entries])
         return
     # One line per entry rather than a table: a log is read by grep as often as by eye.
     actor_width = max((len(e.actor) for e in entries), default=0)

@@ -68,7 +68,7 @@ def build_package(ctx: Context, case_ref: str, *, actor: str) -> Package:
                 files[name] = data
                 item["files"][name] = hashlib.sha256(data).hexdigest()
             entries.append(item)
-        excerpt = [e.payload() | {"hash": e.hash} for e in audit.events(s, case_id=case.ref)]
+        excerpt = [e.to_json() for e in audit.events(s, case_id=case.ref)]
         chain = audit.verify(s)
     manifest = {"case": case.to_json(), "exported_at": now.isoformat(), "exported_by": actor,
                 "sightings": entries,

@@ -17,6 +17,7 @@ from facesearch.errors import FacesearchError
 from facesearch.library import people as library
 from facesearch.library.cluster import split_attempts
 from facesearch.library.records import calibration_of, grouping_thresholds
+from facesearch.refs import RefKind, normalise_ref
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(may("library.read"))]
@@ -82,7 +83,7 @@ def merge(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()],
         return back(ref, error=one_line(exc))
     except FacesearchError as exc:
         return back(ref, error=str(exc))
-    return back(ref, note=f"{other.upper()} merged in: {moved} faces moved.")
+    return back(ref, note=f"{normalise_ref(other, RefKind.PERSON)} merged in: {moved} faces moved.")
 
 
 @router.post("/library/{ref}/split")
@@ -107,7 +108,8 @@ def not_this(ref: str, face: str, ctx: Ctx, who: Writer, csrf_token: Annotated[s
                                   actor=who.name)
     except FacesearchError as exc:
         return back(ref, error=str(exc))
-    return back(ref, note=f"{face.upper()} removed; it is now " + (f"with {went}." if went else "unsorted."))
+    now = f"with {went}." if went else "unsorted."
+    return back(ref, note=f"{normalise_ref(face, RefKind.FACE)} removed; it is now {now}")
 
 
 @router.post("/library/{ref}/forget")

@@ -10,6 +10,7 @@ from facesearch.api.deps import Ctx, require
 from facesearch.api.routes.errors import DENIED
 from facesearch.api.schemas import AuditEntryOut, ChainOut
 from facesearch.audit import log as audit
+from facesearch.refs import RefKind, normalise_ref
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses={**DENIED})
 Auditor = Annotated[Principal, Depends(require("audit.read"))]
@@ -18,12 +19,11 @@ Auditor = Annotated[Principal, Depends(require("audit.read"))]
 @router.get("", response_model=list[AuditEntryOut])
 def audit_entries(ctx: Ctx, _who: Auditor, case: str | None = None) -> list[dict[str, Any]]:
     with ctx.sessions() as s:
-        return [e.payload() | {"hash": e.hash} for e in audit.events(s, case_id=case.upper() if case else None)]
+        return [e.to_json() for e in audit.events(s, case_id=normalise_ref(case, RefKind.CASE) if case else None)]
 
 
 @router.get("/verify", response_model=ChainOut)
 def verify_audit_chain(ctx: Ctx, _who: Auditor) -> dict[str, Any]:
     with ctx.sessions() as s:
         result = audit.verify(s)
-    return {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
-            "reason": result.reason}
+    return result.to_json()

@@ -25,6 +25,7 @@ from facesearch.api.schemas import (
 from facesearch.library import people as library
 from facesearch.library.cluster import split_attempts
 from facesearch.library.records import calibration_of, grouping_thresholds
+from facesearch.refs import RefKind, normalise_ref
 
 router = APIRouter(prefix="/v1/library", tags=["library"], responses={**DENIED})
 Reader = Annotated[Principal, Depends(require("library.read"))]
@@ -47,12 +48,13 @@ def get_person(ref: str, ctx: Ctx, _who: Reader) -> dict[str, object]:
 @router.post("/people/{ref}/name", response_model=PersonNamedOut)
 def name_person(ref: str, body: NameIn, ctx: Ctx, who: Writer) -> dict[str, object]:
     library.name_person(ctx.sessions, ref, body.name, actor=who.name)
-    return {"id": ref.upper(), "name": body.name.strip()}
+    return {"id": normalise_ref(ref, RefKind.PERSON), "name": body.name.strip()}
 
 
 @router.post("/people/{ref}/merge", response_model=PeopleMergedOut)
 def merge_people(ref: str, body: MergeIn, ctx: Ctx, who: Writer) -> dict[str, object]:
-    return {"id": ref.upper(), "faces_moved": library.merge_people(ctx.sessions, ref, body.others, actor=who.name)}
+    moved = library.merge_people(ctx.sessions, ref, body.others, actor=who.name)
+    return {"id": normalise_ref(ref, RefKind.PERSON), "faces_moved": moved}
 
 
 @router.post("/people/{ref}/split", response_model=PersonSplitOut)
@@ -71,14 +73,14 @@ def forget_person(ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
 def not_person(face: str, ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
     """Take the face out of the person; it may join someone else, or nobody."""
     thresholds = grouping_thresholds(ctx.engine())
-    return {"face": face.upper(),
+    return {"face": normalise_ref(face, RefKind.FACE),
             "now_with": library.not_person(ctx, face, ref, thresholds, actor=who.name)}
 
 
 @router.post("/faces/{face}/move/{ref}", response_model=FaceMovedOut)
 def move_face(face: str, ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
     library.move_face(ctx.sessions, face, ref, actor=who.name)
-    return {"face": face.upper(), "person": ref.upper()}
+    return {"face": normalise_ref(face, RefKind.FACE), "person": normalise_ref(ref, RefKind.PERSON)}
 
 
 @router.get("/faces/{face}/photo.jpg", response_class=Response,
