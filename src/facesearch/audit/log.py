@@ -2,8 +2,9 @@
 
 An append happens inside the same transaction as the action it records, so an action and its entry
 are committed together or not at all. The head row is locked while appending (``SELECT ... FOR UPDATE``
-on PostgreSQL; SQLite serialises writers itself, and the primary key refuses a second entry with the
-same number), which keeps the chain linear under concurrent writers.
+on PostgreSQL; every SQLite transaction holds the database's write lock from its start, ``store.db``), which
+keeps the chain linear under concurrent writers. The head row exists before the first entry (seq -1, the
+genesis hash), so the very first appends have a row to lock too.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facesearch.audit.chain import AuditEvent, ChainVerification, JsonValue, next_event, verify_chain
+from facesearch.audit.chain import (
+    GENESIS_HASH,
+    AuditEvent,
+    ChainVerification,
+    JsonValue,
+    next_event,
+    verify_chain,
+)
 from facesearch.store.schema import AuditEventRow, AuditHeadRow
 
 _HEAD_ID = 1
@@ -35,21 +44,32 @@ def append(
     details: Mapping[str, JsonValue] | None = None,
 ) -> AuditEvent:
     """Add an entry after the current head, in ``session``'s transaction."""
-    head = session.get(AuditHeadRow, _HEAD_ID, with_for_update=True)
-    previous = None
-    if head is not None:
-        previous = AuditEvent(seq=head.seq, at="", actor="", action="", hash=head.hash)
+    head = _locked_head(session)
+    previous = None if head.seq < 0 else AuditEvent(seq=head.seq, at="", actor="", action="", hash=head.hash)
     event = next_event(previous, actor=actor, action=action, case_id=case_id, subject=subject, details=details)
     session.add(AuditEventRow(seq=event.seq, at=event.at, actor=event.actor, action=event.action,
                               case_id=event.case_id, subject=event.subject, details=dict(event.details),
                               prev_hash=event.prev_hash, hash=event.hash))
-    now = datetime.now(UTC)
-    if head is None:
-        session.add(AuditHeadRow(id=_HEAD_ID, seq=event.seq, hash=event.hash, updated=now))
-    else:
-        head.seq, head.hash, head.updated = event.seq, event.hash, now
+    head.seq, head.hash, head.updated = event.seq, event.hash, datetime.now(UTC)
     session.flush()
     return event
+
+
+def _locked_head(session: Session) -> AuditHeadRow:
+    """The head row, locked for this transaction; made (empty: seq -1) when the log has none yet. Two writers
+    that both find none race to make it: the loser's insert fails inside its savepoint, and it waits for and
+    then locks the winner's row."""
+    head = session.get(AuditHeadRow, _HEAD_ID, with_for_update=True)
+    if head is not None:
+        return head
+    try:
+        with session.begin_nested():
+            session.add(AuditHeadRow(id=_HEAD_ID, seq=-1, hash=GENESIS_HASH, updated=datetime.now(UTC)))
+    except IntegrityError:
+        pass
+    head = session.get(AuditHeadRow, _HEAD_ID, with_for_update=True, populate_existing=True)
+    assert head is not None
+    return head
 
 
 def events(session: Session, case_id: str | None = None) -> Iterator[AuditEvent]:
@@ -64,5 +84,5 @@ def events(session: Session, case_id: str | None = None) -> Iterator[AuditEvent]
 def verify(session: Session) -> ChainVerification:
     """Check the whole chain against its recorded head."""
     head = session.get(AuditHeadRow, _HEAD_ID)
-    expected = None if head is None else (head.seq, head.hash)
+    expected = None if head is None or head.seq < 0 else (head.seq, head.hash)
     return verify_chain(events(session), expected_head=expected)

@@ -34,12 +34,24 @@ class DatabaseProblem(FacesearchError):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling off: ``_begin_immediate`` starts every transaction instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    """Every SQLite transaction takes the write lock as it begins (waiting up to the busy timeout for it).
+
+    A deferred transaction reads a snapshot and only asks for the lock at its first write; two of them that
+    read the same audit head, or the same confirmation count, then both write: the second fails on the
+    chain's unique sequence number, or loses an update. PostgreSQL locks the rows instead (``FOR UPDATE``).
+    Readers still see committed data while a writer works (WAL); transactions here are short."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def open_engine(url: str) -> Engine:
@@ -49,6 +61,7 @@ def open_engine(url: str) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
     return engine
 
 
