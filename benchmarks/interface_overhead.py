@@ -19,18 +19,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from io import BytesIO
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, markdown_table, record
+from _trees import cli, export_tree, served, short_rev
 
 CASES = 30
 FIRST_COMMIT_OF_THE_CHANGE = ":/^Foundation for one service layer"
@@ -40,20 +38,6 @@ def baseline_rev() -> str:
     first = subprocess.run(["git", "rev-parse", FIRST_COMMIT_OF_THE_CHANGE], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout.strip()
     return f"{first}~1"
-
-
-def export_tree(rev: str, into: Path) -> Path:
-    """The ``src`` folder of ``rev``, written out under ``into`` (no worktree left behind)."""
-    data = subprocess.run(["git", "archive", rev, "src"], cwd=ROOT, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
-
-
-def cli(src: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(src), "FACESEARCH_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], env=env, capture_output=True, text=True,
-                          check=True, timeout=300)
 
 
 def prepare(src: Path, home: Path) -> str:
@@ -76,14 +60,6 @@ def time_cli(src: Path, home: Path, runs: int = 5) -> float:
     return statistics.median(walls)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def hammer(port: int, path: str, key: str, seconds: float) -> tuple[float, float]:
     """Requests per second and median latency (ms) of ``GET path``, one request after another."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -101,25 +77,10 @@ def hammer(port: int, path: str, key: str, seconds: float) -> tuple[float, float
 
 
 def time_api(src: Path, home: Path, key: str, seconds: float) -> dict[str, float]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(src), "FACESEARCH_HOME": str(home)}
-    server = subprocess.Popen([sys.executable, "-m", "facesearch.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
+    with served(src, home) as port:
         hammer(port, "/v1/cases", key, 0.5)  # warm-up
         cases_rps, cases_ms = hammer(port, "/v1/cases", key, seconds)
         health_rps, health_ms = hammer(port, "/health", key, seconds)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     return {"cases_rps": cases_rps, "cases_ms": cases_ms, "health_rps": health_rps, "health_ms": health_ms}
 
 
@@ -130,8 +91,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     args = parser.parse_args()
     rev = args.baseline or baseline_rev()
-    short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.strip()
+    short = short_rev(rev)
     with tempfile.TemporaryDirectory(prefix="fs-interfaces-") as work:
         trees = {f"baseline {short}": export_tree(rev, Path(work) / "baseline"), "this tree": ROOT / "src"}
         homes = {name: Path(work) / f"home-{i}" for i, name in enumerate(trees)}
