@@ -43,7 +43,7 @@ def test_references_have_one_spelling() -> None:
 
 def test_error_kinds_come_from_the_class_not_the_message() -> None:
     assert ERROR_STATUS == {ErrorKind.BAD_INPUT: 400, ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409,
-                            ErrorKind.REFUSED: 400, ErrorKind.UNAVAILABLE: 503}
+                            ErrorKind.REFUSED: 400, ErrorKind.UNAVAILABLE: 503, ErrorKind.LIMITED: 429}
     # A "no such" message in a plain error is still a bad request; a not-found class is a 404 whatever it says.
     assert FacesearchError("C1", "no such case").http_status == 400
     assert CaseNotFound("C1", "was never opened").http_status == 404

@@ -17,6 +17,7 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"  # it exists already, or was already done (confirmed, closed, cancelled)
     REFUSED = "refused"  # well formed, but the rules forbid it now (a case not active, a camera not allowed)
     UNAVAILABLE = "unavailable"  # something it needs cannot be reached (a stream, a model)
+    LIMITED = "limited"  # too many attempts: wait, then try again
 
 
 # HTTP status per kind. A refusal is a 400, as a bad request: the caller may not retry it unchanged.
@@ -26,6 +27,7 @@ ERROR_STATUS: dict[ErrorKind, int] = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.REFUSED: 400,
     ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.LIMITED: 429,
 }
 
 
@@ -67,6 +69,10 @@ class RefusedError(FacesearchError):
 
 class UnavailableError(FacesearchError):
     kind = ErrorKind.UNAVAILABLE
+
+
+class LimitedError(FacesearchError):
+    kind = ErrorKind.LIMITED
 
 
 class ImageError(BadInputError):

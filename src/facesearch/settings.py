@@ -70,6 +70,17 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, gt=0, title="Largest upload",
         description="Photos uploaded to the API larger than this are refused (413).",
     )
+    max_request_bytes: int = Field(
+        default=100 * 1024 * 1024, gt=0, title="Largest upload request",
+        description="A multipart request (photos to enrol, identify or verify) larger than this is refused (413) "
+        "before it is read; other bodies are capped at 1 MiB.",
+    )
+    trusted_proxies: str | None = Field(
+        default=None, title="Trusted proxies",
+        description="Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto headers are "
+        "believed (comma-separated, as uvicorn's forwarded_allow_ips). Unset: such headers are ignored, so a "
+        "client cannot pick the address its failed sign-ins are counted under.",
+    )
     media_root: Path | None = Field(
         default=None, title="Media root",
         description="Scans started through the API may read recordings under this folder only "

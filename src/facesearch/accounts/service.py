@@ -17,10 +17,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from facesearch.accounts.limits import LoginLimiter
 from facesearch.accounts.roles import ROLES
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
-from facesearch.errors import ConflictError, FacesearchError, NotFoundError
+from facesearch.errors import ConflictError, FacesearchError, LimitedError, NotFoundError
 from facesearch.store.schema import ApiKeyRow, UserRow, WebSessionRow
 
 SESSION_HOURS = 8
@@ -28,6 +29,7 @@ SESSION_HOURS = 8
 NAME_PATTERN = r"^[A-Za-z0-9._@-]{1,100}$"
 PASSWORD_MIN, PASSWORD_MAX = 12, 1000
 _hasher = PasswordHasher()
+_DUMMY_HASH: str | None = None  # verified against when a name has no account (made on first use)
 
 
 class AccountError(FacesearchError):
@@ -40,6 +42,10 @@ class AccountNotFound(AccountError, NotFoundError):
 
 class AccountConflict(AccountError, ConflictError):
     """A person or key with this name exists already."""
+
+
+class AccountLimited(AccountError, LimitedError):
+    """Too many failed attempts for this account just now."""
 
 
 @dataclass(frozen=True)
@@ -172,20 +178,26 @@ def revoke_api_key(sessions: sessionmaker[Session], name: str, *, actor: str) ->
 
 
 def change_password(sessions: sessionmaker[Session], username: str, current: str, new: str, *,
-                    keep_token: str | None = None) -> None:
+                    keep_token: str | None = None, limiter: LoginLimiter | None = None) -> None:
     """A person changes their own password (the current one is asked again); every other session of
-    theirs ends, so a stolen session does not outlive the change."""
+    theirs ends, so a stolen session does not outlive the change. With ``limiter``, wrong current passwords
+    count as failed sign-ins do (5 a minute), so a stolen session cannot guess the password."""
     check_password(username, new)
+    key = f"password-change:{username}"
+    if limiter is not None and limiter.blocked(key):
+        raise AccountLimited(username, "too many wrong current passwords; wait a minute")
+    if _password_matches(sessions, username, current) is None:
+        if limiter is not None:
+            limiter.failed(key)
+        with sessions.begin() as s:
+            audit.append(s, actor=username[:100], action=AuditAction.ACCOUNT_PASSWORD_FAILED)
+        raise AccountError(username, "the current password is wrong")
+    new_hash = _hasher.hash(new)  # hashed outside the transaction: argon2 takes a while, the write lock must not
     with sessions.begin() as s:
         user = s.get(UserRow, username)
-        try:
-            ok = user is not None and not user.disabled and _hasher.verify(user.password_hash, current)
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok or user is None:
-            audit.append(s, actor=username[:100], action=AuditAction.ACCOUNT_PASSWORD_FAILED)
+        if user is None or user.disabled:  # gone or disabled since the check
             raise AccountError(username, "the current password is wrong")
-        user.password_hash = _hasher.hash(new)
+        user.password_hash = new_hash
         kept = None if keep_token is None else _sha(keep_token)
         for row in s.scalars(select(WebSessionRow).where(WebSessionRow.username == username)):
             if row.token_sha256 != kept:
@@ -199,15 +211,34 @@ def by_api_key(sessions: sessionmaker[Session], key: str) -> Principal | None:
         return None if row is None else Principal(row.name, row.role, "key")
 
 
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
+
+
+def _password_matches(sessions: sessionmaker[Session], username: str, password: str) -> str | None:
+    """The account's role when ``password`` is its password and the account is enabled, else ``None``.
+
+    Checked outside any write transaction (argon2 takes tens of milliseconds), and as slowly for a name
+    that does not exist as for one that does, so that timing does not tell which names are accounts."""
+    with sessions() as s:
+        user = s.get(UserRow, username)
+        stored, role = (user.password_hash, user.role) if user is not None and not user.disabled else (None, None)
+    try:
+        ok = _hasher.verify(stored or _dummy_hash(), password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    return role if ok else None
+
+
 def sign_in(sessions: sessionmaker[Session], username: str, password: str) -> tuple[str, Principal] | None:
     """A new session token for a correct password (``None`` otherwise: which part was wrong is not said)."""
+    role = _password_matches(sessions, username, password)
     with sessions.begin() as s:
         user = s.get(UserRow, username)
-        try:
-            ok = user is not None and not user.disabled and _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok or user is None:
+        if role is None or user is None or user.disabled:
             audit.append(s, actor=username[:100], action=AuditAction.ACCOUNT_SIGN_IN_FAILED)
             return None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

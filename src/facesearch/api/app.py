@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from facesearch.accounts.limits import LoginLimiter
+from facesearch.api.body_limit import BodyLimit
 from facesearch.api.console import router as console_router
 from facesearch.api.metrics import ApiMetrics
 from facesearch.api.routes import ROUTERS
@@ -52,6 +53,9 @@ def create_app(context: Context, *, run_jobs: bool = True) -> FastAPI:
     app.state.jobs = JobRunner(context)
     app.state.limiter = LoginLimiter()
     app.state.metrics = ApiMetrics()  # each app its own registry: tests make several apps in one process
+    # Bodies are capped before anything reads them (authentication included); the headers middleware, added
+    # last, is the outermost, so refusals carry the security headers too.
+    app.add_middleware(BodyLimit, multipart_bytes=context.settings.max_request_bytes)
     app.middleware("http")(_headers_and_metrics)
     app.add_exception_handler(FacesearchError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

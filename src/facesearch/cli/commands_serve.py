@@ -142,8 +142,12 @@ def serve(
     if log_json:
         use_json_logs()
     # Live alert streams stay open: on shutdown, give open connections 5 s, then close them.
+    # Forwarded headers are believed only from configured proxies (uvicorn trusts loopback by default, which
+    # would let any local client choose the address its failed sign-ins are counted under).
+    proxies = ctx.settings.trusted_proxies
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, timeout_graceful_shutdown=5,
-                log_config=None if log_json else uvicorn.config.LOGGING_CONFIG)
+                log_config=None if log_json else uvicorn.config.LOGGING_CONFIG, proxy_headers=bool(proxies),
+                forwarded_allow_ips=proxies or "")
 
 
 assets_app = typer.Typer(help="The web console's script (htmx), fetched once at install time.", no_args_is_help=True)

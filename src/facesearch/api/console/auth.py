@@ -53,13 +53,13 @@ def password_page(request: Request, who: Person, error: str = "", note: str = ""
 
 
 @router.post("/password")
-def change_password(request: Request, ctx: Ctx, who: Person, csrf_token: Annotated[str, Form()],
+def change_password(request: Request, ctx: Ctx, who: Person, limiter: Limiter, csrf_token: Annotated[str, Form()],
                     current: Annotated[str, Form()], new: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
     try:
         body = PasswordIn(current=current, new=new)
         accounts.change_password(ctx.sessions, who.name, body.current, body.new,
-                                 keep_token=request.cookies.get(SESSION_COOKIE))
+                                 keep_token=request.cookies.get(SESSION_COOKIE), limiter=limiter)
     except ValidationError as exc:
         return back_to("/console/password", error=one_line(exc, subject=who.name,
                                                            labels={"current": "current password",

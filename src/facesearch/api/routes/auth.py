@@ -44,10 +44,11 @@ def logout(request: Request, response: Response, ctx: Ctx, _who: Caller) -> dict
 
 
 @router.post("/password", response_model=PasswordChangedOut)
-def change_password(body: PasswordIn, request: Request, ctx: Ctx, who: Caller) -> dict[str, str]:
-    """Change your own password (people only); your other sessions end."""
+def change_password(body: PasswordIn, request: Request, ctx: Ctx, who: Caller, limiter: Limiter) -> dict[str, str]:
+    """Change your own password (people only); your other sessions end. Wrong current passwords are
+    limited as failed sign-ins are (429)."""
     if who.kind != "user":
         raise HTTPException(403, "API keys have no password: revoke the key and make a new one")
     accounts.change_password(ctx.sessions, who.name, body.current, body.new,
-                             keep_token=request.cookies.get(SESSION_COOKIE))
+                             keep_token=request.cookies.get(SESSION_COOKIE), limiter=limiter)
     return {"status": "password changed"}
