@@ -38,11 +38,14 @@ def test_case_enrol_identify_close(tmp_path: Path, people: Path) -> None:
     refused = run(home, "identify", str(people / "obama2.jpg"), "--case", "C1")
     assert refused.returncode == 2 and "not active" in refused.stderr
     assert run(home, "case", "activate", "C1").returncode == 0
-    found = json.loads(run(home, "identify", str(people / "obama2.jpg"), "--case", "C1", "--json").stdout)
+    assert run(home, "camera", "add", "cam-1", "--name", "Door").returncode == 0  # the case names its cameras
+    found = json.loads(run(home, "identify", str(people / "obama2.jpg"), "--case", "C1", "--camera", "cam-1",
+                           "--json").stdout)
     assert found["faces"][0]["candidates"][0]["name"] == "Barack Obama"
     assert {"score", "fmr", "rank", "identity_id"} <= set(found["faces"][0]["candidates"][0])
     assert found["target_fpir"] == 1e-3 and found["threshold"] > 0
-    none = json.loads(run(home, "identify", str(people / "biden.jpg"), "--case", "C1", "--json").stdout)
+    none = json.loads(run(home, "identify", str(people / "biden.jpg"), "--case", "C1", "--camera", "cam-1",
+                          "--json").stdout)
     assert none["faces"][0]["match"] is False
 
     assert json.loads(run(home, "case", "close", "C1", "--json").stdout)["status"] == "closed"

@@ -22,6 +22,7 @@ from facesearch.retention import run_retention
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
 from facesearch.store.schema import CaseRow, TemplateRow
+from facesearch.video.cameras import add_camera
 from support.context import context_for
 
 AUTH = {"legal_basis": "Act s.1", "authorisation_ref": "A-1", "authorised_by": "Judge R."}
@@ -77,6 +78,7 @@ def test_searches_outside_a_live_case_are_refused_and_logged(database_url: str, 
     case = create_case(sessions, title="Suspect", purpose="suspect", valid_until=datetime.now(UTC) + timedelta(days=5),
                        actor="officer", cameras=["cam-1"], **AUTH)
     ctx = context_for(sessions, sealer, engine, tmp_path)
+    add_camera(ctx, "cam-1", name="Door", actor="setup")  # a search names a registered camera
     enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="o")
     enrol(engine, sessions, sealer, "Barack Obama", [people / "obama.jpg"], actor="o")  # in no case
     activate_case(sessions, case.ref, actor="officer")

@@ -96,7 +96,7 @@ class KeyIn(BaseModel):
 class ScanIn(BaseModel):
     case: str = Field(max_length=30)
     paths: list[str] = Field(min_length=1, max_length=1000)
-    camera: str | None = Field(default=None, max_length=100)
+    camera: CameraId | None = None
 
 
 class NameIn(BaseModel):

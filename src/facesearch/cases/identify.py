@@ -72,7 +72,8 @@ def identify(
     max_candidates: int = 5,
     camera: str | None = None,
 ) -> Identification:
-    """Search every face of ``image`` against the watchlist of an active case."""
+    """Search every face of ``image`` against the watchlist of an active case. ``camera``: where the photo
+    was taken; a case that names cameras is searched on one of them only, and it must be registered."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     if engine.calibration is None:
         raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")

@@ -2,8 +2,9 @@
 
 The threshold holds the false positive identification rate per searched face or track to the target
 (default 1e-3) for a watchlist of N people: each of the N comparisons may false-match at most FPIR / N
-(FPIR ~= N x FMR for small rates). A case that may not be searched (not active, expired, closed, or
-not allowed on the camera) is refused with ``CaseError``, and the refusal is audited.
+(FPIR ~= N x FMR for small rates). A case that may not be searched (not active, expired, closed, not
+allowed on the camera, limited to cameras and searched without one, or searched on a camera that is not
+registered) is refused with ``CaseError``, and the refusal is audited.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -72,14 +74,33 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
                 names = {r.id: r.name for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
                 window = (as_utc(case.valid_from), as_utc(case.valid_until))
         if refused is not None:
-            with sessions.begin() as s:
-                audit.append(s, actor=actor, action=AuditAction.SEARCH_REFUSED,
-                             case_id=normalise_ref(ref, RefKind.CASE),
-                             details={**(refusal_details or {}), "camera": camera, "reason": refused.reason})
-            raise refused
+            _refuse(sessions, ref, refused, camera=camera, actor=actor, refusal_details=refusal_details)
         index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)
         present = {int(i) for i in index.identity_ids.tolist()}
         names = {i: n for i, n in names.items() if i in present}
         threshold, extrapolated = engine.calibration.threshold_for_fmr(fpir / max(len(names), 1))
         out.append(CaseWatchlist(case_ref(case.id), index, names, threshold, extrapolated, fpir, *window))
     return out
+
+
+def check_searchable(sessions: sessionmaker[Session], ref: str, *, camera: str | None, actor: str,
+                     refusal_details: Mapping[str, JsonValue] | None = None) -> None:
+    """Refuse now, audited as a search's refusal is, a search of case ``ref`` (on ``camera``) that
+    ``load_watchlists`` would refuse: for work queued to run later (a scan job), so that the caller hears
+    of the refusal when asking. The search checks again when it starts."""
+    with sessions() as s:
+        try:
+            require_searchable(s, ref, camera=camera)
+        except CaseError as exc:
+            refused = exc
+        else:
+            return
+    _refuse(sessions, ref, refused, camera=camera, actor=actor, refusal_details=refusal_details)
+
+
+def _refuse(sessions: sessionmaker[Session], ref: str, refused: CaseError, *, camera: str | None, actor: str,
+            refusal_details: Mapping[str, JsonValue] | None) -> NoReturn:
+    with sessions.begin() as s:
+        audit.append(s, actor=actor, action=AuditAction.SEARCH_REFUSED, case_id=normalise_ref(ref, RefKind.CASE),
+                     details={**(refusal_details or {}), "camera": camera, "reason": refused.reason})
+    raise refused

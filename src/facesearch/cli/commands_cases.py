@@ -177,6 +177,8 @@ def enroll(
 def identify(
     photo: Annotated[Path, typer.Argument(help="Photo to search.")],
     case: Annotated[str, typer.Option(help="Active case whose watchlist is searched.")],
+    camera: Annotated[str | None, typer.Option(help="Registered camera the photo comes from; required when the "
+                                                    "case names cameras.")] = None,
     fpir: Annotated[float, typer.Option(help="Target false positive identification rate per face.")] = 1e-3,
     model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
     json_out: JsonOpt = False,
@@ -189,7 +191,7 @@ def identify(
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
     try:
         ctx = open_context(model)
-        result = run_identify(ctx, case, photo, actor=getpass.getuser(), fpir=fpir)
+        result = run_identify(ctx, case, photo, actor=getpass.getuser(), fpir=fpir, camera=camera)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:

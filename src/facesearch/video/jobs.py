@@ -3,6 +3,8 @@
 A job's state lives in its row, so it survives the server: at start-up, jobs that were running when
 the server stopped are queued again and resume (a scan skips the files it finished and had left the
 interrupted one uncommitted, so no sighting is lost or duplicated). Cancelling stops at the next frame.
+A job's scan reads under the media folder only, each file checked when it is opened (not only when the
+job was submitted: a link may change in between, and a job may resume days later).
 """
 
 from __future__ import annotations
@@ -177,7 +179,8 @@ class JobRunner:
         try:
             report = scan(self.ctx, [Path(p) for p in job.params["paths"]],
                           job.case, actor=job.created_by, camera=job.params.get("camera"), on_progress=on_progress,
-                          on_file=lambda f: files_done.append(f.to_json()), should_stop=should_stop)
+                          on_file=lambda f: files_done.append(f.to_json()), should_stop=should_stop,
+                          media_root=self.ctx.settings.resolved_media_root)  # checked as each file is opened
         except FacesearchError as exc:
             self._set(job_id, status=JobStatus.FAILED, error=str(exc))
             return

@@ -4,6 +4,12 @@ Each file's sightings are committed together with the record that the file is do
 interrupted loses at most the file it was in, and a rerun skips every file already done (while its size
 and modification time are unchanged). A file that cannot be opened is reported and the scan goes on;
 a file damaged part way is searched up to the damage, and the damage is reported.
+
+With a media root (scans started through the API or the console), nothing outside that folder is read:
+each file is resolved (its links followed) just before it is opened, and refused, reported as a failed
+file, unless it lies under the root; a folder is walked without leaving the root (a link out of it is
+reported, not followed). The check is made when the file is opened, not when the scan was asked for, since
+a link may change in between (a job runs later, and may resume after a restart).
 """
 
 from __future__ import annotations
@@ -39,15 +45,37 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".w
                             ".mpg", ".mpeg", ".3gp", ".h264", ".h265", ".hevc", ".mjpeg", ".y4m"})
 
 
-def list_videos(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome]]:
-    """Video files under ``paths`` (folders searched recursively, in name order), and the paths that
-    are neither a file nor a folder, as failures."""
+def resolve_under(path: Path, media_root: Path) -> tuple[Path | None, str]:
+    """``path`` with its links followed, when that lies under ``media_root`` (resolved); else why not."""
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte
+        return None, "not a usable path"
+    if not real.is_relative_to(media_root):
+        return None, f"outside the media folder {media_root} (FACESEARCH_MEDIA_ROOT)"
+    return real, ""
+
+
+def list_videos(paths: Sequence[Path], media_root: Path | None = None) -> tuple[list[Path], list[FileOutcome]]:
+    """Video files under ``paths`` (folders searched recursively, in name order, links to folders not
+    followed), and the paths that are neither a file nor a folder, as failures.
+
+    With ``media_root`` (resolved), a path outside it is a failure and is not walked, and so is a link
+    to a folder outside it found in a walk. Files are listed as found: each is checked when it is opened."""
     found: list[Path] = []
     missing: list[FileOutcome] = []
     for p in paths:
-        if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
-        elif p.is_file():
+        real, problem = (p, "") if media_root is None else resolve_under(p, media_root)
+        if real is None:
+            missing.append(FileOutcome(str(p), FileStatus.FAILED, problem=problem))
+        elif real.is_dir():
+            entries = sorted(real.rglob("*"))  # the folder that was checked (the same, unless a link)
+            found += [f for f in entries if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES]
+            if media_root is not None:  # rglob does not follow a link to a folder: say so when it leads out
+                missing += [FileOutcome(str(f), FileStatus.FAILED, problem=f"{why}; a link, not followed")
+                            for f in entries if f.is_symlink() and f.is_dir()
+                            and (why := resolve_under(f, media_root)[1])]
+        elif real.is_file():
             found.append(p)
         else:
             missing.append(FileOutcome(str(p), FileStatus.FAILED, problem="no such file or folder"))
@@ -59,13 +87,17 @@ def scan(ctx: Context, paths: Sequence[Path], case_ref: str, *,
          target_fpir: float = DEFAULT_FPIR, config: SearchConfig | None = None,
          on_progress: Callable[[str, SearchProgress, float | None], None] | None = None,
          on_file: Callable[[FileOutcome], None] | None = None,
-         should_stop: Callable[[], bool] | None = None) -> ScanReport:
+         should_stop: Callable[[], bool] | None = None, media_root: Path | None = None) -> ScanReport:
     """Search every video under ``paths`` for the watchlist of ``case_ref``; audited start and end.
 
     ``should_stop`` (checked on every frame) cancels: the file in progress is left undone, with nothing
-    of it stored, so that a later run searches it whole and no sighting is duplicated."""
+    of it stored, so that a later run searches it whole and no sighting is duplicated. With ``media_root``
+    (the API's and the console's jobs), only files under that folder are opened, each checked as it is
+    opened; the others are reported as failed files and the scan goes on. A case limited to cameras is
+    scanned on a registered camera it allows only (``require_searchable``), refused and audited otherwise."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
-    files, failed = list_videos(paths)
+    root = None if media_root is None else media_root.resolve()
+    files, failed = list_videos(paths, root)
     watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
                                  refusal_details={"source": ", ".join(map(str, paths))}, cache=ctx.index_cache())
     ref = watchlists[0].case_ref
@@ -91,7 +123,7 @@ def scan(ctx: Context, paths: Sequence[Path], case_ref: str, *,
                 break
         outcome = _scan_file(engine, sessions, sealer, path, ref, watchlists, camera=camera, fps=fps, start=start,
                              actor=actor, config=config, on_progress=on_progress, report=report,
-                             should_stop=should_stop)
+                             should_stop=should_stop, media_root=root)
         if outcome.status == FileStatus.CANCELLED:
             report.stopped, report.cancelled = "cancelled", True
             break
@@ -112,9 +144,18 @@ def scan(ctx: Context, paths: Sequence[Path], case_ref: str, *,
 def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, path: Path, ref: str,
                watchlists: list[Any], *, camera: str | None, fps: float | None, start: datetime | None, actor: str,
                config: SearchConfig | None, on_progress: Callable[[str, SearchProgress, float | None], None] | None,
-               report: ScanReport, should_stop: Callable[[], bool] | None = None) -> FileOutcome:
+               report: ScanReport, should_stop: Callable[[], bool] | None = None,
+               media_root: Path | None = None) -> FileOutcome:
     name = str(path)
-    stat = path.stat()
+    if media_root is not None:  # checked now, as it is opened: a link may have changed since it was listed
+        real, refused = resolve_under(path, media_root)
+        if real is None:
+            return FileOutcome(name, FileStatus.FAILED, problem=refused)
+        path = real  # what was checked is what is opened (the record keeps the name it was listed under)
+    try:
+        stat = path.stat()
+    except OSError as exc:  # gone since it was listed
+        return FileOutcome(name, FileStatus.FAILED, problem=exc.strerror or "cannot be read")
     case_id = parse_case_ref(ref)
     with sessions() as s:
         done = s.scalar(select(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))

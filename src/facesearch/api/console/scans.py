@@ -17,6 +17,7 @@ from facesearch.api.deps import Ctx, Jobs, check_csrf, may
 from facesearch.api.params import RowId, media_path
 from facesearch.api.schemas import ScanIn
 from facesearch.cases.service import get_case
+from facesearch.cases.watchlist import check_searchable
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
 from facesearch.video.jobs import JobRunner
@@ -41,9 +42,11 @@ def scans_table(request: Request, ctx: Ctx, jobs: Jobs, who: Reader) -> HTMLResp
     return render(request, "scans_table.html", who, **scans_context(ctx, jobs, who))
 
 
-def usable_recordings(ctx: Context, body: ScanIn) -> tuple[list[Path], list[str]]:
+def usable_recordings(ctx: Context, body: ScanIn, actor: str) -> tuple[list[Path], list[str]]:
     """The recordings asked for that may be scanned, and what is wrong with the rest and with the case
-    (all of it at once, so one answer lists every mistake)."""
+    and camera (all of it at once, so one answer lists every mistake). A search of the case the rules
+    refuse (not active, a camera it does not allow, none where it names cameras, a camera not registered)
+    is audited as a refused search."""
     wanted, bad = [], []
     for raw in body.paths:
         path, _ = media_path(raw, ctx.settings.resolved_media_root)
@@ -53,6 +56,8 @@ def usable_recordings(ctx: Context, body: ScanIn) -> tuple[list[Path], list[str]
             bad.append(raw if "\0" not in raw else repr(raw))
     try:
         get_case(ctx.sessions, body.case)
+        check_searchable(ctx.sessions, body.case, camera=body.camera, actor=actor,
+                         refusal_details={"source": ", ".join(map(str, wanted))})
     except FacesearchError as exc:
         bad.append(str(exc))
     return wanted, bad
@@ -67,7 +72,7 @@ def start_scan(ctx: Ctx, jobs: Jobs, who: Writer, csrf_token: Annotated[str, For
                       camera=blank_is_none(camera))
     except ValidationError as exc:
         return back_to("/console/scans", error=f"not started: {one_line(exc, labels={'paths': 'recordings'})}")
-    wanted, bad = usable_recordings(ctx, body)
+    wanted, bad = usable_recordings(ctx, body, who.name)
     if bad or not wanted:
         return back_to("/console/scans", error=f"not started: {'; '.join(bad) or 'no recordings given'}")
     jobs.submit_scan(body.case, [str(p) for p in wanted], camera=body.camera, actor=who.name)

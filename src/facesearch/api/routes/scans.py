@@ -11,6 +11,7 @@ from facesearch.api.params import RowId, media_path
 from facesearch.api.routes.errors import DENIED
 from facesearch.api.schemas import JobOut, ScanIn
 from facesearch.cases.service import get_case
+from facesearch.cases.watchlist import check_searchable
 
 router = APIRouter(prefix="/v1/scans", tags=["scans"], responses={**DENIED})
 Reader = Annotated[Principal, Depends(require("scans.read"))]
@@ -19,7 +20,8 @@ Writer = Annotated[Principal, Depends(require("scans.write"))]
 
 @router.post("", status_code=202, response_model=JobOut)
 def start_scan(body: ScanIn, ctx: Ctx, jobs: Jobs, who: Writer) -> dict[str, Any]:
-    """Queue a scan of files or folders under the media folder (FACESEARCH_MEDIA_ROOT)."""
+    """Queue a scan of files or folders under the media folder (FACESEARCH_MEDIA_ROOT): a file that lies
+    outside it when the job opens it (through a link) is reported as failed, and the scan goes on."""
     paths = []
     for raw in body.paths:
         path, problem = media_path(raw, ctx.settings.resolved_media_root)
@@ -27,6 +29,10 @@ def start_scan(body: ScanIn, ctx: Ctx, jobs: Jobs, who: Writer) -> dict[str, Any
             raise HTTPException(400, problem)
         paths.append(str(path))
     get_case(ctx.sessions, body.case)  # 404 for an unknown case, now rather than in the job
+    # Refused now (audited) rather than in the job: a case it may not search, a camera it does not allow or
+    # none where the case names cameras (400), a camera not registered (404). The job checks again as it runs.
+    check_searchable(ctx.sessions, body.case, camera=body.camera, actor=who.name,
+                     refusal_details={"source": ", ".join(paths)})
     return jobs.submit_scan(body.case, paths, camera=body.camera, actor=who.name).to_json()
 
 
