@@ -27,5 +27,5 @@ def install_assets(home: Path) -> Path:
     if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == HTMX_SHA256:
         return path
     data = fetch_npm_member(HTMX_PACKAGE, HTMX_VERSION, "dist/htmx.min.js", sha256=HTMX_SHA256)
-    atomic_write(path, data)
+    atomic_write(path, data, mode=0o644)
     return path

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from facesearch.text import visible
+
 
 def _short(value: Any) -> str:
     if isinstance(value, str):
@@ -17,6 +19,7 @@ def _short(value: Any) -> str:
 
 
 def summarise(details: Mapping[str, Any], width: int = 160) -> str:
-    """One readable line of an entry's details: hashes shortened, long lists counted (``--json`` has all)."""
-    text = "; ".join(f"{k}={_short(v)}" for k, v in details.items() if v not in (None, [], {}, ""))
+    """One readable line of an entry's details: hashes shortened, long lists counted, control characters as
+    escapes (a value holding a newline cannot start a forged entry); ``--json`` has all."""
+    text = visible("; ".join(f"{k}={_short(v)}" for k, v in details.items() if v not in (None, [], {}, "")))
     return text if len(text) <= width else text[: width - 1] + "…"

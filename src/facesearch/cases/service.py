@@ -23,7 +23,7 @@ from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError, RefusedError
 from facesearch.gallery.service import EnrolmentReport, enrol
 from facesearch.refs import case_ref, parse_case_ref
-from facesearch.store.schema import CaseRow, CaseTargetRow, TemplateRow
+from facesearch.store.schema import CameraRow, CaseRow, CaseTargetRow, TemplateRow
 
 
 class CaseStatus(StrEnum):
@@ -60,6 +60,10 @@ class CaseRefused(CaseError, RefusedError):
 
 class CaseConflict(CaseError, ConflictError):
     """The action was done already (the case is closed or expired)."""
+
+
+class CameraNotRegistered(CaseError, NotFoundError):
+    """A search names a camera that is not registered (``facesearch camera add``)."""
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,15 @@ def create_case(
     **authorisation: str | None,
 ) -> Case:
     """A new case: ``authorised`` when every authorisation field is given, else ``draft``."""
+    from facesearch.text import require_plain
+
     unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
     if unknown:
         raise CaseError(title, f"unknown fields {sorted(unknown)}")
+    for field_name, value in {"title": title, "purpose_text": purpose_text, **authorisation}.items():
+        require_plain(field_name, value)
+    for camera in cameras or []:
+        require_plain("cameras", camera)
     if not title.strip() or len(title) > TITLE_MAX:
         raise CaseError(title[:40], f"a title must be 1 to {TITLE_MAX} characters")
     too_long = [k for k, v in {"purpose_text": purpose_text, **authorisation}.items() if v and len(v) > TEXT_MAX]
@@ -197,9 +207,13 @@ def create_case(
 
 def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **authorisation: str | None) -> Case:
     """Fill in a draft's authorisation fields; with all of them it becomes authorised."""
+    from facesearch.text import require_plain
+
     unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
     if unknown:
         raise CaseError(str(ref), f"unknown fields {sorted(unknown)}")
+    for field_name, value in authorisation.items():
+        require_plain(field_name, value)
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
         if row.status not in (CaseStatus.DRAFT, CaseStatus.AUTHORISED):
@@ -306,13 +320,29 @@ def require_open(s: Session, ref: str) -> CaseRow:
 
 
 def require_searchable(s: Session, ref: str, now: datetime | None = None, camera: str | None = None) -> CaseRow:
-    """The case, if it may be searched now (and on ``camera``); otherwise ``CaseError`` saying why."""
+    """The case, if it may be searched now (and on ``camera``); otherwise ``CaseError`` saying why.
+
+    A case that names cameras is searched on one of them only: a search that names no camera is refused.
+    A camera, when one is named, must be one the case allows and a registered one."""
     moment = as_utc(now or datetime.now(UTC))
     row = _row(s, ref)
     if row.status != CaseStatus.ACTIVE:
         raise CaseRefused(case_ref(row.id), f"is {row.status}, not active: searching it is refused")
     if moment > as_utc(row.valid_until):
         raise CaseRefused(case_ref(row.id), f"expired on {row.valid_until:%Y-%m-%d %H:%M}: searching it is refused")
-    if camera is not None and row.cameras and camera not in row.cameras:
-        raise CaseRefused(case_ref(row.id), f"camera {camera!r} is not allowed by this case")
+    if camera is None and row.cameras:
+        shown = ", ".join(row.cameras[:10]) + (f" and {len(row.cameras) - 10} more" if len(row.cameras) > 10 else "")
+        raise CaseRefused(case_ref(row.id), f"this case is limited to cameras {shown}: name one")
+    if camera is not None:
+        if row.cameras and camera not in row.cameras:
+            raise CaseRefused(case_ref(row.id), f"camera {camera!r} is not allowed by this case")
+        require_registered_camera(s, camera)
     return row
+
+
+def require_registered_camera(s: Session, camera: str) -> None:
+    """``CameraNotRegistered`` unless ``camera`` is a registered camera (read here rather than through
+    ``video.cameras``, which sits above the cases)."""
+    if not camera or len(camera) > 100 or "\0" in camera or s.get(CameraRow, camera) is None:
+        shown = camera[:100] if camera.isprintable() else repr(camera[:100])
+        raise CameraNotRegistered(shown, "no such camera (facesearch camera add)")

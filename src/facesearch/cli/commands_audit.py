@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import getpass
 import os
+import stat
 from typing import Annotated, Any
 
 import typer
 
 from facesearch.audit.summary import summarise
-from facesearch.cli.output import EXIT_NO, emit_as, emit_json, fail, line
+from facesearch.cli.output import EXIT_NO, emit_as, emit_json, fail, line, warn
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
@@ -24,14 +25,26 @@ def _sessions() -> Any:
 
 
 def init(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Create the data directory, its encryption key (mode 0600) and the database; safe to run again."""
+    """Create the data directory (mode 0700), its encryption key (mode 0600) and the database (mode 0600); safe
+    to run again: a data directory of this user's that others may read or enter is made 0700."""
     from facesearch.audit import log as audit
     from facesearch.audit.actions import AuditAction
+    from facesearch.files import private_dir, restrict
     from facesearch.settings import get_settings
     from facesearch.store.crypto import KEY_ENV, create_key_file, load_key
 
     settings = get_settings()
     key_path = settings.home / "key"
+    try:
+        if not private_dir(settings.home):
+            was = restrict(settings.home, 0o700)
+            if was is not None:
+                warn(f"data directory {settings.home} was mode {was:o}, open to other users; now 700")
+            elif (mode := stat.S_IMODE(settings.home.stat().st_mode)) & 0o077:
+                warn(f"data directory {settings.home} is mode {mode:o}, open to other users, and belongs to "
+                     "another user: left as it is")
+    except OSError as exc:
+        fail(f"{settings.home}: cannot make the data directory private ({exc.strerror or exc})")
     try:
         created_key = False
         if not key_path.exists() and not os.environ.get(KEY_ENV):

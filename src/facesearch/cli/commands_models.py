@@ -167,7 +167,8 @@ def doctor(
         line(f"execution providers available: {', '.join(report['available_providers'])}; "
              f"device asked: {settings.device}")
         for m in report["models"]:
-            line(f"\n{m['name']} ({m['task']}), running on: {', '.join(m['providers']) or 'not loaded'}")
+            line("")
+            line(f"{m['name']} ({m['task']}), running on: {', '.join(m['providers']) or 'not loaded'}")
             line(f"  file      {m['file']}")
             line(f"  sha256    {m['sha256'] or 'unknown'}{'' if m['checksum_ok'] else '  (NOT VERIFIED)'}")
             line(f"  licence   {m['license']}")

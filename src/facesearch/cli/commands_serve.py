@@ -120,7 +120,8 @@ def roles() -> None:
     """Print the role-by-action matrix."""
     from facesearch.accounts.roles import matrix_markdown
 
-    line(matrix_markdown())
+    for row in matrix_markdown().splitlines():  # one line() each: line() shows a newline inside as \x0a
+        line(row)
 
 
 def serve(

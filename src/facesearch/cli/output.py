@@ -1,4 +1,8 @@
-"""The CLI's output layer: results for people (tables) and programs (``--json``), one-line errors."""
+"""The CLI's output layer: results for people (tables) and programs (``--json``), one-line errors.
+
+Everything printed for people shows control characters as escapes (``facesearch.text.visible``): a name
+holding a newline or a right-to-left override prints as one line, as stored. ``--json`` escapes them as
+JSON does (``\\n``, ``\\u202e``)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from facesearch.text import visible
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -22,15 +29,16 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """Print one line to stderr and exit."""
-    stderr.print(f"error: {message}", markup=False)
+    stderr.print(visible(f"error: {message}"), markup=False)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
-    stderr.print(f"warning: {message}", markup=False)
+    stderr.print(visible(f"warning: {message}"), markup=False)
 
 
 def emit_json(data: Any) -> None:
+    # ensure_ascii (the default) writes every control character and every non-ASCII one as an escape
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
 
@@ -46,16 +54,17 @@ def emit_as(schema: Any, data: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    t = Table(title=title, title_justify="left")
+    # Cells as Text, never markup: a name such as "[red]x" prints as written
+    t = Table(title=Text(visible(title)), title_justify="left")
     for c in columns:
-        t.add_column(c)
+        t.add_column(Text(visible(c)))
     for r in rows:
-        t.add_row(*[str(v) for v in r])
+        t.add_row(*[Text(visible(str(v))) for v in r])
     stdout.print(t)
 
 
 def line(text: str) -> None:
-    stdout.print(text, markup=False)
+    stdout.print(visible(text), markup=False)
 
 
 def format_fmr(fmr: float | None, extrapolated: bool = False) -> str:

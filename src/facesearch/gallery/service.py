@@ -28,6 +28,7 @@ from facesearch.index.cache import IndexCache
 from facesearch.index.gallery_index import GalleryIndex, fingerprint
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, EnrolmentPhotoRow, IdentityRow, TemplateRow
+from facesearch.text import require_plain
 
 if TYPE_CHECKING:
     from facesearch.engine import Engine  # the models' runtimes load with an engine, not with this module
@@ -125,6 +126,7 @@ def enrol(
     transaction with the new identity's id, and returns the case reference it was linked to for the
     audit entry: enrolment into a case is the cases service's (``cases.service.enrol_into_case``).
     """
+    require_plain("name", name)  # before any photo is read
     policy = policy or EnrolmentPolicy()
     outcomes: list[PhotoOutcome] = []
     accepted: list[tuple[str, NDArray[np.float32], dict[str, object], bytes]] = []  # sha, vector, quality, JPEG

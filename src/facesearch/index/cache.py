@@ -68,4 +68,4 @@ class IndexCache:
         if serialized is not None:  # an HNSW graph takes minutes to build at a million templates: keep it
             arrays["serialized"], arrays["kind"] = serialized, np.array(index.kind)
         np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub reads ** as allow_pickle
-        atomic_write(self.path(profile), self.sealer.seal(buf.getvalue(), self._purpose(profile)))
+        atomic_write(self.path(profile), self.sealer.seal(buf.getvalue(), self._purpose(profile)), mode=0o600)

@@ -30,6 +30,7 @@ from facesearch.library.records import (
 )
 from facesearch.refs import face_ref, person_ref
 from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow
+from facesearch.text import require_plain
 
 MIN_SHOWN = 2  # people with fewer faces are listed only with --all (unless named)
 
@@ -138,6 +139,7 @@ def name_person(sessions: sessionmaker[Session], ref: str, name: str, *, actor: 
     name = name.strip()
     if not name or len(name) > 300:
         raise LibraryError(ref, "a name must be 1 to 300 characters")
+    require_plain("name", name)
     with sessions.begin() as s:
         person = person_row(s, ref)
         person.name = name

@@ -126,7 +126,7 @@ class ModelStore:
         return data
 
     def _write_json(self, path: Path, data: dict[str, dict[str, object]]) -> None:
-        atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+        atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(), mode=0o644)
 
     # --- recognizers -------------------------------------------------------------------------------
     def registered(self) -> dict[str, RecognizerSpec]:
@@ -218,7 +218,7 @@ class ModelStore:
         log.info("%s: converting from %s", spec.name, spec.source)
         data = self.builders[spec.name]()
         path = self.path(spec)
-        atomic_write(path, data)
+        atomic_write(path, data, mode=0o644)
         manifest = self._read_json(self.manifest_path)
         manifest[spec.name] = {
             "file": spec.file,

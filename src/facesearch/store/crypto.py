@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from numpy.typing import NDArray
 
 from facesearch.errors import FacesearchError
+from facesearch.files import private_dir
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -103,8 +104,9 @@ def decode_key(text: str, source: str) -> bytes:
 
 
 def create_key_file(path: Path) -> Path:
-    """Write a new random key readable by its owner only; never overwrites an existing key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a new random key readable by its owner only (in a folder made 0700 when it is made here); never
+    overwrites an existing key."""
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

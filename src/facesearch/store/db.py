@@ -9,6 +9,7 @@ killed process, and an uncommitted one leaves nothing.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,11 +19,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.errors import FacesearchError
+from facesearch.files import private_dir, restrict
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_sidecars(database: Path) -> Any:
+    """A connect hook that keeps the WAL and shared-memory files beside ``database`` to their owner (0600).
+
+    SQLite gives them the database file's mode as it makes them; this also tightens ones an older version
+    left readable by others."""
+
+    def hook(_dbapi_connection: Any, _record: Any) -> None:
+        for suffix in ("-wal", "-shm"):
+            try:
+                restrict(database.with_name(database.name + suffix), 0o600)
+            except OSError:
+                pass  # not there (yet): SQLite makes it with the database file's mode
+
+    return hook
+
+
+def _private_sqlite_file(url: str) -> Path | None:
+    """The SQLite file ``url`` names, made (empty: SQLite reads that as a new database) or tightened to mode
+    0600 before SQLite opens it, in a data directory made 0700; ``None`` for an in-memory database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    try:
+        private_dir(path.parent)
+        if path.exists():
+            old = restrict(path, 0o600) if path.is_file() else None
+            if old is not None:
+                log.info("%s: was mode %o (readable by others); now 600", path, old)
+        else:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.fchmod(fd, 0o600)  # the umask may have taken bits away from 0600 (it never adds any)
+            os.close(fd)
+    except OSError as exc:  # a folder that cannot be made or written: SQLite says so as it opens (one line)
+        log.debug("%s: cannot prepare the database file (%s)", path, exc)
+    return path
+
+
 def _begin_immediate(connection: Any) -> None:
     """Every SQLite transaction takes the write lock as it begins (waiting up to the busy timeout for it).
 
@@ -55,12 +95,14 @@ def _begin_immediate(connection: Any) -> None:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder and the pragmas above."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    """An engine for ``url``; SQLite files get their folder (0700 when made here), mode 0600 (the file and its
+    WAL and shared-memory files) and the pragmas above."""
+    database = _private_sqlite_file(url) if url.startswith("sqlite:") else None
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        if database is not None:
+            event.listen(engine, "connect", _private_sidecars(database))
         event.listen(engine, "begin", _begin_immediate)
     return engine
 

@@ -15,6 +15,7 @@ from facesearch.audit.actions import AuditAction
 from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.store.schema import CameraRow
+from facesearch.text import require_plain
 from facesearch.video.source import redact_url
 
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -58,6 +59,8 @@ def add_camera(ctx: Context, camera_id: str, *, name: str, actor: str, url: str 
     """Register a camera; its stream address (which may hold a password) is sealed like templates."""
     if not _ID.match(camera_id):
         raise CameraError(camera_id, "not a camera id (letters, digits, '.', '_' or '-', up to 100)")
+    require_plain("name", name)
+    require_plain("location", location)
     sealer = ctx.sealer
     with ctx.sessions.begin() as s:
         if s.get(CameraRow, camera_id) is not None:
