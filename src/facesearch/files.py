@@ -1,4 +1,5 @@
-"""Files: written whole or not at all, and hashed without reading them into memory."""
+"""Files: written whole or not at all, hashed without reading them into memory, and kept inside the folder a
+server may read (``resolve_under``: the API's check of a scan path and the scan's check as it opens a file)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,14 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def resolve_under(path: Path, media_root: Path) -> tuple[Path | None, str]:
+    """``path`` with its links followed, when that lies under ``media_root`` (resolved); else why not."""
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte
+        return None, "not a usable path"
+    if not real.is_relative_to(media_root):
+        return None, f"outside the media folder {media_root} (FACESEARCH_MEDIA_ROOT)"
+    return real, ""

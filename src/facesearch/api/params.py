@@ -6,6 +6,8 @@ from typing import Annotated
 from fastapi import HTTPException, UploadFile
 from fastapi import Path as PathParam
 
+from facesearch.files import resolve_under
+
 # Database ids: a bigger number is refused (422) instead of overflowing the database driver.
 RowId = Annotated[int, PathParam(ge=1, le=2**62)]
 
@@ -21,13 +23,11 @@ def read_upload(file: UploadFile, limit: int) -> bytes:
 
 
 def media_path(raw: str, root: Path) -> tuple[Path | None, str]:
-    """``raw`` resolved, when it names something under the media folder ``root``; else why not."""
-    try:
-        path = Path(raw).resolve()
-    except (ValueError, OSError):  # a NUL byte, a loop of links
-        return None, f"{raw!r}: not a usable path"
-    if not path.is_relative_to(root):
-        return None, f"{raw}: outside the media folder {root} (FACESEARCH_MEDIA_ROOT)"
+    """``raw`` resolved, when it names something under the media folder ``root``; else why not. The scan
+    checks each file again, by the same rule, as it opens it."""
+    path, problem = resolve_under(Path(raw), root)
+    if path is None:
+        return None, f"{raw if raw.isprintable() else repr(raw)}: {problem}"
     if not path.exists():
         return None, f"{raw}: no such file or folder"
     return path, ""

@@ -24,6 +24,7 @@ from facesearch.errors import ConflictError, FacesearchError, NotFoundError, Ref
 from facesearch.gallery.service import EnrolmentReport, enrol
 from facesearch.refs import case_ref, parse_case_ref
 from facesearch.store.schema import CameraRow, CaseRow, CaseTargetRow, TemplateRow
+from facesearch.text import require_plain
 
 
 class CaseStatus(StrEnum):
@@ -164,8 +165,6 @@ def create_case(
     **authorisation: str | None,
 ) -> Case:
     """A new case: ``authorised`` when every authorisation field is given, else ``draft``."""
-    from facesearch.text import require_plain
-
     unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
     if unknown:
         raise CaseError(title, f"unknown fields {sorted(unknown)}")
@@ -207,8 +206,6 @@ def create_case(
 
 def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **authorisation: str | None) -> Case:
     """Fill in a draft's authorisation fields; with all of them it becomes authorised."""
-    from facesearch.text import require_plain
-
     unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
     if unknown:
         raise CaseError(str(ref), f"unknown fields {sorted(unknown)}")
@@ -296,8 +293,7 @@ def enrol_into_case(ctx: Context, case: str, name: str, photos: Sequence[Path | 
         s.add(CaseTargetRow(case_id=row.id, identity_id=identity_id))
         return ref
 
-    return enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, photos, actor=actor, link=link,
-                 cache=ctx.index_cache(), **options)
+    return _enrol(ctx, name, photos, actor=actor, link=link, **options)
 
 
 def enrol_person(ctx: Context, name: str, photos: Sequence[Path | bytes], *, actor: str, case: str | None = None,
@@ -306,6 +302,10 @@ def enrol_person(ctx: Context, name: str, photos: Sequence[Path | bytes], *, act
     alone (people verified 1:1, never searched by a case). The CLI, the API and the console all enrol here."""
     if case:
         return enrol_into_case(ctx, case, name, photos, actor=actor, **options)
+    return _enrol(ctx, name, photos, actor=actor, **options)
+
+
+def _enrol(ctx: Context, name: str, photos: Sequence[Path | bytes], *, actor: str, **options: Any) -> EnrolmentReport:
     return enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, photos, actor=actor, cache=ctx.index_cache(),
                  **options)
 

@@ -31,7 +31,7 @@ from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.context import Context
 from facesearch.engine import Engine
-from facesearch.files import sha256_file
+from facesearch.files import resolve_under, sha256_file
 from facesearch.refs import parse_case_ref
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import ScannedFileRow
@@ -43,17 +43,6 @@ from facesearch.video.source import VideoError, VideoReader
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".wmv", ".flv", ".ts", ".mts", ".m2ts",
                             ".mpg", ".mpeg", ".3gp", ".h264", ".h265", ".hevc", ".mjpeg", ".y4m"})
-
-
-def resolve_under(path: Path, media_root: Path) -> tuple[Path | None, str]:
-    """``path`` with its links followed, when that lies under ``media_root`` (resolved); else why not."""
-    try:
-        real = path.resolve()
-    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte
-        return None, "not a usable path"
-    if not real.is_relative_to(media_root):
-        return None, f"outside the media folder {media_root} (FACESEARCH_MEDIA_ROOT)"
-    return real, ""
 
 
 def list_videos(paths: Sequence[Path], media_root: Path | None = None) -> tuple[list[Path], list[FileOutcome]]:
