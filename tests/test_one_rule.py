@@ -13,7 +13,8 @@ from facesearch.cases.service import CaseError, CaseNotFound, CaseRefused, parse
 from facesearch.errors import ERROR_STATUS, ErrorKind, FacesearchError, ImageError, ModelError
 from facesearch.refs import MAX_ID, RefError, RefKind, normalise_ref, parse_case_ref, parse_ref
 from facesearch.review.service import ReviewConflict, SightingNotFound
-from support.cli import run
+from owned_keys import add_people
+from owned_keys import run_as as run
 
 
 @pytest.mark.parametrize(("text", "kind", "expected"), [
@@ -43,7 +44,8 @@ def test_references_have_one_spelling() -> None:
 
 def test_error_kinds_come_from_the_class_not_the_message() -> None:
     assert ERROR_STATUS == {ErrorKind.BAD_INPUT: 400, ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409,
-                            ErrorKind.REFUSED: 400, ErrorKind.UNAVAILABLE: 503, ErrorKind.LIMITED: 429}
+                            ErrorKind.REFUSED: 400, ErrorKind.UNAVAILABLE: 503, ErrorKind.LIMITED: 429,
+                            ErrorKind.STORAGE_FULL: 507, ErrorKind.FORBIDDEN: 403}
     # A "no such" message in a plain error is still a bad request; a not-found class is a 404 whatever it says.
     assert FacesearchError("C1", "no such case").http_status == 400
     assert CaseNotFound("C1", "was never opened").http_status == 404
@@ -70,6 +72,7 @@ def test_the_case_date_rule(given: str | date | datetime, end_of_day: bool, expe
 def test_the_cli_applies_the_same_rules(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer", "ava": "auditor"})  # the CLI acts as accounts (olga unless named)
     auth = ["--purpose", "victim", "--legal-basis", "x", "--authorisation-ref", "y", "--authorised-by", "z"]
     made = run(home, "case", "create", "--title", "T", *auth, "--valid-until", _in_days(5), "--json")
     assert made.returncode == 0, made.stderr
@@ -97,10 +100,11 @@ def test_the_cli_and_the_api_print_one_schema(tmp_path: Path) -> None:
 
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer", "ava": "auditor"})  # the CLI acts as accounts (olga unless named)
     auth = ["--purpose", "victim", "--legal-basis", "x", "--authorisation-ref", "y", "--authorised-by", "z"]
     assert run(home, "case", "create", "--title", "T", *auth, "--valid-until", _in_days(3)).returncode == 0
-    key = json.loads(run(home, "apikey", "add", "reader", "--role", "auditor", "--json").stdout)["key"]
-    listed = json.loads(run(home, "case", "list", "--json").stdout)
+    key = json.loads(run(home, "apikey", "add", "reader", "--role", "auditor", "--json", person="ava").stdout)["key"]
+    listed = json.loads(run(home, "case", "list", "--json", person="ava").stdout)
     app = create_app(Context.open(Settings(home=home)), run_jobs=False)
     with TestClient(app) as client:
         served = client.get("/v1/cases", headers={"Authorization": f"Bearer {key}"}).json()

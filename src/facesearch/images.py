@@ -3,7 +3,8 @@
 Accepts a path, raw bytes, a PIL image, or a numpy array whose channel order is stated (``"rgb"`` or
 ``"bgr"``; a 3-channel array is ambiguous, so guessing is refused). EXIF orientation is applied.
 Greyscale, palette, alpha, 16-bit and CMYK images are converted. Sizes are checked *before* pixels
-are decoded, so a decompression bomb costs nothing.
+are decoded, so a decompression bomb costs nothing; a JPEG far larger than face work needs may be decoded
+reduced (``reduce=True``, see ``FACE_SIDE``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ from facesearch.errors import ImageError
 log = logging.getLogger(__name__)
 
 Channels = Literal["rgb", "bgr"]
-ImageInput = str | os.PathLike[str] | bytes | Image.Image | NDArray[np.generic]
 
 DEFAULT_MAX_PIXELS = 100_000_000
+# How much of a large JPEG face work needs. The detector looks at an image shrunk to 640 px on its longer
+# side, so the smallest face it can find spans about 1/40 of that side (16 px at 640). With 6000 px kept on
+# the longer side, every face it can find is still at least 150 px across in the decoded pixels: as large as
+# the largest recognizer input (dlib's 150 px chip), so embeddings and quality measures are those of a full
+# decode. A JPEG is therefore decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, which never builds the
+# full image) only while its longer side stays at or above this, or when that is the only way to bring it
+# under the pixel cap; anything smaller, and every other format, is decoded at full resolution.
+FACE_SIDE = 6000
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 # The file types a folder scan picks up; anything else in a folder is not an image we were asked about.
 IMAGE_SUFFIXES = frozenset(
@@ -52,11 +60,16 @@ class LoadedImage:
 
     pixels: NDArray[np.uint8]
     source: str
+    scale: float = 1.0  # decoded pixels per pixel of the file: below 1 when a large JPEG was decoded reduced
 
     @property
     def size(self) -> tuple[int, int]:
         """``(height, width)``."""
         return int(self.pixels.shape[0]), int(self.pixels.shape[1])
+
+
+# A decoded image passes through ``load_image`` untouched: decode once, hand the result down.
+ImageInput = str | os.PathLike[str] | bytes | Image.Image | NDArray[np.generic] | LoadedImage
 
 
 def describe(image: ImageInput) -> str:
@@ -67,6 +80,8 @@ def describe(image: ImageInput) -> str:
         return f"<{len(image)} bytes>"
     if isinstance(image, Image.Image):
         return f"<PIL image {image.width}x{image.height} {image.mode}>"
+    if isinstance(image, LoadedImage):
+        return image.source
     return f"<array {getattr(image, 'shape', '?')}>"
 
 
@@ -77,16 +92,21 @@ def load_image(
     source: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    reduce: bool = False,
 ) -> LoadedImage:
-    """Read any supported input into a ``LoadedImage``.
+    """Read any supported input into a ``LoadedImage`` (one already loaded is returned as it is).
 
-    Raises ``ImageError`` with a one-line reason for anything that is not a readable image.
+    Raises ``ImageError`` with a one-line reason for anything that is not a readable image. ``reduce``: a
+    JPEG larger than face work needs is decoded at a reduced scale (``FACE_SIDE``), and one over
+    ``max_pixels`` is accepted when a reduced decode fits; ``scale`` then says by how much.
 
     Example:
         >>> load_image("photo.jpg").pixels.shape
         (480, 640, 3)
         >>> load_image(frame_from_opencv, channels="bgr")
     """
+    if isinstance(image, LoadedImage):
+        return image
     name = source or describe(image)
     if isinstance(image, np.ndarray):
         return LoadedImage(_from_array(image, channels, name, max_pixels), name)
@@ -100,7 +120,34 @@ def load_image(
     else:
         raise ImageError(name, f"unsupported input type {type(image).__name__}: give a path, bytes, "
                          "a PIL image or a numpy array")
-    return LoadedImage(_decode(data, name, max_pixels), name)
+    pixels, scale = _decode(data, name, max_pixels, reduce)
+    return LoadedImage(pixels, name, scale)
+
+
+def probe(data: bytes, name: str, max_pixels: int) -> tuple[str, int, int]:
+    """An image's format, width and height, read from its header alone; ``ImageError`` naming ``name`` when it
+    is not an image or has more than ``max_pixels`` pixels. Nothing is decoded."""
+    if len(data) == 0:
+        raise ImageError(name, "empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            _check_pixels(img.width, img.height, name, max_pixels)
+            return str(img.format), img.width, img.height
+    except UnidentifiedImageError:
+        raise ImageError(name, f"not an image (unrecognised format; starts with {data[:8]!r})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(name, f"cannot read the image header ({str(exc) or type(exc).__name__})") from None
+
+
+def reduction(width: int, height: int, max_pixels: int) -> int:
+    """The JPEG scale denominator (1, 2, 4 or 8) for a ``width`` x ``height`` image: halve while the longer
+    side stays at or above ``FACE_SIDE``, then further while the result is over ``max_pixels``."""
+    factor = 1
+    while factor < 8 and max(width, height) // (factor * 2) >= FACE_SIDE:
+        factor *= 2
+    while factor < 8 and -(-width // factor) * -(-height // factor) > max_pixels:
+        factor *= 2
+    return factor
 
 
 def read_file(path: Path, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -135,15 +182,21 @@ def _check_pixels(width: int, height: int, name: str, max_pixels: int) -> None:
         )
 
 
-def _decode(data: bytes, name: str, max_pixels: int) -> NDArray[np.uint8]:
+def _decode(data: bytes, name: str, max_pixels: int, reduce: bool = False) -> tuple[NDArray[np.uint8], float]:
     if len(data) == 0:
         raise ImageError(name, "empty file (0 bytes)")
     try:
         with Image.open(io.BytesIO(data)) as img:
             # Image.open reads only the header: the size is known before any pixel is decoded.
-            _check_pixels(img.width, img.height, name, max_pixels)
+            width, height = img.width, img.height
+            if reduce and img.format == "JPEG" and width > 0 and height > 0:
+                factor = reduction(width, height, max_pixels)
+                if factor > 1:  # the decoder is told its output size: the full image is never built
+                    img.draft(img.mode, (width // factor, height // factor))
+            if img.size == (width, height) or img.width * img.height > max_pixels:
+                _check_pixels(width, height, name, max_pixels)  # refusals name the file's own size
             img.load()
-            return _from_pil(img, name)
+            return _from_pil(img, name), img.width / width
     except ImageError:
         raise
     except UnidentifiedImageError:

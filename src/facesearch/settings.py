@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_MIN_REVIEWERS = 2  # the "four eyes" of the EU AI Act, Art. 14(5)
+
 
 def _default_home() -> Path:
     return Path.home() / ".local" / "share" / "facesearch"
@@ -66,6 +68,12 @@ class Settings(BaseSettings):
         description="The longest validity a case may be given, from valid-from to valid-until.",
     )
 
+    min_reviewers: int = Field(
+        default=DEFAULT_MIN_REVIEWERS, ge=1, le=10, title="Fewest reviewers",
+        description="Distinct people (not credentials) who must confirm a sighting: a case may require more, "
+        "never fewer; cases made before a raise follow the raised minimum.",
+    )
+
     max_upload_bytes: int = Field(
         default=20 * 1024 * 1024, gt=0, title="Largest upload",
         description="Photos uploaded to the API larger than this are refused (413).",
@@ -74,6 +82,29 @@ class Settings(BaseSettings):
         default=100 * 1024 * 1024, gt=0, title="Largest upload request",
         description="A multipart request (photos to enrol, identify or verify) larger than this is refused (413) "
         "before it is read; other bodies are capped at 1 MiB.",
+    )
+    max_upload_pixels: int = Field(
+        default=40_000_000, gt=0, title="Largest uploaded photo (pixels)",
+        description="Photos uploaded to the API are refused (400) past this many pixels, read from the file's "
+        "header before anything is decoded; a larger JPEG is searched decoded at 1/2, 1/4 or 1/8 scale when "
+        "that fits. Enrolment photos must fit as they are.",
+    )
+    max_concurrent_decodes: int = Field(
+        default=0, ge=0, title="Concurrent face work",
+        description="How many uploads one server process decodes and searches at once (0: one per core); "
+        "others wait up to decode_wait_s, then are answered 503 with Retry-After.",
+    )
+    decode_wait_s: float = Field(
+        default=10.0, ge=0, le=300, title="Longest wait for face work (seconds)",
+        description="How long an upload waits for a free slot before it is answered 503.",
+    )
+    max_streams_per_user: int = Field(
+        default=4, ge=1, title="Live alert streams per person",
+        description="Open alert streams (server-sent events) one signed-in person may hold; one more is 429.",
+    )
+    max_streams: int = Field(
+        default=200, ge=1, title="Live alert streams in all",
+        description="Open alert streams one server process holds at most; one more is 503.",
     )
     trusted_proxies: str | None = Field(
         default=None, title="Trusted proxies",
@@ -86,6 +117,23 @@ class Settings(BaseSettings):
         description="Scans started through the API may read recordings under this folder only "
         "(default: <home>/media).",
     )
+
+    audit_checkpoints: Path | None = Field(
+        default=None, title="Audit checkpoint folder",
+        description="Where a signed checkpoint of the audit log is appended after every write to it (default: "
+        "<home>/audit-checkpoints). Put it on another disk or a write-once mount to keep it out of reach of "
+        "whoever can write the database.",
+    )
+    audit_checkpoint_command: str | None = Field(
+        default=None, title="Audit checkpoint command",
+        description="A command that receives each signed checkpoint (one JSON object) on its standard input, to "
+        "ship it elsewhere (a remote log, an object store with retention lock). Run in the background; failures "
+        "are logged.",
+    )
+
+    @property
+    def resolved_audit_checkpoints(self) -> Path:
+        return self.audit_checkpoints or self.home / "audit-checkpoints"
 
     @property
     def resolved_media_root(self) -> Path:

@@ -10,23 +10,24 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
+from facesearch.cases.access import assign
 from facesearch.context import Context
 from facesearch.engine import Engine
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
+from owned_keys import key_for
+from support.audit import open_audited
 
 
 def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: Engine, people: Path,
                                                       video: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'api.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'api.db'}")
     settings = Settings(home=tmp_path, media_root=video, max_upload_bytes=2_000_000)
     app = create_app(Context(settings, sessions, Sealer(os.urandom(32)), make_engine=lambda: engine))
-    key = {r: accounts.add_api_key(sessions, f"{r}-{n}", r, actor="setup")
+    key = {r: key_for(sessions, f"{r}-{n}", r)
            for n, r in enumerate(("officer", "reviewer", "auditor"))}
-    second_reviewer = accounts.add_api_key(sessions, "reviewer-2", "reviewer", actor="setup")
+    key_for(sessions, "reviewer-2", "reviewer")  # a second reviewer (reviewer-2-owner)
     officer = {"Authorization": f"Bearer {key['officer']}"}
     with TestClient(app) as client:  # the lifespan starts the job worker
         now = datetime.now(UTC)
@@ -70,13 +71,23 @@ def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: En
         assert state["status"] == "done", state
         assert state["result"]["sightings"] == 2
 
-        listed = client.get(f"/v1/sightings?case={case['id']}", headers={"Authorization": f"Bearer {key['auditor']}"})
+        listed = client.get(f"/v1/sightings?case={case['id']}", headers=officer)
         close_up = max(listed.json(), key=lambda x: x["end"] - x["start"])["id"]
-        for reviewer in (key["reviewer"], second_reviewer):
-            decided = client.post(f"/v1/sightings/{close_up}/review", json={"decision": "confirm"},
-                                  headers={"Authorization": f"Bearer {reviewer}"})
+        # Reviewers decide in person (signed in, never by key), on a case they are assigned to.
+        by_key = client.post(f"/v1/sightings/{close_up}/review", json={"decision": "confirm"},
+                             headers={"Authorization": f"Bearer {key['reviewer']}"})
+        assert by_key.status_code == 403
+        people_signed_in = []
+        for person in ("reviewer-1-owner", "reviewer-2-owner"):
+            assign(sessions, case["id"], person, actor="user:admin")
+            browser = TestClient(app)
+            csrf = browser.post("/v1/auth/login", json={"username": person, "password": "correct horse battery"}
+                                ).json()["csrf_token"]
+            people_signed_in.append((browser, {"X-CSRF-Token": csrf}))
+            decided = browser.post(f"/v1/sightings/{close_up}/review", json={"decision": "confirm"},
+                                   headers={"X-CSRF-Token": csrf})
             assert decided.status_code == 200, decided.text
         assert decided.json()["status"] == "confirmed"
-        again = client.post(f"/v1/sightings/{close_up}/review", json={"decision": "reject"},
-                            headers={"Authorization": f"Bearer {key['reviewer']}"})
+        browser, csrf_header = people_signed_in[0]
+        again = browser.post(f"/v1/sightings/{close_up}/review", json={"decision": "reject"}, headers=csrf_header)
         assert again.status_code == 409 and "already confirmed" in again.json()["error"]

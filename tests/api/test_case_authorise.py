@@ -10,17 +10,17 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
 from facesearch.context import Context
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
+from owned_keys import key_for
+from support.audit import open_audited
 
 
 def test_a_draft_is_authorised_over_the_api(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'a.db'}")
-    key = {"Authorization": f"Bearer {accounts.add_api_key(sessions, 'officer', 'officer', actor='setup')}"}
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'a.db'}")
+    key = {"Authorization": f"Bearer {key_for(sessions, 'officer', 'officer')}"}
     app = create_app(Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32))), run_jobs=False)
     client = TestClient(app)
     until = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()

@@ -13,15 +13,16 @@ from fastapi.testclient import TestClient
 
 from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
+from facesearch.cases.access import assign
 from facesearch.cases.service import activate_case, create_case, enrol_into_case
 from facesearch.context import Context
 from facesearch.engine import Engine
 from facesearch.images import to_jpeg
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
 from facesearch.store.schema import EvidenceRow, SightingRow
 from facesearch.video.sightings import evidence_purpose
+from support.audit import open_audited
 from support.context import context_for
 
 PASSWORD = "correct horse battery"
@@ -34,16 +35,18 @@ def sign_in(client: TestClient, user: str) -> str:
 
 
 def test_console_sign_in_cases_review_and_audit(tmp_path: Path, engine: Engine, people: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'c.db'}")
     sealer = Sealer(os.urandom(32))
     for user, role in (("olga", "officer"), ("rita", "reviewer"), ("rob", "reviewer"), ("ava", "auditor")):
         accounts.add_user(sessions, user, PASSWORD, role, actor="setup")
-    case = create_case(sessions, title="Missing: J. Doe", purpose="missing-person", actor="olga",
+    case = create_case(sessions, title="Missing: J. Doe", purpose="missing-person", actor="user:olga",
                        valid_until=datetime.now(UTC) + timedelta(days=3), legal_basis="x", authorisation_ref="y",
                        authorised_by="z")
     person = enrol_into_case(context_for(sessions, sealer, engine, tmp_path), case.ref, "Barack Obama",
-                             [people / "obama.jpg"], actor="olga")
-    activate_case(sessions, case.ref, actor="olga")
+                             [people / "obama.jpg"], actor="user:olga")
+    activate_case(sessions, case.ref, actor="user:olga")
+    for reviewer_name in ("rita", "rob"):  # need to know: olga is assigned as the case's maker, the reviewers here
+        assign(sessions, case.ref, reviewer_name, actor="user:admin")
     frame = to_jpeg(np.full((90, 160, 3), 120, np.uint8))
     with sessions.begin() as s:
         row = SightingRow(case_id=1, identity_id=person.identity_id, camera_id="cam-1", source="/r/a.mp4", track=1,

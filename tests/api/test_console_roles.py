@@ -15,12 +15,13 @@ from fastapi.testclient import TestClient
 from facesearch.accounts import service as accounts
 from facesearch.accounts.roles import ROLES, allowed
 from facesearch.api.app import create_app
+from facesearch.cases.access import assign
 from facesearch.cases.service import create_case
 from facesearch.context import Context
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
 from facesearch.store.schema import IdentityRow, SightingRow
+from support.audit import open_audited
 
 PASSWORD = "correct horse battery"
 ROUTES = [
@@ -39,6 +40,7 @@ ROUTES = [
     ("POST", "/console/accounts/keys", "accounts.write"),
     ("POST", "/console/accounts/keys/none/revoke", "accounts.write"),
     ("GET", "/console/library", "library.read"), ("POST", "/console/library/P1/name", "library.write"),
+    ("POST", "/console/cases/C1/assign", "cases.assign"), ("POST", "/console/cases/C1/unassign/nobody", "cases.assign"),
 ]
 
 
@@ -50,10 +52,12 @@ def add_sighting(sessions: object, identity: int) -> None:
 
 
 def test_console_routes_obey_the_role_matrix_and_alerts_stream(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'c.db'}")
     for role in ROLES:
         accounts.add_user(sessions, role, PASSWORD, role, actor="setup")
-    create_case(sessions, title="T", purpose="victim", valid_until=datetime.now(UTC) + timedelta(days=3), actor="x")
+    create_case(sessions, title="T", purpose="victim", valid_until=datetime.now(UTC) + timedelta(days=3),
+                actor="user:officer")  # the officer who makes it is assigned to it
+    assign(sessions, "C1", "reviewer", actor="user:admin")  # need to know: the reviewer's case
     with sessions.begin() as s:
         person = IdentityRow(name="P", reference={}, created_at=datetime.now(UTC), created_by="x")
         s.add(person)
@@ -92,7 +96,7 @@ def test_console_routes_obey_the_role_matrix_and_alerts_stream(tmp_path: Path) -
 
 
 def test_admins_manage_people_and_keys_in_the_console(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'c.db'}")
     accounts.add_user(sessions, "root", PASSWORD, "admin", actor="setup")
     app = create_app(Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32))), run_jobs=False)
     admin = TestClient(app)
@@ -105,7 +109,9 @@ def test_admins_manage_people_and_keys_in_the_console(tmp_path: Path) -> None:
     short = admin.post("/console/accounts/users", data={"csrf_token": token, "username": "sam",
                                                         "password": "short", "role": "reviewer"})
     assert short.status_code == 400 and "sam: password too short" in short.text
-    made = admin.post("/console/accounts/keys", data={"csrf_token": token, "name": "nightly", "role": "auditor"})
+    other = admin.post("/console/accounts/keys", data={"csrf_token": token, "name": "nightly", "role": "auditor"})
+    assert other.status_code == 400  # a key acts with its maker's role: an admin makes an admin's key only
+    made = admin.post("/console/accounts/keys", data={"csrf_token": token, "name": "nightly", "role": "admin"})
     key = re.search(r'<code id="new-key">(fs_[^<]+)</code>', made.text).group(1)  # type: ignore[union-attr]
     assert "fs_" not in admin.get("/console/accounts").text  # shown once, never again
     assert accounts.by_api_key(sessions, key) is not None

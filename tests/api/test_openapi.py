@@ -18,12 +18,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
 from facesearch.context import Context
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
+from owned_keys import key_for
+from support.audit import open_audited
 from support.rtsp import free_port
 
 # The generator lives in an environment of its own (scripts/install-test-tools.sh): it pins an older typer.
@@ -40,7 +40,7 @@ post_hooks: []
 
 @pytest.fixture()
 def app(tmp_path: Path) -> FastAPI:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'api.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'api.db'}")
     return create_app(Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32))), run_jobs=False)
 
 
@@ -100,7 +100,7 @@ def generated_client(spec: dict[str, Any], folder: Path) -> str:
 
 def test_a_generated_client_gets_typed_answers(app: FastAPI, server: str, tmp_path: Path) -> None:
     sessions = app.state.context.sessions
-    officer = accounts.add_api_key(sessions, "officer-key", "officer", actor="setup")
+    officer = key_for(sessions, "officer-key", "officer")
     name = generated_client(app.openapi(), tmp_path)
     try:
         client_module = importlib.import_module(name)

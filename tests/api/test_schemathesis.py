@@ -10,18 +10,18 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from facesearch.accounts import service as accounts
 from facesearch.accounts.roles import ROLES
 from facesearch.api.app import create_app
 from facesearch.context import Context
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
+from owned_keys import key_for
+from support.audit import open_audited
 
 _folder = Path(tempfile.mkdtemp(prefix="facesearch-schemathesis-"))
-_, _sessions = open_database(f"sqlite:///{_folder / 'api.db'}")
+_, _sessions = open_audited(f"sqlite:///{_folder / 'api.db'}")
 APP = create_app(Context(Settings(home=_folder), _sessions, Sealer(os.urandom(32))), run_jobs=False)
-KEYS = {role: accounts.add_api_key(_sessions, f"{role}-key", role, actor="setup") for role in ROLES}
+KEYS = {role: key_for(_sessions, f"{role}-key", role) for role in ROLES}
 schema = schemathesis.openapi.from_asgi("/v1/openapi.json", APP)
 
 

@@ -11,7 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from support.cli import cli_env, run
+from owned_keys import add_people, as_person
+from owned_keys import run_as as run
+from support.cli import cli_env
 from support.rtsp import free_port
 from support.serve import start_server
 
@@ -28,14 +30,15 @@ def get(url: str, key: str | None = None) -> tuple[int, dict[str, object]]:
 def test_serve_on_loopback_with_keys_and_people(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
-    auditor = json.loads(run(home, "apikey", "add", "audit-bot", "--role", "auditor", "--json").stdout)["key"]
+    add_people(home, {"ava": "auditor"})  # the first admin (adam) without signing in, then ava by him
+    auditor = json.loads(run(home, "apikey", "add", "audit-bot", "--json", person="ava").stdout)["key"]  # her own
     added = subprocess.run([sys.executable, "-m", "facesearch.cli", "user", "add", "rita", "--role", "reviewer",
                             "--password-stdin"], input="a long enough secret\n", capture_output=True, text=True,
-                           env=cli_env(home), timeout=120, check=False)
+                           env={**cli_env(home), **as_person("adam")}, timeout=120, check=False)
     assert added.returncode == 0, added.stderr
     short = subprocess.run([sys.executable, "-m", "facesearch.cli", "user", "add", "tim", "--role", "officer",
                             "--password-stdin"], input="short\n", capture_output=True, text=True,
-                           env=cli_env(home), timeout=120, check=False)
+                           env={**cli_env(home), **as_person("adam")}, timeout=120, check=False)
     assert short.returncode == 2 and "tim: password too short" in short.stderr
     assert "| audit.read | yes |  |  | yes |" in run(home, "roles").stdout
 
@@ -58,11 +61,13 @@ def test_serve_on_loopback_with_keys_and_people(tmp_path: Path) -> None:
     assert [e["action"] for e in entries][-2:] == ["account.key.add", "account.user.add"]
     assert "a long enough secret" not in (home / "facesearch.db").read_bytes().decode("latin-1")
 
-    assert run(home, "user", "disable", "rita").returncode == 0
+    assert run(home, "user", "disable", "rita", person="adam").returncode == 0
+    assert run(home, "user", "disable", "rita", person="ava").returncode == 2  # an auditor manages no accounts
     users = json.loads(run(home, "user", "list", "--json").stdout)
-    assert [(u["username"], u["role"], u["disabled"]) for u in users] == [("rita", "reviewer", True)]
-    assert run(home, "apikey", "revoke", "audit-bot").returncode == 0
+    assert [(u["username"], u["role"], u["disabled"]) for u in users if u["username"] == "rita"] == [
+        ("rita", "reviewer", True)]
+    assert run(home, "apikey", "revoke", "audit-bot", person="adam").returncode == 0
     listed = json.loads(run(home, "apikey", "list", "--json").stdout)
-    assert [(k["name"], k["revoked"]) for k in listed] == [("audit-bot", True)]
-    missing = run(home, "apikey", "revoke", "nobody")
+    assert [(k["name"], k["owner"], k["revoked"]) for k in listed] == [("audit-bot", "ava", True)]
+    missing = run(home, "apikey", "revoke", "nobody", person="adam")
     assert missing.returncode != 0 and "nobody: no such API key" in missing.stderr

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
 from facesearch.audit import log as audit
 from facesearch.cases.service import create_case
@@ -18,8 +17,9 @@ from facesearch.context import Context
 from facesearch.retention import RetentionSweeper
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
 from facesearch.store.schema import CaseRow
+from owned_keys import key_for
+from support.audit import open_audited
 
 AUTH = {"legal_basis": "x", "authorisation_ref": "y", "authorised_by": "z"}
 
@@ -37,12 +37,12 @@ def actions(ctx: Context) -> list[tuple[str, str]]:
 
 
 def test_the_server_sweeps_at_start_up_and_reading_writes_nothing(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'r.db'}")
     ctx = Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32)))
     now = datetime.now(UTC)
     create_case(sessions, title="Old", purpose="victim", actor="o", valid_from=now - timedelta(days=3),
                 valid_until=now - timedelta(minutes=1), **AUTH)
-    key = {"Authorization": f"Bearer {accounts.add_api_key(sessions, 'reader', 'auditor', actor='setup')}"}
+    key = {"Authorization": f"Bearer {key_for(sessions, 'reader', 'auditor')}"}
 
     idle = TestClient(create_app(ctx, run_jobs=False))  # no background work: nothing is swept
     assert idle.get("/v1/cases/C1", headers=key).json()["status"] == "expired"  # past its validity: shown so
@@ -55,7 +55,7 @@ def test_the_server_sweeps_at_start_up_and_reading_writes_nothing(tmp_path: Path
 
 
 def test_a_case_that_expires_while_the_server_runs_is_swept(tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'r.db'}")
     ctx = Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32)))
     soon = datetime.now(UTC) + timedelta(seconds=1)
     create_case(sessions, title="Short", purpose="victim", actor="o", valid_until=soon, **AUTH)

@@ -30,8 +30,8 @@ from facesearch.library.people import (
 )
 from facesearch.library.records import LibraryError, load_faces
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
 from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow
+from support.audit import open_audited
 from support.context import context_for
 from support.library import copy_photos, people_by_identity, who
 
@@ -41,7 +41,7 @@ SINGLES = ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Ai_Sugiyama"]
 
 @pytest.fixture()
 def stores(database_url: str) -> tuple[object, Sealer]:
-    return open_database(database_url)[1], Sealer(os.urandom(32))
+    return open_audited(database_url)[1], Sealer(os.urandom(32))
 
 
 def test_people_are_found_and_keep_their_names_as_photos_arrive(
@@ -79,7 +79,7 @@ def test_people_are_found_and_keep_their_names_as_photos_arrive(
 
 def test_corrections_hold_and_forgetting_deletes_everything(
         engine: Engine, lfw: Path, tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'lib.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'lib.db'}")
     sealer = Sealer(os.urandom(32))
     ctx = context_for(sessions, sealer, engine, tmp_path)
     thresholds = LinkThresholds.from_calibration(engine.calibration)  # type: ignore[arg-type]
@@ -156,7 +156,7 @@ def test_corrections_hold_and_forgetting_deletes_everything(
 
 
 def test_bad_input_is_reported_and_the_rest_indexed(engine: Engine, lfw: Path, tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'lib.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'lib.db'}")
     sealer = Sealer(os.urandom(32))
     ctx = context_for(sessions, sealer, engine, tmp_path)
     folder = tmp_path / "Pictures"

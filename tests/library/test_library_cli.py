@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from facesearch.store.db import open_database
 from facesearch.store.schema import LibraryFaceRow, LibraryPhotoRow
+from support.audit import open_audited
 from support.cli import cli_env, run
 
 PHOTOS = 96  # three batches of 32: the kill lands after the first is written and before the last
@@ -37,7 +37,7 @@ def photo_folder(lfw: Path, folder: Path) -> None:
 
 def counts(url: str) -> tuple[int, int, int]:
     """Photos, faces, and faces that appear twice (same photo and place)."""
-    _, sessions = open_database(url)
+    _, sessions = open_audited(url)
     with sessions() as s:
         photos = s.scalar(select(func.count()).select_from(LibraryPhotoRow)) or 0
         faces = s.scalar(select(func.count()).select_from(LibraryFaceRow)) or 0

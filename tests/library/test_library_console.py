@@ -15,7 +15,8 @@ from facesearch.engine import Engine
 from facesearch.library.ingest import index_library
 from facesearch.library.people import list_people, person_faces
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
+from owned_keys import key_for
+from support.audit import open_audited
 from support.context import context_for
 from support.library import copy_photos, people_by_identity
 
@@ -30,7 +31,7 @@ def signed_in(app: object, user: str) -> tuple[TestClient, str, str]:
 
 
 def test_people_grid_and_corrections_in_the_console(engine: Engine, lfw: Path, tmp_path: Path) -> None:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'c.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'c.db'}")
     sealer = Sealer(os.urandom(32))
     folder = tmp_path / "Pictures"
     copy_photos(lfw, folder, {"Colin_Powell": 5, "Tony_Blair": 5})
@@ -55,7 +56,7 @@ def test_people_grid_and_corrections_in_the_console(engine: Engine, lfw: Path, t
     assert opened is not None
     photo = mia.get(opened.group(1))
     assert photo.status_code == 200 and photo.content[:2] == b"\xff\xd8" and b"Exif" not in photo.content[:64]
-    api_key = accounts.add_api_key(sessions, "viewer", "library", actor="setup")
+    api_key = key_for(sessions, "viewer", "library")
     same = TestClient(app).get(f"/v1/library/faces/F{opened.group(2)}/photo.jpg",
                                headers={"Authorization": f"Bearer {api_key}"})
     assert same.status_code == 200 and same.content == photo.content
@@ -88,7 +89,7 @@ def test_people_grid_and_corrections_in_the_console(engine: Engine, lfw: Path, t
     olga, _, _ = signed_in(app, "olga")
     assert olga.get("/console/library").status_code == 403
     assert 'href="/console/library"' not in olga.get("/console").text
-    key = accounts.add_api_key(sessions, "album-app", "library", actor="setup")
+    key = key_for(sessions, "album-app", "library")
     api = TestClient(app)
     listed = api.get("/v1/library/people?everyone=true", headers={"Authorization": f"Bearer {key}"}).json()
     assert {p["id"] for p in listed["people"]} == {p.ref for p in list_people(sessions, everyone=True).people}

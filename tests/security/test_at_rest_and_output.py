@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ import pytest
 from facesearch.errors import ErrorKind, FacesearchError
 from facesearch.files import atomic_write
 from facesearch.text import has_control, visible
+from support.audit import open_audited
 from support.cli import run
 
 FORGED = "eve\n   999  2026-01-01 00:00:00  admin  case.close  C1\u202e"
@@ -62,7 +64,8 @@ def test_init_tightens_an_existing_home_and_says_so(tmp_path: Path, loose_umask:
     home = tmp_path / "home"
     home.mkdir()
     home.chmod(0o755)
-    (home / "facesearch.db").touch()
+    with sqlite3.connect(home / "facesearch.db") as db:  # a database (not an empty file: that is refused)
+        db.execute("CREATE TABLE left_by_an_older_version (x)")
     (home / "facesearch.db").chmod(0o644)  # as an older facesearch left it
     out = run(home, "init", "--json")
     assert out.returncode == 0, out.stderr
@@ -74,10 +77,9 @@ def test_init_tightens_an_existing_home_and_says_so(tmp_path: Path, loose_umask:
 
 
 def test_the_database_is_owner_only_whatever_opens_it(tmp_path: Path, loose_umask: None) -> None:
-    from facesearch.store.db import open_database
 
     db = tmp_path / "data" / "facesearch.db"
-    engine, sessions = open_database(f"sqlite:///{db}")
+    engine, sessions = open_audited(f"sqlite:///{db}")
     with sessions.begin() as s:  # a write: the WAL and shared-memory files exist now
         from facesearch.audit import log as audit
         from facesearch.audit.actions import AuditAction
@@ -153,11 +155,10 @@ def test_audit_summary_is_one_line() -> None:
 
 def test_a_forged_sign_in_name_shows_as_one_entry(tmp_path: Path) -> None:
     from facesearch.accounts.service import sign_in
-    from facesearch.store.db import open_database
 
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
-    engine, sessions = open_database(f"sqlite:///{home / 'facesearch.db'}")
+    engine, sessions = open_audited(f"sqlite:///{home / 'facesearch.db'}")
     assert sign_in(sessions, FORGED, "wrong password") is None
     engine.dispose()
 

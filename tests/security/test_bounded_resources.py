@@ -26,7 +26,7 @@ from facesearch.api.app import create_app
 from facesearch.context import Context
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
+from support.audit import open_audited
 from support.cli import cli_env, run
 from support.rtsp import free_port
 from support.serve import start_server
@@ -36,7 +36,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture()
 def app_and_sessions(tmp_path: Path) -> tuple[object, object]:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'b.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'b.db'}")
     settings = Settings(home=tmp_path, max_request_bytes=200_000)
     return create_app(Context(settings, sessions, Sealer(os.urandom(32))), run_jobs=False), sessions
 

@@ -24,6 +24,8 @@ from fastapi.testclient import TestClient
 from facesearch.accounts import service as accounts
 from facesearch.api.app import create_app
 from facesearch.audit import log as audit
+from facesearch.audit.verification import verify as verify_log
+from facesearch.cases.access import assign
 from facesearch.cases.identify import identify
 from facesearch.cases.service import CaseError, CaseRefused, activate_case, create_case
 from facesearch.context import Context
@@ -32,12 +34,13 @@ from facesearch.errors import ErrorKind, NotFoundError
 from facesearch.faces import Faces
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
 from facesearch.video.cameras import add_camera
 from facesearch.video.jobs import JobRunner
 from facesearch.video.scan import list_videos, scan
 from facesearch.video.scan_report import FileStatus
 from facesearch.video.watch import watch
+from owned_keys import key_for
+from support.audit import open_audited
 
 AUTH = {"legal_basis": "x", "authorisation_ref": "y", "authorised_by": "z"}
 PASSWORD = "correct horse battery"
@@ -65,7 +68,7 @@ class NoFaceEngine:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Context:
-    _, sessions = open_database(f"sqlite:///{tmp_path / 'scope.db'}")
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'scope.db'}")
     (tmp_path / "media").mkdir()
     settings = Settings(home=tmp_path / "home", media_root=tmp_path / "media")
     return Context(settings, sessions, Sealer(os.urandom(32)), make_engine=NoFaceEngine)
@@ -81,7 +84,7 @@ def active_case(ctx: Context, cameras: list[str] | None = None) -> str:
 
 def refusals(ctx: Context) -> list[Any]:
     with ctx.sessions() as s:
-        assert audit.verify(s).ok
+        assert verify_log(s).ok
         return [e for e in audit.events(s) if e.action == "search.refused"]
 
 
@@ -103,7 +106,8 @@ def test_a_link_out_of_the_media_folder_is_refused_by_a_scan_job_and_the_folder_
     (media / "sub" / "up.mp4").symlink_to("../../outside/secret.mp4")  # relative, from a subfolder
     (media / "alias.mp4").symlink_to(media / "inside.mp4")  # a link that stays inside is fine
     ref = active_case(ctx)
-    key = accounts.add_api_key(ctx.sessions, "bot", "officer", actor="setup")
+    key = key_for(ctx.sessions, "bot", "officer")
+    assign(ctx.sessions, ref, "bot-owner", actor="setup")  # need to know: the officer's case
     app = create_app(ctx, run_jobs=False)
     with TestClient(app) as client:
         submitted = client.post("/v1/scans", headers={"Authorization": f"Bearer {key}"},
@@ -136,7 +140,7 @@ def test_a_link_swapped_in_after_the_scan_was_submitted_is_refused_when_the_job_
     (media / "a.mp4").unlink()
     (media / "a.mp4").symlink_to(outside / "secret.mp4")  # and now it leads out
     jobs._run(job.id)
-    done = jobs.get(job.id)
+    done = jobs.get(job.id, actor="system")
     assert done.status == "done" and done.result is not None
     [(status, problem)] = outcomes(done.result).values()
     assert status == "failed" and problem is not None and "outside the media folder" in problem
@@ -205,8 +209,10 @@ def test_the_api_and_the_console_refuse_such_searches_and_scans_before_queueing_
     add_camera(ctx, "cam-1", name="Door", actor="setup")
     (ctx.settings.resolved_media_root / "x.mp4").write_bytes(b"never opened")
     media = str(ctx.settings.resolved_media_root)
-    officer = {"Authorization": f"Bearer {accounts.add_api_key(ctx.sessions, 'bot', 'officer', actor='setup')}"}
+    officer = {"Authorization": f"Bearer {key_for(ctx.sessions, 'bot', 'officer')}"}
+    assign(ctx.sessions, ref, "bot-owner", actor="setup")  # need to know: the officer's case
     accounts.add_user(ctx.sessions, "olga", PASSWORD, "officer", actor="setup")
+    assign(ctx.sessions, ref, "olga", actor="setup")
     photo = {"photo": ("x.jpg", (people / "obama.jpg").read_bytes(), "image/jpeg")}
     app = create_app(ctx, run_jobs=False)
     with TestClient(app) as client:
@@ -240,5 +246,6 @@ def test_the_api_and_the_console_refuse_such_searches_and_scans_before_queueing_
 
     refused = refusals(ctx)
     assert [(e.actor, e.details["camera"]) for e in refused] == [
-        ("bot", None), ("bot", "cam-2"), ("bot", None), ("bot", "cam-2"), ("olga", None), ("olga", "cam-2")]
+        ("key:bot", None), ("key:bot", "cam-2"), ("key:bot", None), ("key:bot", "cam-2"), ("user:olga", None),
+        ("user:olga", "cam-2")]  # actors by kind: a program's key, a person
     assert refused[2].details["source"] == media

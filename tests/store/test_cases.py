@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from facesearch.audit import log as audit
+from facesearch.audit.verification import verify as verify_log
 from facesearch.cases.identify import identify
 from facesearch.cases.service import (
     CaseError,
@@ -22,8 +23,8 @@ from facesearch.cases.service import (
 )
 from facesearch.engine import Engine
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
 from facesearch.store.schema import TemplateRow
+from support.audit import open_audited
 from support.context import context_for
 
 AUTH = {"legal_basis": "Police Act s.1", "authorisation_ref": "AUTH-7", "authorising_authority": "Court",
@@ -46,18 +47,19 @@ def templates(sessions: object) -> int:
         ({"purpose": "other"}, "needs a description"),
         ({"valid_until": datetime.now(UTC) + timedelta(days=45)}, "exceeds the maximum of 30 days"),
         ({"valid_until": datetime.now(UTC) - timedelta(days=1)}, "is not after"),
-        ({"reviewers_required": 0}, "at least one reviewer"),
+        ({"reviewers_required": 0}, "requires at least 2 distinct reviewers"),
+        ({"reviewers_required": 1}, "reviewers_required: 1 is outside 2 to 10"),
     ],
 )
 def test_invalid_cases_are_refused(database_url: str, kwargs: dict[str, object], reason: str) -> None:
-    _, sessions = open_database(database_url)
+    _, sessions = open_audited(database_url)
     args: dict[str, object] = {"title": "t", "purpose": "victim", "valid_until": soon(), **AUTH, **kwargs}
     with pytest.raises(CaseError, match=reason):
         create_case(sessions, actor="officer", **args)  # type: ignore[arg-type]
 
 
 def test_only_an_authorised_case_can_be_activated(database_url: str) -> None:
-    _, sessions = open_database(database_url)
+    _, sessions = open_audited(database_url)
     draft = create_case(sessions, title="Missing: J. Doe", purpose="missing-person", valid_until=soon(),
                         actor="officer", legal_basis="x")
     assert draft.status == "draft"
@@ -75,7 +77,7 @@ def test_only_an_authorised_case_can_be_activated(database_url: str) -> None:
 
 def test_identify_inside_an_active_case_and_nowhere_else(database_url: str, tmp_path: Path, engine: Engine,
                                                         people: Path) -> None:
-    _, sessions = open_database(database_url)
+    _, sessions = open_audited(database_url)
     sealer = Sealer(os.urandom(32))
     case = create_case(sessions, title="Suspect", purpose="suspect", valid_until=soon(), actor="officer", **AUTH)
     ctx = context_for(sessions, sealer, engine, tmp_path)
@@ -103,12 +105,12 @@ def test_identify_inside_an_active_case_and_nowhere_else(database_url: str, tmp_
                            "search.identify", "search.identify", "case.close", "search.refused"]
         details = [e.details for e in audit.events(s, case_id=case.ref) if e.action == "search.identify"]
         assert details[1]["faces_without_match"] == 1 and details[1]["candidates"] == []
-        assert audit.verify(s).ok
+        assert verify_log(s).ok
 
 
 def test_templates_survive_while_another_live_case_needs_them(database_url: str, tmp_path: Path, engine: Engine,
                                                               people: Path) -> None:
-    _, sessions = open_database(database_url)
+    _, sessions = open_audited(database_url)
     sealer = Sealer(os.urandom(32))
     first = create_case(sessions, title="A", purpose="victim", valid_until=soon(), actor="o", **AUTH)
     second = create_case(sessions, title="B", purpose="victim", valid_until=soon(20), actor="o", **AUTH)

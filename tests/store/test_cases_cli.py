@@ -9,9 +9,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from owned_keys import add_people, as_person
 
-def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FACESEARCH_HOME": str(home)}
+
+def run(home: Path, *args: str, person: str = "olga") -> subprocess.CompletedProcess[str]:
+    """``facesearch ARGS``, signed in as ``person`` (the CLI acts as an account: see ``add_people``)."""
+    env = {**os.environ, "FACESEARCH_HOME": str(home), **as_person(person)}
     env.pop("FACESEARCH_KEY", None)
     env.pop("FACESEARCH_DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
@@ -21,6 +24,7 @@ def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_case_enrol_identify_close(tmp_path: Path, people: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer"})
     until = (datetime.now(UTC) + timedelta(days=20)).strftime("%Y-%m-%d")
     created = run(home, "case", "create", "--title", "Missing: J. Doe", "--purpose", "missing-person",
                   "--legal-basis", "Act s.1", "--authorisation-ref", "A-1", "--authorised-by", "Judge R.",
@@ -38,7 +42,7 @@ def test_case_enrol_identify_close(tmp_path: Path, people: Path) -> None:
     refused = run(home, "identify", str(people / "obama2.jpg"), "--case", "C1")
     assert refused.returncode == 2 and "not active" in refused.stderr
     assert run(home, "case", "activate", "C1").returncode == 0
-    assert run(home, "camera", "add", "cam-1", "--name", "Door").returncode == 0  # the case names its cameras
+    assert run(home, "camera", "add", "cam-1", "--name", "Door", person="adam").returncode == 0  # cameras: admins
     found = json.loads(run(home, "identify", str(people / "obama2.jpg"), "--case", "C1", "--camera", "cam-1",
                            "--json").stdout)
     assert found["faces"][0]["candidates"][0]["name"] == "Barack Obama"
@@ -61,6 +65,7 @@ def test_case_enrol_identify_close(tmp_path: Path, people: Path) -> None:
 def test_retention_expires_cases_past_their_validity(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer"})
     now = datetime.now(UTC)
     created = run(home, "case", "create", "--title", "Old", "--purpose", "victim", "--legal-basis", "x",
                   "--authorisation-ref", "y", "--authorised-by", "z",
@@ -82,6 +87,7 @@ def test_retention_expires_cases_past_their_validity(tmp_path: Path) -> None:
 def test_retention_runs_at_start_up_and_the_case_span_is_an_installation_setting(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer"})
     now = datetime.now(UTC)
     auth = ["--legal-basis", "x", "--authorisation-ref", "y", "--authorised-by", "z"]
     past = run(home, "case", "create", "--title", "Old", "--purpose", "victim", *auth,
@@ -106,5 +112,6 @@ def test_retention_runs_at_start_up_and_the_case_span_is_an_installation_setting
     assert refused.returncode == 2 and "exceeds the maximum of 30 days" in refused.stderr
     env_home = {"FACESEARCH_MAX_CASE_DAYS": "60"}
     allowed = subprocess.run([sys.executable, "-m", "facesearch.cli", *long], capture_output=True, text=True,
-                             env={**os.environ, "FACESEARCH_HOME": str(home), **env_home}, timeout=300, check=False)
+                             env={**os.environ, "FACESEARCH_HOME": str(home), **env_home, **as_person("olga")},
+                             timeout=300, check=False)
     assert allowed.returncode == 0, allowed.stderr

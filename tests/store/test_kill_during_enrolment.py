@@ -15,6 +15,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from facesearch.audit import log as audit
+from facesearch.audit.checkpoints import CheckpointLog
+from facesearch.audit.keys import create_audit_key_file, load_audit_key
+from facesearch.audit.verification import verify as verify_log
 from facesearch.gallery.service import load_index, template_purpose
 from facesearch.index.cache import IndexCache
 from facesearch.store.crypto import create_key_file, load_key
@@ -30,9 +33,14 @@ WORKER = textwrap.dedent(
     from facesearch.gallery.service import enrol
     from facesearch.store.crypto import load_key
     from facesearch.store.db import open_database
+    from facesearch.audit import log as audit_log
+    from facesearch.audit.checkpoints import CheckpointLog
+    from facesearch.audit.keys import load_audit_key
 
     home, url, log_path, *people = sys.argv[1:]
     _, sessions = open_database(url)
+    audit_log.attach(sessions, audit_log.AuditTrail(load_audit_key(Path(home)),
+                                                    CheckpointLog(Path(home) / "audit-checkpoints")))
     sealer = load_key(Path(home))
     engine = Engine("dlib")
     cache = IndexCache(Path(home) / "index", sealer)
@@ -54,6 +62,7 @@ WORKER = textwrap.dedent(
 def test_twenty_kills_leave_the_gallery_consistent(tmp_path: Path, lfw: Path) -> None:
     home = tmp_path / "home"
     create_key_file(home / "key")
+    create_audit_key_file(home)
     url = f"sqlite:///{home / 'facesearch.db'}"
     open_database(url)
     people = [str(p) for p in sorted(lfw.iterdir()) if p.is_dir()][:400]
@@ -73,6 +82,7 @@ def test_twenty_kills_leave_the_gallery_consistent(tmp_path: Path, lfw: Path) ->
         kills += 1
 
     _, sessions = open_database(url)
+    audit.attach(sessions, audit.AuditTrail(load_audit_key(home), CheckpointLog(home / "audit-checkpoints")))
     sealer = load_key(home)
     committed = {int(line.split()[1]) for line in log_path.read_text().splitlines() if line.startswith("committed")}
     assert committed, "no enrolment finished between the kills"
@@ -87,7 +97,7 @@ def test_twenty_kills_leave_the_gallery_consistent(tmp_path: Path, lfw: Path) ->
         )
         assert without_templates == 0 and orphans == 0
         assert committed <= identities  # every reported enrolment survived
-        result = audit.verify(s)
+        result = verify_log(s)
         assert result.ok, result.reason
         enrolments = [e for e in audit.events(s) if e.action == "identity.enrol"]
         assert {int(str(e.subject).split(":")[1]) for e in enrolments} == identities

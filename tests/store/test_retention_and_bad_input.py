@@ -14,15 +14,16 @@ import pytest
 from sqlalchemy import func, select
 
 from facesearch.audit import log as audit
+from facesearch.audit.verification import verify as verify_log
 from facesearch.cases.identify import identify
 from facesearch.cases.service import CaseError, activate_case, create_case, enrol_into_case
 from facesearch.engine import Engine
 from facesearch.gallery.service import enrol, template_purpose
 from facesearch.retention import run_retention
 from facesearch.store.crypto import Sealer
-from facesearch.store.db import open_database
 from facesearch.store.schema import CaseRow, TemplateRow
 from facesearch.video.cameras import add_camera
+from support.audit import open_audited
 from support.context import context_for
 
 AUTH = {"legal_basis": "Act s.1", "authorisation_ref": "A-1", "authorised_by": "Judge R."}
@@ -36,7 +37,7 @@ def templates_of(sessions: object, identity_id: int) -> int:
 
 def test_retention_purges_only_what_no_live_case_needs(database_url: str, tmp_path: Path, engine: Engine,
                                                        people: Path) -> None:
-    _, sessions = open_database(database_url)
+    _, sessions = open_audited(database_url)
     sealer = Sealer(os.urandom(32))
     now = datetime.now(UTC)
     case = create_case(sessions, title="Victim", purpose="victim", valid_until=now + timedelta(days=2),
@@ -68,12 +69,12 @@ def test_retention_purges_only_what_no_live_case_needs(database_url: str, tmp_pa
         entries = [e for e in audit.events(s) if e.action in ("case.expire", "retention.run")]
         assert [e.action for e in entries] == ["case.expire", "retention.run", "retention.run"]
         assert entries[-1].details["templates_purged"] == 1
-        assert audit.verify(s).ok
+        assert verify_log(s).ok
 
 
 def test_searches_outside_a_live_case_are_refused_and_logged(database_url: str, tmp_path: Path, engine: Engine,
                                                             people: Path) -> None:
-    _, sessions = open_database(database_url)
+    _, sessions = open_audited(database_url)
     sealer = Sealer(os.urandom(32))
     case = create_case(sessions, title="Suspect", purpose="suspect", valid_until=datetime.now(UTC) + timedelta(days=5),
                        actor="officer", cameras=["cam-1"], **AUTH)
@@ -139,7 +140,7 @@ def test_a_missing_or_wrong_key_is_one_line_and_changes_nothing(tmp_path: Path, 
 def test_sightings_and_their_evidence_go_after_the_retention_period(database_url: str) -> None:
     from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
 
-    _, sessions = open_database(database_url)
+    _, sessions = open_audited(database_url)
     now = datetime.now(UTC)
     case = create_case(sessions, title="V", purpose="victim", valid_until=now + timedelta(days=5), actor="o", **AUTH)
     with sessions.begin() as s:

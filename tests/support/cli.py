@@ -10,8 +10,8 @@ from pathlib import Path
 
 def cli_env(home: Path) -> dict[str, str]:
     env = {**os.environ, "FACESEARCH_HOME": str(home)}
-    env.pop("FACESEARCH_KEY", None)
-    env.pop("FACESEARCH_DATABASE_URL", None)
+    for name in ("FACESEARCH_KEY", "FACESEARCH_AUDIT_KEY", "FACESEARCH_AUDIT_CHECKPOINTS", "FACESEARCH_DATABASE_URL"):
+        env.pop(name, None)
     return env
 
 

@@ -2,7 +2,8 @@
 
 Least privilege: administrators manage accounts and cameras but run no searches; case officers run
 cases, enrolment and searches; reviewers decide on sightings; auditors read the log. Nobody reviews
-what they enrolled (``review.service``). The photo library (a personal collection, no cases) has a role
+what they enrolled (``review.service``). Officers and reviewers see only the cases they are assigned to
+(``cases.access``), whatever the matrix allows. The photo library (a personal collection, no cases) has a role
 of its own, ``library``, with nothing of camera mode, and no camera-mode role sees the library.
 """
 
@@ -21,24 +22,35 @@ MATRIX: dict[str, frozenset[str]] = {
     "cameras.write": frozenset({"admin"}),
     "scans.read": frozenset({"officer", "reviewer"}),
     "scans.write": frozenset({"officer"}),
-    "sightings.read": frozenset({"officer", "reviewer", "auditor"}),
+    "cases.assign": frozenset({"admin"}),
+    "sightings.read": frozenset({"officer", "reviewer"}),
     "sightings.review": frozenset({"reviewer"}),
     "exports.write": frozenset({"officer"}),
     "audit.read": frozenset({"admin", "auditor"}),
     "accounts.write": frozenset({"admin"}),
+    "apikeys.own": frozenset(ROLES),
     "metrics.read": frozenset({"admin"}),
     "library.read": frozenset({"library"}),
     "library.write": frozenset({"library"}),
 }
+
+# Actions only a person signed in with their own account may take: never an API key (which acts for a program).
+PERSON_ONLY = frozenset({"sightings.review", "apikeys.own"})
 
 
 def allowed(role: str, action: str) -> bool:
     return role in MATRIX[action]
 
 
+def allowed_for(role: str, kind: str, action: str) -> bool:
+    """``allowed``, and for an action in ``PERSON_ONLY`` only a person (``kind == "user"``)."""
+    return allowed(role, action) and (kind == "user" or action not in PERSON_ONLY)
+
+
 def matrix_markdown() -> str:
     """The matrix as a Markdown table (README, and ``facesearch roles``)."""
     head = "| action | " + " | ".join(ROLES) + " |\n|---|" + "---|" * len(ROLES)
-    rows = ["| " + action + " | " + " | ".join("yes" if r in who else "" for r in ROLES) + " |"
+    mark = {a: "yes (signed in)" if a in PERSON_ONLY else "yes" for a in MATRIX}
+    rows = ["| " + action + " | " + " | ".join(mark[action] if r in who else "" for r in ROLES) + " |"
             for action, who in MATRIX.items()]
     return "\n".join([head, *rows])

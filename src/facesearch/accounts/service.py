@@ -1,5 +1,11 @@
 """Accounts: people with argon2-hashed passwords and sessions, programs with hashed API keys.
 
+A key belongs to the person who made it (``owner``) and acts with that person's role, never another:
+it is made with its owner's role only, and it works only while its owner's account is enabled and still
+has that role. Whoever acts is named in the audit log by kind and name (``actor``: ``user:rita``,
+``key:ingest``), and ``person_of`` says which person that is, so that one person counts once however
+many credentials they hold.
+
 Secrets are never stored: an API key (256 random bits) and a session token are kept as their SHA-256,
 which is enough for values that cannot be guessed; passwords, which can, are hashed with argon2id.
 """
@@ -17,11 +23,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from facesearch.accounts.limits import LoginLimiter
+from facesearch.accounts.limits import FailedSignIns, LoginLimiter
 from facesearch.accounts.roles import ROLES
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
-from facesearch.errors import ConflictError, FacesearchError, LimitedError, NotFoundError
+from facesearch.errors import ConflictError, FacesearchError, ForbiddenError, LimitedError, NotFoundError
 from facesearch.store.schema import ApiKeyRow, UserRow, WebSessionRow
 
 SESSION_HOURS = 8
@@ -48,14 +54,30 @@ class AccountLimited(AccountError, LimitedError):
     """Too many failed attempts for this account just now."""
 
 
+class AccountForbidden(AccountError, ForbiddenError):
+    """Not for this caller: a key for a role its maker does not hold, or made by a key."""
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a person (``kind="user"``) or a program (``kind="key"``), and their role."""
+    """Who is calling: a person (``kind="user"``) or a program (``kind="key"``), and their role; for a key,
+    ``owner`` is the person it belongs to."""
 
     name: str
     role: str
     kind: str
     csrf_token: str | None = None  # for people signed in through the console
+    owner: str | None = None  # for keys: the account that made the key
+
+    @property
+    def actor(self) -> str:
+        """How the audit log and the review records name the caller: ``user:rita``, ``key:ingest``."""
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def person(self) -> str:
+        """The person behind the caller (a key's owner): who counts once, however many credentials."""
+        return self.owner if self.kind == "key" and self.owner else self.name
 
 
 def _sha(text: str) -> str:
@@ -88,17 +110,27 @@ def add_user(sessions: sessionmaker[Session], username: str, password: str, role
                      details={"role": role})
 
 
-def add_api_key(sessions: sessionmaker[Session], name: str, role: str, *, actor: str) -> str:
-    """A new key for a program; returned once, stored only as its hash."""
+def add_api_key(sessions: sessionmaker[Session], name: str, role: str | None = None, *, owner: str) -> str:
+    """A new key for a program of ``owner``'s, with ``owner``'s role (``role``, when given, must be it: no
+    one mints a key for a role they do not hold); returned once, stored only as its hash. Audited as made
+    by ``user:<owner>``."""
     check_name(name)
-    if role not in ROLES:
+    if role is not None and role not in ROLES:
         raise AccountError(name, f"role {role!r} is not one of {', '.join(ROLES)}")
     key = "fs_" + secrets.token_urlsafe(32)
     with sessions.begin() as s:
+        person = s.get(UserRow, owner)
+        if person is None or person.disabled:
+            raise AccountForbidden(name, f"a key belongs to a person: {owner!r} is not an enabled account")
+        if role is not None and role != person.role:
+            raise AccountForbidden(name, f"{owner} is {person.role}: a key acts with its owner's role only, "
+                                         f"not {role}")
         if s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name)) is not None:
             raise AccountConflict(name, "an API key with this name exists already")
-        s.add(ApiKeyRow(name=name, key_sha256=_sha(key), role=role, revoked=False, created_at=datetime.now(UTC)))
-        audit.append(s, actor=actor, action=AuditAction.ACCOUNT_KEY_ADD, subject=f"key:{name}", details={"role": role})
+        s.add(ApiKeyRow(name=name, key_sha256=_sha(key), role=person.role, owner=owner, revoked=False,
+                        created_at=datetime.now(UTC)))
+        audit.append(s, actor=f"user:{owner}", action=AuditAction.ACCOUNT_KEY_ADD, subject=f"key:{name}",
+                     details={"role": person.role, "owner": owner})
     return key
 
 
@@ -124,10 +156,11 @@ class KeyInfo:
     role: str
     revoked: bool
     created_at: datetime
+    owner: str | None = None  # None: a key from before keys had owners, which no longer works
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "role": self.role, "revoked": self.revoked,
-                "created_at": self.created_at.isoformat()}
+                "created_at": self.created_at.isoformat(), "owner": self.owner}
 
 
 def list_users(sessions: sessionmaker[Session]) -> list[UserInfo]:
@@ -138,7 +171,7 @@ def list_users(sessions: sessionmaker[Session]) -> list[UserInfo]:
 
 def list_api_keys(sessions: sessionmaker[Session]) -> list[KeyInfo]:
     with sessions() as s:
-        return [KeyInfo(k.name, k.role, k.revoked, k.created_at)
+        return [KeyInfo(k.name, k.role, k.revoked, k.created_at, k.owner)
                 for k in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.name))]
 
 
@@ -202,13 +235,57 @@ def change_password(sessions: sessionmaker[Session], username: str, current: str
         for row in s.scalars(select(WebSessionRow).where(WebSessionRow.username == username)):
             if row.token_sha256 != kept:
                 s.delete(row)
-        audit.append(s, actor=username, action=AuditAction.ACCOUNT_PASSWORD_CHANGE, subject=f"user:{username}")
+        audit.append(s, actor=f"user:{username}", action=AuditAction.ACCOUNT_PASSWORD_CHANGE,
+                     subject=f"user:{username}")
+
+
+def _key_works(s: Session, row: ApiKeyRow) -> UserRow | None:
+    """The key's owner, when the key may act now: not revoked, its owner enabled and still of its role."""
+    owner = None if row.revoked or row.owner is None else s.get(UserRow, row.owner)
+    return owner if owner is not None and not owner.disabled and owner.role == row.role else None
 
 
 def by_api_key(sessions: sessionmaker[Session], key: str) -> Principal | None:
+    """The key's caller, acting with its owner's role; ``None`` for an unknown or revoked key, or one whose
+    owner is disabled, gone or no longer of the key's role (a key never outlives or outranks its owner)."""
     with sessions() as s:
         row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == _sha(key), ApiKeyRow.revoked.is_(False)))
-        return None if row is None else Principal(row.name, row.role, "key")
+        owner = None if row is None else _key_works(s, row)
+        return None if row is None or owner is None else Principal(row.name, owner.role, "key", owner=owner.username)
+
+
+def resolve_actor(s: Session, actor: str) -> tuple[str, str | None] | None:
+    """The person behind ``actor`` and the role they may act with now (``None`` for the role when the
+    account is disabled or gone, or the key no longer works); ``None`` for an actor that names no account
+    (``system``, a name recorded before actors had kinds): the services' own work, never an interface's."""
+    kind, _, name = actor.partition(":")
+    if kind == "user":
+        user = s.get(UserRow, name)
+        return name, (user.role if user is not None and not user.disabled else None)
+    if kind == "key":
+        row = s.scalar(select(ApiKeyRow).where(ApiKeyRow.name == name))
+        owner = None if row is None else _key_works(s, row)
+        return (row.owner if row is not None and row.owner else actor), (None if owner is None else owner.role)
+    return None
+
+
+def person_of(s: Session, actor: str) -> str:
+    """The person ``actor`` stands for: ``user:rita`` and her keys are ``rita``; a name recorded before
+    actors had kinds is that name; a key without an owner is itself."""
+    found = resolve_actor(s, actor)
+    return actor if found is None else found[0]
+
+
+def authenticate(sessions: sessionmaker[Session], username: str, password: str) -> Principal | None:
+    """The person, for a correct password of an enabled account (``None`` otherwise, audited as a failed
+    sign-in): how the CLI signs in, with no session kept."""
+    role = _password_matches(sessions, username, password)
+    if role is None:
+        with sessions.begin() as s:
+            audit.append(s, actor=username[:100], action=AuditAction.ACCOUNT_SIGN_IN_FAILED,
+                         details={"via": "cli"})
+        return None
+    return Principal(username, role, "user")
 
 
 def _dummy_hash() -> str:
@@ -233,18 +310,24 @@ def _password_matches(sessions: sessionmaker[Session], username: str, password: 
     return role if ok else None
 
 
-def sign_in(sessions: sessionmaker[Session], username: str, password: str) -> tuple[str, Principal] | None:
-    """A new session token for a correct password (``None`` otherwise: which part was wrong is not said)."""
+def sign_in(sessions: sessionmaker[Session], username: str, password: str, *,
+            failures: FailedSignIns | None = None, address: str = "?") -> tuple[str, Principal] | None:
+    """A new session token for a correct password (``None`` otherwise: which part was wrong is not said).
+    ``failures``: a failure from ``address`` goes to the audit log through it, aggregated (servers);
+    without it each failure is one entry."""
     role = _password_matches(sessions, username, password)
     with sessions.begin() as s:
         user = s.get(UserRow, username)
         if role is None or user is None or user.disabled:
-            audit.append(s, actor=username[:100], action=AuditAction.ACCOUNT_SIGN_IN_FAILED)
+            if failures is not None:
+                failures.record(s, username, address)
+            else:
+                audit.append(s, actor=username[:100], action=AuditAction.ACCOUNT_SIGN_IN_FAILED)
             return None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         s.add(WebSessionRow(token_sha256=_sha(token), username=username, csrf_token=csrf,
                             expires_at=datetime.now(UTC) + timedelta(hours=SESSION_HOURS)))
-        audit.append(s, actor=username, action=AuditAction.ACCOUNT_SIGN_IN)
+        audit.append(s, actor=f"user:{username}", action=AuditAction.ACCOUNT_SIGN_IN)
         return token, Principal(username, user.role, "user", csrf)
 
 
@@ -265,4 +348,4 @@ def sign_out(sessions: sessionmaker[Session], token: str) -> None:
         row = s.get(WebSessionRow, _sha(token))
         if row is not None:
             s.delete(row)
-            audit.append(s, actor=row.username, action=AuditAction.ACCOUNT_SIGN_OUT)
+            audit.append(s, actor=f"user:{row.username}", action=AuditAction.ACCOUNT_SIGN_OUT)

@@ -13,12 +13,16 @@ service refused (``bad_input``, ``not_found``, ``conflict``, ``refused``, ``unav
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
@@ -27,9 +31,11 @@ from facesearch.api.body_limit import BodyLimit
 from facesearch.api.console import router as console_router
 from facesearch.api.metrics import ApiMetrics
 from facesearch.api.routes import ROUTERS
+from facesearch.api.slots import StreamSlots, WorkSlots
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
 from facesearch.retention import RetentionSweeper
+from facesearch.store.failures import STORAGE_EXCEPTIONS, as_service_error
 from facesearch.video.jobs import JobRunner
 
 log = logging.getLogger("facesearch.api")
@@ -52,6 +58,8 @@ def create_app(context: Context, *, run_jobs: bool = True) -> FastAPI:
     # One worker for the process: it shares the context's engine (loaded once) and index cache with requests.
     app.state.jobs = JobRunner(context)
     app.state.limiter = LoginLimiter()
+    app.state.work = WorkSlots.from_settings(context.settings)  # face work on uploads, a few at once
+    app.state.streams = StreamSlots.from_settings(context.settings)  # live alert streams, per person and in all
     app.state.metrics = ApiMetrics()  # each app its own registry: tests make several apps in one process
     # Bodies are capped before anything reads them (authentication included); the headers middleware, added
     # last, is the outermost, so refusals carry the security headers too.
@@ -59,6 +67,10 @@ def create_app(context: Context, *, run_jobs: bool = True) -> FastAPI:
     app.middleware("http")(_headers_and_metrics)
     app.add_exception_handler(FacesearchError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    for failure in STORAGE_EXCEPTIONS:  # a full disk 507, a damaged database 503, a name too long 400
+        app.add_exception_handler(failure, _storage_error)
+    app.add_exception_handler(UnicodeError, _not_text)
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(console_router)
@@ -78,13 +90,32 @@ def _lifespan(run_jobs: bool) -> Callable[[FastAPI], AbstractAsyncContextManager
         if run_jobs:
             sweeper.start()  # what the rules say must go goes before the first request, then every few minutes
             jobs.start()  # jobs a killed server left running resume here
+        flusher = asyncio.create_task(_flush_failed_sign_ins(app))
         try:
             yield
         finally:
+            flusher.cancel()
+            await _flush_failed_sign_ins(app, force=True)  # the counted failures reach the log as it stops
             jobs.stop()
             sweeper.stop()
 
     return lifespan
+
+
+async def _flush_failed_sign_ins(app: FastAPI, *, force: bool = False) -> None:
+    """Write each window's summary of failed sign-ins (``accounts.limits.FailedSignIns``) as it ends, even when
+    no further failure comes to write it; with ``force``, once, the current window too."""
+    limiter: LoginLimiter = app.state.limiter
+    failures = limiter.failed_sign_ins
+    while True:
+        if not force:
+            await asyncio.sleep(failures.window_s)
+        try:
+            await asyncio.to_thread(failures.flush, app.state.context.sessions, force=force)
+        except Exception:  # a database away for a moment: the counts wait for the next window
+            log.exception("could not write the summary of failed sign-ins to the audit log")
+        if force:
+            return
 
 
 async def _headers_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -105,7 +136,33 @@ async def _headers_and_metrics(request: Request, call_next: Callable[[Request], 
 
 def _service_error(_request: Request, exc: FacesearchError) -> JSONResponse:
     """A service's refusal: its status comes from the error's kind, never from its wording."""
-    return JSONResponse({"error": str(exc), "kind": exc.kind}, status_code=exc.http_status)
+    headers = None if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
+    return JSONResponse({"error": str(exc), "kind": exc.kind}, status_code=exc.http_status, headers=headers)
+
+
+def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    """A failure of the disk or the database, as the service error it amounts to (one line, never a trace)."""
+    error = as_service_error(exc)
+    if error is None:
+        log.error("%s %s: storage failure", request.method, getattr(request.scope.get("route"), "path", "?"),
+                  exc_info=exc)
+        return JSONResponse({"error": "internal error: storage failure"}, status_code=500)
+    log.warning("%s", error)
+    return _service_error(request, error)
+
+
+def _invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's 422 without the refused input (a body may hold a password, or a megabyte), written with every
+    non-ASCII character escaped: a lone surrogate, which UTF-8 cannot encode, made the default handler fail."""
+    errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+    body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
+
+
+def _not_text(_request: Request, _exc: Exception) -> JSONResponse:
+    """Text that is not Unicode (a lone surrogate, from a JSON escape) that no field check caught."""
+    return JSONResponse({"error": "a text field holds a lone surrogate (\\ud800-\\udfff): not valid Unicode",
+                         "kind": "bad_input"}, status_code=400)
 
 
 def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:

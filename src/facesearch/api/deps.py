@@ -1,8 +1,9 @@
 """What every route depends on, in one place for the API and the console alike: the process's context,
 who is calling, whether their role allows the action, and the CSRF check for sessions.
 
-Programs authenticate with an API key (``Authorization: Bearer``), people with the session cookie that
-signing in sets; a request with a session cookie that changes anything must carry the session's CSRF
+Programs authenticate with an API key (``Authorization: Bearer``; a key acts with its owner's role, and
+never for the actions in ``roles.PERSON_ONLY``, such as review decisions), people with the session cookie
+that signing in sets; a request with a session cookie that changes anything must carry the session's CSRF
 token (the ``X-CSRF-Token`` header for the API, a hidden ``csrf_token`` field for the console's forms).
 """
 
@@ -14,7 +15,7 @@ from fastapi import Depends, HTTPException, Request
 
 from facesearch.accounts import service as accounts
 from facesearch.accounts.limits import LoginLimiter
-from facesearch.accounts.roles import allowed
+from facesearch.accounts.roles import PERSON_ONLY, allowed
 from facesearch.accounts.service import Principal
 from facesearch.context import Context
 from facesearch.video.jobs import JobRunner
@@ -78,6 +79,8 @@ def _role_check(caller: Callable[..., Principal], action: str) -> Callable[[Prin
     def check(who: Annotated[Principal, Depends(caller)]) -> Principal:
         if not allowed(who.role, action):
             raise HTTPException(403, f"role {who.role!r} may not {action}")
+        if who.kind != "user" and action in PERSON_ONLY:
+            raise HTTPException(403, f"an API key may not {action}: sign in with your own account")
         return who
 
     return check

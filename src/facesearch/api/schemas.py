@@ -9,13 +9,14 @@ a rule lives once, whichever interface reaches it.
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from facesearch.accounts.roles import ROLES
 from facesearch.accounts.service import NAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN
 from facesearch.cases.service import PURPOSES, REVIEWERS_MAX, TEXT_MAX, TITLE_MAX, CaseStatus, parse_case_time
 from facesearch.errors import ErrorKind
 from facesearch.review.service import ReviewDecision, SightingStatus
+from facesearch.text import has_surrogate
 from facesearch.video.cameras import CAMERA_ID_PATTERN
 from facesearch.video.jobs import JobStatus
 from facesearch.video.scan_report import FileStatus
@@ -39,7 +40,37 @@ AccountName = Annotated[str, Field(min_length=1, max_length=100, pattern=NAME_PA
 CameraId = Annotated[str, Field(min_length=1, max_length=100, pattern=CAMERA_ID_PATTERN)]
 
 
-class CaseIn(BaseModel):
+def _surrogate_at(value: object, where: str) -> str | None:
+    """The field (``cameras[2]``) of the first lone surrogate in a parsed JSON body, if any."""
+    if isinstance(value, str):
+        return where if has_surrogate(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _surrogate_at(key, where) or _surrogate_at(item, f"{where}.{key}" if where else str(key))
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _surrogate_at(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+class RequestModel(BaseModel):
+    """A request body: a text field holding a lone surrogate (a JSON ``\\ud800`` escape, not Unicode text) is
+    refused (422, naming the field) before any rule or the database sees it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_only(cls, data: Any) -> Any:
+        field = _surrogate_at(data, "")
+        if field is not None:
+            raise ValueError(f"{field or 'body'}: holds a lone surrogate (U+D800-U+DFFF), which is not text")
+        return data
+
+
+class CaseIn(RequestModel):
     title: str = Field(min_length=1, max_length=TITLE_MAX)
     purpose: str = Field(max_length=100)
     valid_until: CaseEnd
@@ -50,60 +81,69 @@ class CaseIn(BaseModel):
     authorising_authority: Text = None
     authorised_by: Text = None
     cameras: list[CameraId] = Field(default_factory=list, max_length=1000)
-    reviewers_required: int = Field(default=2, ge=1, le=REVIEWERS_MAX)
+    reviewers_required: int | None = Field(
+        default=None, ge=1, le=REVIEWERS_MAX,
+        description="Distinct people who must confirm a sighting: at least the installation's minimum "
+                    "(FACESEARCH_MIN_REVIEWERS, default 2), which is also the default; fewer is refused (400)")
 
 
-class AuthoriseIn(BaseModel):
+class AuthoriseIn(RequestModel):
     legal_basis: Text = None
     authorisation_ref: Text = None
     authorising_authority: Text = None
     authorised_by: Text = None
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(RequestModel):
     decision: str = Field(max_length=20)
     note: str | None = Field(default=None, max_length=2000)
 
 
-class CameraIn(BaseModel):
+class CameraIn(RequestModel):
     id: CameraId
     name: str = Field(min_length=1, max_length=300)
     url: str | None = Field(default=None, max_length=2000)
     location: str | None = Field(default=None, max_length=300)
 
 
-class LoginIn(BaseModel):
+class LoginIn(RequestModel):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=PASSWORD_MAX)
 
 
-class PasswordIn(BaseModel):
+class PasswordIn(RequestModel):
     current: str = Field(min_length=1, max_length=PASSWORD_MAX)
     new: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
-class UserIn(BaseModel):
+class UserIn(RequestModel):
     username: AccountName
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     role: str = Field(max_length=20)
 
 
-class KeyIn(BaseModel):
+class KeyIn(RequestModel):
     name: AccountName
-    role: str = Field(max_length=20)
+    role: str | None = Field(default=None, max_length=20,
+                             description="The key's role: its owner's (the caller's), which is also the default; "
+                                         "any other is refused (403)")
 
 
-class ScanIn(BaseModel):
+class AssignIn(RequestModel):
+    username: AccountName
+
+
+class ScanIn(RequestModel):
     case: str = Field(max_length=30)
     paths: list[str] = Field(min_length=1, max_length=1000)
     camera: CameraId | None = None
 
 
-class NameIn(BaseModel):
+class NameIn(RequestModel):
     name: str = Field(min_length=1, max_length=300)
 
 
-class MergeIn(BaseModel):
+class MergeIn(RequestModel):
     others: list[str] = Field(min_length=1, max_length=100)
 
 
@@ -316,6 +356,15 @@ class KeyOut(BaseModel):
     role: Role
     revoked: bool
     created_at: IsoTime
+    owner: str | None = Field(description="The person the key belongs to and acts for (none: a key from before "
+                                           "keys had owners, which no longer works)")
+
+
+class AssignmentOut(BaseModel):
+    username: str
+    role: Role
+    assigned_by: str
+    assigned_at: IsoTime
 
 
 class KeyCreatedOut(BaseModel):
@@ -341,11 +390,22 @@ class AuditEntryOut(BaseModel):
     hash: str
 
 
+class CheckpointRef(BaseModel):
+    size: int = Field(description="Entries the checkpoint covers (0 to size-1).")
+    at: str
+    head: str = Field(description="The hash of entry size-1.")
+
+
 class ChainOut(BaseModel):
     ok: bool
     checked: int
     first_bad_seq: int | None
     reason: str
+    key_id: str | None = Field(default=None, description="The audit key's id (compare it with the one published "
+                               "for this installation).")
+    checkpoints_checked: int = 0
+    latest_checkpoint: CheckpointRef | None = None
+    notes: list[str] = []
 
 
 class PersonOut(BaseModel):

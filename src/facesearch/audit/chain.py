@@ -1,7 +1,12 @@
-"""A hash chain over audit events: any changed, removed or reordered entry breaks it.
+"""A keyed hash chain over audit events: any changed, removed or reordered entry breaks it.
 
-Each event's hash is ``sha256(previous hash + canonical JSON of the event)``. Canonical JSON (sorted
-keys, no spaces, UTF-8) makes the hash independent of how a store happened to serialise the event.
+Each event's hash is ``HMAC-SHA256(audit MAC key, previous hash + canonical JSON of the event)``, the
+event naming the audit key it was written with (``key_id``). Without the key nobody can write an entry
+that verifies, or recompute the chain after an edit. Canonical JSON (sorted keys, no spaces, UTF-8) makes
+the hash independent of how a store happened to serialise the event. Entries written before the chain was
+keyed (no ``key_id``) were hashed with plain SHA-256; they may only come before every keyed entry, and the
+signed checkpoints (``checkpoints``) cover them like the rest.
+
 The chain alone cannot reveal that its newest entries were cut off; callers keep the head (sequence
 number and hash) somewhere else too and pass it to ``verify_chain`` as ``expected_head``.
 
@@ -16,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from facesearch.audit.keys import AuditKey
 
 GENESIS_HASH = "0" * 64
 
@@ -40,10 +47,11 @@ class AuditEvent:
     details: Mapping[str, JsonValue] = field(default_factory=dict)
     prev_hash: str = GENESIS_HASH
     hash: str = ""
+    key_id: str | None = None  # the audit key that keyed this link; None for an entry from before keying
 
     def payload(self) -> dict[str, JsonValue]:
         """What the hash covers: everything but the hash itself."""
-        return {
+        payload: dict[str, JsonValue] = {
             "seq": self.seq,
             "at": self.at,
             "actor": self.actor,
@@ -53,17 +61,32 @@ class AuditEvent:
             "details": dict(self.details),
             "prev_hash": self.prev_hash,
         }
+        if self.key_id is not None:
+            payload["key_id"] = self.key_id
+        return payload
 
     def to_json(self) -> dict[str, JsonValue]:
         """The entry as it is shown and exported: what the hash covers, and the hash."""
         return {**self.payload(), "hash": self.hash}
 
-    def computed_hash(self) -> str:
-        return hashlib.sha256(self.prev_hash.encode() + b"\n" + canonical_json(self.payload())).hexdigest()
+    def leaf_bytes(self) -> bytes:
+        """What the Merkle tree's leaf covers: the whole entry as exported, hash included."""
+        return canonical_json(self.to_json())
+
+    def computed_hash(self, key: AuditKey | None = None) -> str:
+        """The link this entry should carry: keyed with ``key`` (which must be the one it names), or plain
+        SHA-256 for an entry from before keying."""
+        message = self.prev_hash.encode() + b"\n" + canonical_json(self.payload())
+        if self.key_id is None:
+            return hashlib.sha256(message).hexdigest()
+        if key is None or key.key_id != self.key_id:
+            raise ValueError(f"entry {self.seq} was keyed with audit key {self.key_id}; that key is not at hand")
+        return key.mac(message)
 
 
 def next_event(
     head: AuditEvent | None,
+    key: AuditKey,
     *,
     actor: str,
     action: str,
@@ -83,9 +106,10 @@ def next_event(
         subject=subject,
         details=dict(details or {}),
         prev_hash=GENESIS_HASH if head is None else head.hash,
+        key_id=key.key_id,
     )
     canonical_json(draft.payload())  # refuse what cannot be hashed now, not at verification time
-    return AuditEvent(**{**draft.__dict__, "hash": draft.computed_hash()})
+    return AuditEvent(**{**draft.__dict__, "hash": draft.computed_hash(key)})
 
 
 @dataclass(frozen=True)
@@ -101,16 +125,31 @@ class ChainVerification:
         return {"ok": self.ok, "checked": self.checked, "first_bad_seq": self.first_bad_seq, "reason": self.reason}
 
 
-def verify_chain(events: Iterable[AuditEvent], expected_head: tuple[int, str] | None = None) -> ChainVerification:
-    """Check every link in storage order.
+def verify_chain(
+    events: Iterable[AuditEvent], key: AuditKey | None, expected_head: tuple[int, str] | None = None
+) -> ChainVerification:
+    """Check every link in storage order, keyed links with ``key``.
 
     Finds a changed entry (its hash no longer matches its content), a removed or inserted one (sequence
-    numbers not consecutive, or a previous-hash link broken) and reordered ones (both). With
-    ``expected_head=(seq, hash)`` it also finds entries cut from the end.
+    numbers not consecutive, or a previous-hash link broken), reordered ones (both), an entry written with
+    another audit key, and an unkeyed entry after keyed ones (a keyed entry rewritten as an old-style one to
+    recompute its hash without the key). With ``expected_head=(seq, hash)`` it also finds entries cut from
+    the end.
     """
     prev_hash, expected_seq, checked = GENESIS_HASH, 0, 0
     last: AuditEvent | None = None
+    keyed = False
     for event in events:
+        if event.key_id is None and keyed:
+            return ChainVerification(False, checked, event.seq,
+                                     f"entry {event.seq} is unkeyed but follows keyed entries (rewritten without "
+                                     "the audit key)")
+        if event.key_id is not None and (key is None or event.key_id != key.key_id):
+            have = "no audit key" if key is None else f"this installation's audit key is {key.key_id}"
+            return ChainVerification(False, checked, event.seq,
+                                     f"entry {event.seq} was written with audit key {event.key_id}, but {have} "
+                                     "(a log from elsewhere, or a replaced key)")
+        keyed = keyed or event.key_id is not None
         if event.seq != expected_seq:
             return ChainVerification(False, checked, event.seq,
                                      f"entry {event.seq} found where entry {expected_seq} was expected "
@@ -118,7 +157,7 @@ def verify_chain(events: Iterable[AuditEvent], expected_head: tuple[int, str] | 
         if event.prev_hash != prev_hash:
             return ChainVerification(False, checked, event.seq,
                                      f"entry {event.seq} does not link to the entry before it")
-        if event.computed_hash() != event.hash:
+        if event.computed_hash(key) != event.hash:
             return ChainVerification(False, checked, event.seq, f"entry {event.seq} was changed after it was written")
         prev_hash, expected_seq, checked, last = event.hash, expected_seq + 1, checked + 1, event
     if expected_head is not None:

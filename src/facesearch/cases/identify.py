@@ -19,7 +19,7 @@ from facesearch.audit.actions import AuditAction
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
-from facesearch.images import read_file
+from facesearch.images import LoadedImage, read_file
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,13 @@ def identify(
     fpir: float = DEFAULT_FPIR,
     max_candidates: int = 5,
     camera: str | None = None,
+    decoded: LoadedImage | None = None,
 ) -> Identification:
     """Search every face of ``image`` against the watchlist of an active case. ``camera``: where the photo
-    was taken; a case that names cameras is searched on one of them only, and it must be registered."""
+    was taken; a case that names cameras is searched on one of them only, and it must be registered.
+    ``decoded``: ``image`` already decoded (its bytes are still given: the audit entry holds their hash), so
+    that nothing decodes it twice; boxes are reported in the file's own pixels even when it was decoded
+    reduced."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     if engine.calibration is None:
         raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")
@@ -85,12 +89,13 @@ def identify(
                                   refusal_details={"input_sha256": digest}, cache=ctx.index_cache())
     ref, index, names = watchlist.case_ref, watchlist.index, watchlist.names
     threshold, extrapolated, size = watchlist.threshold, watchlist.threshold_extrapolated, watchlist.size
-    faces = engine.analyze(data, source=source)
+    faces = engine.analyze(data if decoded is None else decoded, source=source)
+    scale = 1.0 if decoded is None else decoded.scale
     results: list[FaceResult] = []
     if len(faces):
         for i, ranked in enumerate(index.matches(faces.embeddings, threshold, max_candidates)):
             results.append(FaceResult(
-                [round(float(v), 1) for v in faces.boxes[i]],
+                [round(float(v) / scale, 1) for v in faces.boxes[i]],
                 [Candidate(o, names.get(o, "?"), sc, r + 1, engine.calibration.fmr(sc)[0])
                  for r, (o, sc) in enumerate(ranked)]))
     result = Identification(ref, source, fpir, size, threshold, extrapolated, results)

@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.cases import access
 from facesearch.context import Context
-from facesearch.errors import ConflictError, FacesearchError, NotFoundError, RefusedError
-from facesearch.gallery.service import EnrolmentReport, enrol
+from facesearch.errors import ConflictError, FacesearchError, ForbiddenError, NotFoundError, RefusedError
+from facesearch.gallery.service import EnrolmentReport, IdentitySummary, enrol, find_identities, list_identities
 from facesearch.refs import case_ref, parse_case_ref
+from facesearch.settings import DEFAULT_MIN_REVIEWERS
+from facesearch.store import sealed_text
 from facesearch.store.schema import CameraRow, CaseRow, CaseTargetRow, TemplateRow
 from facesearch.text import require_plain
 
@@ -45,6 +48,15 @@ REQUIRED_FOR_AUTHORISATION = ("legal_basis", "authorisation_ref", "authorised_by
 TITLE_MAX = 300
 TEXT_MAX = 2000  # purpose text and the authorisation fields
 REVIEWERS_MAX = 10
+# Free text that can name who is sought: sealed at rest (``store.sealed_text``) and never written to the
+# audit log, which cannot be sealed after the fact (the entry says which of them were given).
+SEALED_FIELDS = ("title", "purpose_text", "legal_basis")
+
+
+def _for_audit(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` without the sealed free text; ``sealed`` lists those that were given."""
+    shown = {k: v for k, v in fields.items() if k not in SEALED_FIELDS}
+    return shown | {"sealed": sorted(k for k in SEALED_FIELDS if fields.get(k))}
 
 
 class CaseError(FacesearchError):
@@ -61,6 +73,10 @@ class CaseRefused(CaseError, RefusedError):
 
 class CaseConflict(CaseError, ConflictError):
     """The action was done already (the case is closed or expired)."""
+
+
+class CaseNotAssigned(CaseError, ForbiddenError):
+    """Need to know: the searcher is not assigned to the case (``cases.access``)."""
 
 
 class CameraNotRegistered(CaseError, NotFoundError):
@@ -131,23 +147,31 @@ def effective_status(row: CaseRow, now: datetime | None = None) -> CaseStatus:
 
 def to_case(session: Session, row: CaseRow) -> Case:
     targets = list(session.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == row.id)))
-    return Case(case_ref(row.id), row.title, row.purpose, effective_status(row), as_utc(row.valid_from),
+    sealed = {k: sealed_text.get(session, row, k) for k in SEALED_FIELDS}
+    return Case(case_ref(row.id), sealed["title"], row.purpose, effective_status(row), as_utc(row.valid_from),
                 as_utc(row.valid_until),
                 list(row.cameras), row.reviewers_required, sorted(targets),
-                {k: getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")})
+                {k: sealed[k] if k in sealed else getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")})
 
 
-def list_cases(sessions: sessionmaker[Session], newest_first: bool = False) -> list[Case]:
-    """Every case."""
+def list_cases(sessions: sessionmaker[Session], newest_first: bool = False, *, actor: str) -> list[Case]:
+    """The cases ``actor`` may see (``cases.access``: officers and reviewers, those they are assigned to)."""
     order = CaseRow.id.desc() if newest_first else CaseRow.id
     with sessions() as s:
-        return [to_case(s, r) for r in s.scalars(select(CaseRow).order_by(order))]
+        query = select(CaseRow).order_by(order)
+        visible = access.visible_case_ids(s, actor)
+        if visible is not None:
+            query = query.where(CaseRow.id.in_(visible))
+        return [to_case(s, r) for r in s.scalars(query)]
 
 
-def get_case(sessions: sessionmaker[Session], ref: str) -> Case:
-    """The case ``ref`` (``CaseError`` when there is none)."""
+def get_case(sessions: sessionmaker[Session], ref: str, *, actor: str, contents: bool = False) -> Case:
+    """The case ``ref`` (``CaseError`` when there is none), when ``actor`` may see it (with ``contents``:
+    may see what it holds, its sightings and exports)."""
     with sessions() as s:
-        return to_case(s, _row(s, ref))
+        row = _row(s, ref)
+        access.check(s, actor, row.id, contents=contents)
+        return to_case(s, row)
 
 
 def create_case(
@@ -160,11 +184,14 @@ def create_case(
     valid_from: datetime | None = None,
     purpose_text: str | None = None,
     cameras: list[str] | None = None,
-    reviewers_required: int = 2,
+    reviewers_required: int | None = None,
+    min_reviewers: int = DEFAULT_MIN_REVIEWERS,
     max_span: timedelta = timedelta(days=30),
     **authorisation: str | None,
 ) -> Case:
-    """A new case: ``authorised`` when every authorisation field is given, else ``draft``."""
+    """A new case: ``authorised`` when every authorisation field is given, else ``draft``. It needs
+    ``reviewers_required`` distinct people to confirm a sighting: the installation's ``min_reviewers``
+    when not given, never fewer. The officer who creates it is assigned to it."""
     unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
     if unknown:
         raise CaseError(title, f"unknown fields {sorted(unknown)}")
@@ -188,19 +215,27 @@ def create_case(
     if end - start > max_span:
         days = (end - start) / timedelta(days=1)  # not .days: 30 days and 5 hours must not read as "30 days"
         raise CaseError(title, f"validity of {days:.2f} days exceeds the maximum of {max_span.days} days")
-    if not 1 <= reviewers_required <= REVIEWERS_MAX:
-        raise CaseError(title, f"at least one reviewer is required, and at most {REVIEWERS_MAX}")
+    if reviewers_required is None:
+        reviewers_required = min_reviewers
+    if not min_reviewers <= reviewers_required <= REVIEWERS_MAX:
+        raise CaseError("reviewers_required", f"{reviewers_required} is outside {min_reviewers} to {REVIEWERS_MAX}: "
+                        f"this installation requires at least {min_reviewers} distinct reviewers; a case may "
+                        "require more, never fewer")
     complete = all(authorisation.get(f) for f in REQUIRED_FOR_AUTHORISATION)
     with sessions.begin() as s:
-        row = CaseRow(title=title, purpose=purpose, purpose_text=purpose_text, valid_from=start, valid_until=end,
+        row = CaseRow(title="", purpose=purpose, valid_from=start, valid_until=end,
                       cameras=list(cameras or []), reviewers_required=reviewers_required,
                       status=CaseStatus.AUTHORISED if complete else CaseStatus.DRAFT, created_at=datetime.now(UTC),
                       created_by=actor,
-                      **{f: authorisation.get(f) for f in AUTHORISATION_FIELDS})
+                      **{f: authorisation.get(f) for f in AUTHORISATION_FIELDS if f not in SEALED_FIELDS})
+        sealed_text.put(s, row, {"title": title, "purpose_text": purpose_text,
+                                 "legal_basis": authorisation.get("legal_basis")})
         s.add(row)
         s.flush()
+        access.assign_creator(s, row.id, actor)
         case = to_case(s, row)
-        audit.append(s, actor=actor, action=AuditAction.CASE_CREATE, case_id=case.ref, details=case.to_json())
+        audit.append(s, actor=actor, action=AuditAction.CASE_CREATE, case_id=case.ref,
+                     details=_for_audit(case.to_json()))
     return case
 
 
@@ -213,15 +248,20 @@ def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **a
         require_plain(field_name, value)
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
+        access.check(s, actor, row.id)
         if row.status not in (CaseStatus.DRAFT, CaseStatus.AUTHORISED):
             raise CaseRefused(case_ref(row.id), f"is {row.status}; its authorisation can no longer change")
         given = {k: v for k, v in authorisation.items() if v}
         for key, value in given.items():
-            setattr(row, key, value)
-        if all(getattr(row, f) for f in REQUIRED_FOR_AUTHORISATION):
+            if key in SEALED_FIELDS:
+                sealed_text.put(s, row, {key: value})
+            else:
+                setattr(row, key, value)
+        if all(sealed_text.get(s, row, f) if f in SEALED_FIELDS else getattr(row, f)
+               for f in REQUIRED_FOR_AUTHORISATION):
             row.status = CaseStatus.AUTHORISED
         audit.append(s, actor=actor, action=AuditAction.CASE_AUTHORISE, case_id=case_ref(row.id),
-                     details={"fields": given, "status": row.status})
+                     details={"fields": _for_audit(given), "status": row.status})
         return to_case(s, row)
 
 
@@ -229,8 +269,10 @@ def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now:
     moment = as_utc(now or datetime.now(UTC))
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
+        access.check(s, actor, row.id)
         if row.status != CaseStatus.AUTHORISED:
-            missing = [f for f in REQUIRED_FOR_AUTHORISATION if not getattr(row, f)]
+            missing = [f for f in REQUIRED_FOR_AUTHORISATION
+                       if not (sealed_text.get(s, row, f) if f in SEALED_FIELDS else getattr(row, f))]
             why = f"missing {', '.join(missing)}" if row.status == CaseStatus.DRAFT else f"it is {row.status}"
             raise CaseRefused(case_ref(row.id), f"only an authorised case can be activated ({why})")
         if not as_utc(row.valid_from) <= moment <= as_utc(row.valid_until):
@@ -246,6 +288,7 @@ def close_case(sessions: sessionmaker[Session], ref: str, *, actor: str,
     """Close (or expire) a case and delete its targets' templates that no other live case needs."""
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
+        access.check(s, actor, row.id)
         if row.status in ENDED:
             raise CaseConflict(case_ref(row.id), f"already {row.status}")
         row.status, row.ended_at = status, datetime.now(UTC)
@@ -286,7 +329,9 @@ def enrol_into_case(ctx: Context, case: str, name: str, photos: Sequence[Path | 
     """Enrol ``name`` from ``photos`` into the watchlist of ``case`` (not closed or expired), in one
     transaction with the link to the case and the audit entry. ``options`` go to ``gallery.service.enrol``."""
     with ctx.sessions() as s:
-        ref = case_ref(require_open(s, case).id)  # refused before any photo is analysed
+        row = require_open(s, case)  # refused before any photo is analysed
+        access.check(s, actor, row.id, contents=True)
+        ref = case_ref(row.id)
 
     def link(s: Session, identity_id: int) -> str:
         row = require_open(s, ref)  # checked again inside the transaction: it may have closed meanwhile
@@ -305,6 +350,26 @@ def enrol_person(ctx: Context, name: str, photos: Sequence[Path | bytes], *, act
     return _enrol(ctx, name, photos, actor=actor, **options)
 
 
+def list_people(sessions: sessionmaker[Session], *, actor: str, case: str | None = None,
+                name: str | None = None) -> list[IdentitySummary]:
+    """Enrolled people ``actor`` may see (of ``case``'s watchlist, when given; named ``name``, when given): the
+    gallery's own, and those of the cases ``actor`` may see the contents of (``cases.access``)."""
+    case_id = None
+    if case is not None:
+        with sessions() as s:
+            case_id = _row(s, case).id
+            access.check(s, actor, case_id, contents=True)
+    found = list_identities(sessions, case_id) if name is None else find_identities(sessions, name)
+    with sessions() as s:
+        visible = access.visible_case_ids(s, actor, contents=True)
+        links: dict[int, set[int]] = {}
+        for identity_id, linked in s.execute(select(CaseTargetRow.identity_id, CaseTargetRow.case_id)):
+            links.setdefault(identity_id, set()).add(linked)
+    return [p for p in found
+            if (case_id is None or case_id in links.get(p.id, set()))
+            and (visible is None or not links.get(p.id) or links[p.id] & visible)]
+
+
 def _enrol(ctx: Context, name: str, photos: Sequence[Path | bytes], *, actor: str, **options: Any) -> EnrolmentReport:
     return enrol(ctx.engine(), ctx.sessions, ctx.sealer, name, photos, actor=actor, cache=ctx.index_cache(),
                  **options)
@@ -319,13 +384,19 @@ def require_open(s: Session, ref: str) -> CaseRow:
     return row
 
 
-def require_searchable(s: Session, ref: str, now: datetime | None = None, camera: str | None = None) -> CaseRow:
-    """The case, if it may be searched now (and on ``camera``); otherwise ``CaseError`` saying why.
+def require_searchable(s: Session, ref: str, now: datetime | None = None, camera: str | None = None, *,
+                       actor: str) -> CaseRow:
+    """The case, if ``actor`` may search it now (and on ``camera``); otherwise ``CaseError`` saying why.
 
     A case that names cameras is searched on one of them only: a search that names no camera is refused.
-    A camera, when one is named, must be one the case allows and a registered one."""
+    A camera, when one is named, must be one the case allows and a registered one. The searcher must be
+    assigned to the case (``cases.access``)."""
     moment = as_utc(now or datetime.now(UTC))
     row = _row(s, ref)
+    try:
+        access.check(s, actor, row.id, contents=True)
+    except access.CaseForbidden as exc:
+        raise CaseNotAssigned(exc.subject, exc.reason) from None
     if row.status != CaseStatus.ACTIVE:
         raise CaseRefused(case_ref(row.id), f"is {row.status}, not active: searching it is refused")
     if moment > as_utc(row.valid_until):

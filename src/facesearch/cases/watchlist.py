@@ -27,6 +27,7 @@ from facesearch.gallery.service import load_index
 from facesearch.index.cache import IndexCache
 from facesearch.index.gallery_index import GalleryIndex
 from facesearch.refs import RefKind, case_ref, normalise_ref
+from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, IdentityRow
 
@@ -66,12 +67,13 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
         refused: CaseError | None = None
         with sessions() as s:
             try:
-                case = require_searchable(s, ref, camera=camera)
+                case = require_searchable(s, ref, camera=camera, actor=actor)
             except CaseError as exc:
                 refused = exc
             else:
                 targets = set(s.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == case.id)))
-                names = {r.id: r.name for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
+                names = {r.id: sealed_text.get(s, r, "name", sealer)
+                         for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
                 window = (as_utc(case.valid_from), as_utc(case.valid_until))
         if refused is not None:
             _refuse(sessions, ref, refused, camera=camera, actor=actor, refusal_details=refusal_details)
@@ -90,7 +92,7 @@ def check_searchable(sessions: sessionmaker[Session], ref: str, *, camera: str |
     of the refusal when asking. The search checks again when it starts."""
     with sessions() as s:
         try:
-            require_searchable(s, ref, camera=camera)
+            require_searchable(s, ref, camera=camera, actor=actor)
         except CaseError as exc:
             refused = exc
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from facesearch.cli.output import EXIT_PARTIAL, emit_as, emit_json, fail, format_fmr, line, table, warn
-from facesearch.cli.wiring import open_context
+from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
@@ -55,7 +54,8 @@ def create(
     authorised_by: Annotated[str | None, typer.Option(help="Person who authorised it.")] = None,
     valid_from: Annotated[str | None, typer.Option(help="First day (default: now).")] = None,
     cameras: Annotated[str, typer.Option(help="Comma-separated cameras or places allowed (default: any).")] = "",
-    reviewers: Annotated[int, typer.Option(help="Distinct reviewers needed to confirm a sighting.")] = 2,
+    reviewers: Annotated[int | None, typer.Option(help="Distinct people needed to confirm a sighting (default and "
+                                                       "least: FACESEARCH_MIN_REVIEWERS, 2).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a case; with its legal basis, authorisation reference and authoriser it is authorised."""
@@ -65,12 +65,14 @@ def create(
     until = _moment(valid_until, end_of_day=True)
     assert until is not None
     try:
-        sessions = open_context().sessions
-        case = create_case(sessions, title=title, purpose=purpose, purpose_text=purpose_text, valid_until=until,
+        ctx = open_context()
+        who = operator(ctx, "cases.write")
+        case = create_case(ctx.sessions, title=title, purpose=purpose, purpose_text=purpose_text, valid_until=until,
                            valid_from=_moment(valid_from, end_of_day=False),
                            cameras=[c.strip() for c in cameras.split(",") if c.strip()],
                            reviewers_required=reviewers, max_span=timedelta(days=get_settings().max_case_days),
-                           actor=getpass.getuser(), legal_basis=legal_basis, authorisation_ref=authorisation_ref,
+                           min_reviewers=ctx.settings.min_reviewers, actor=who.actor, legal_basis=legal_basis,
+                           authorisation_ref=authorisation_ref,
                            authorising_authority=authorising_authority, authorised_by=authorised_by)
     except FacesearchError as exc:
         fail(str(exc))
@@ -90,7 +92,8 @@ def authorise(
     from facesearch.cases.service import authorise_case
 
     try:
-        result = authorise_case(open_context().sessions, case, actor=getpass.getuser(), legal_basis=legal_basis,
+        ctx = open_context()
+        result = authorise_case(ctx.sessions, case, actor=operator(ctx, "cases.write").actor, legal_basis=legal_basis,
                                 authorisation_ref=authorisation_ref, authorising_authority=authorising_authority,
                                 authorised_by=authorised_by)
     except FacesearchError as exc:
@@ -104,7 +107,8 @@ def activate(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], jso
     from facesearch.cases.service import activate_case
 
     try:
-        result = activate_case(open_context().sessions, case, actor=getpass.getuser())
+        ctx = open_context()
+        result = activate_case(ctx.sessions, case, actor=operator(ctx, "cases.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
     _print_case(result, json_out)
@@ -116,20 +120,63 @@ def close(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_o
     from facesearch.cases.service import close_case
 
     try:
-        result = close_case(open_context().sessions, case, actor=getpass.getuser())
+        ctx = open_context()
+        result = close_case(ctx.sessions, case, actor=operator(ctx, "cases.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
     _print_case(result, json_out)
 
 
+def _print_assignments(ref: str, found: list[Any], json_out: bool) -> None:
+    from facesearch.api.schemas import AssignmentOut
+
+    if json_out:
+        emit_as(list[AssignmentOut], [a.to_json() for a in found])
+        return
+    table(f"assigned to {normalise_ref(ref, RefKind.CASE)}", ["user", "role", "assigned by", "since (UTC)"],
+          [[a.username, a.role, a.assigned_by, f"{a.assigned_at:%Y-%m-%d %H:%M}"] for a in found])
+
+
+@app.command("assign")
+def assign(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")],
+           user: Annotated[str, typer.Argument(help="Officer or reviewer who may now see the case.")],
+           json_out: JsonOpt = False) -> None:
+    """Assign an officer or reviewer to a case (administrators; audited): need to know."""
+    from facesearch.cases.access import assign as assign_person
+
+    try:
+        ctx = open_context()
+        found = assign_person(ctx.sessions, case, user, actor=operator(ctx, "cases.assign").actor)
+    except FacesearchError as exc:
+        fail(str(exc))
+    _print_assignments(case, found, json_out)
+
+
+@app.command("unassign")
+def unassign(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")],
+             user: Annotated[str, typer.Argument(help="Person who no longer sees the case.")],
+             json_out: JsonOpt = False) -> None:
+    """Take a person off a case (administrators; audited): from now on they see nothing of it."""
+    from facesearch.cases.access import unassign as unassign_person
+
+    try:
+        ctx = open_context()
+        found = unassign_person(ctx.sessions, case, user, actor=operator(ctx, "cases.assign").actor)
+    except FacesearchError as exc:
+        fail(str(exc))
+    _print_assignments(case, found, json_out)
+
+
 @app.command("list")
 def list_cases(json_out: JsonOpt = False) -> None:
-    """Every case with its status (a case past its validity shows as expired)."""
+    """The cases you may see, with their status (a case past its validity shows as expired); officers and
+    reviewers see the cases they are assigned to."""
     from facesearch.api.schemas import CaseOut
     from facesearch.cases.service import list_cases as all_cases
 
     try:
-        cases = all_cases(open_context().sessions)  # read only: a case past its validity shows as expired
+        ctx = open_context()  # read only: a case past its validity shows as expired
+        cases = all_cases(ctx.sessions, actor=operator(ctx, "cases.read").actor)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -153,7 +200,7 @@ def enroll(
 
     try:
         ctx = open_context(model)
-        report = enrol_person(ctx, name, photos, actor=getpass.getuser(), case=case, face=face)
+        report = enrol_person(ctx, name, photos, actor=operator(ctx, "identities.enrol").actor, case=case, face=face)
     except FacesearchError as exc:
         fail(str(exc))
     photos_json = [{"source": p.source, "accepted": p.accepted, "reason": p.reason, "similar_to": p.similar_to}
@@ -191,7 +238,8 @@ def identify(
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
     try:
         ctx = open_context(model)
-        result = run_identify(ctx, case, photo, actor=getpass.getuser(), fpir=fpir, camera=camera)
+        result = run_identify(ctx, case, photo, actor=operator(ctx, "search.identify").actor, fpir=fpir,
+                              camera=camera)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -222,7 +270,8 @@ def retention_run(json_out: JsonOpt = False) -> None:
 
     try:
         sessions = open_context().sessions
-        report = run_retention(sessions, actor=getpass.getuser(), retention_days=get_settings().retention_days)
+        # The rules decide, not a person: audited as the system's, like the server's sweeps.
+        report = run_retention(sessions, actor="system", retention_days=get_settings().retention_days)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:

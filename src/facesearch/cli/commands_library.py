@@ -3,14 +3,13 @@ photos on the user's machine, sealed with the same key as everything else."""
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from facesearch.cli.output import EXIT_PARTIAL, CountBar, emit_as, emit_json, fail, line, table, warn
-from facesearch.cli.wiring import open_context
+from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
@@ -20,6 +19,12 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model profile (one
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 PersonArg = Annotated[str, typer.Argument(help="A person's id, as 'library people' shows (P17).")]
 FaceArg = Annotated[str, typer.Argument(help="A face's id, as 'library show' shows (F123).")]
+
+
+def _me(ctx: Any) -> str:
+    """The library's owner as the audit log names them: the account this command signs in as (a person with
+    the library role; ``wiring.operator``), never the operating-system login."""
+    return operator(ctx, "library.write").actor
 
 
 def _thresholds(model: str) -> Any:
@@ -41,7 +46,8 @@ def index(
 
     bar = CountBar("indexing", "photo")
     try:
-        summary = index_library(open_context(model), folder, actor=getpass.getuser(),
+        ctx = open_context(model)
+        summary = index_library(ctx, folder, actor=_me(ctx),
                                 on_total=bar.start, progress=bar.update)
     except FacesearchError as exc:
         fail(str(exc))
@@ -67,13 +73,14 @@ def index(
 @app.command("people")
 def people(
     everyone: Annotated[bool, typer.Option("--all", help="Also people seen in one photo only.")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="Only the people of this name.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """People found in the library, most photos first: id, name, faces, photos, a sample photo."""
     from facesearch.api.schemas import PeopleOut
     from facesearch.library.people import MIN_SHOWN, list_people
 
-    listing = list_people(open_context().sessions, everyone=everyone)
+    listing = list_people(open_context().sessions, everyone=everyone, name=name)
     if json_out:
         emit_as(PeopleOut, listing.to_json())
         return
@@ -109,7 +116,8 @@ def name(person: PersonArg, new_name: Annotated[str, typer.Argument(help="The na
     from facesearch.library.people import name_person
 
     try:
-        name_person(open_context().sessions, person, new_name, actor=getpass.getuser())
+        ctx = open_context()
+        name_person(ctx.sessions, person, new_name, actor=_me(ctx))
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{normalise_ref(person, RefKind.PERSON)} is now {new_name.strip()}")
@@ -122,7 +130,8 @@ def merge(into: PersonArg, others: Annotated[list[str], typer.Argument(help="Peo
     from facesearch.library.people import merge_people
 
     try:
-        moved = merge_people(open_context().sessions, into, others, actor=getpass.getuser())
+        ctx = open_context()
+        moved = merge_people(ctx.sessions, into, others, actor=_me(ctx))
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{moved} faces moved into {normalise_ref(into, RefKind.PERSON)}")
@@ -139,7 +148,7 @@ def split(person: PersonArg, model: ModelOpt = "default") -> None:
     try:
         ctx = open_context()
         attempts = split_attempts(calibration_of(Engine(model)))
-        refs = split_person(ctx, person, attempts, actor=getpass.getuser())
+        refs = split_person(ctx, person, attempts, actor=_me(ctx))
     except FacesearchError as exc:
         fail(str(exc))
     if len(refs) == 1:
@@ -155,7 +164,8 @@ def move(face: FaceArg, person: PersonArg) -> None:
     from facesearch.library.people import move_face
 
     try:
-        move_face(open_context().sessions, face, person, actor=getpass.getuser())
+        ctx = open_context()
+        move_face(ctx.sessions, face, person, actor=_me(ctx))
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{normalise_ref(face, RefKind.FACE)} is now with {normalise_ref(person, RefKind.PERSON)}")
@@ -168,7 +178,7 @@ def not_(face: FaceArg, person: PersonArg, model: ModelOpt = "default") -> None:
 
     try:
         ctx = open_context()
-        went = not_person(ctx, face, person, _thresholds(model), actor=getpass.getuser())
+        went = not_person(ctx, face, person, _thresholds(model), actor=_me(ctx))
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{normalise_ref(face, RefKind.FACE)} is no longer with {normalise_ref(person, RefKind.PERSON)}; now "
@@ -181,7 +191,8 @@ def forget(person: PersonArg) -> None:
     from facesearch.library.people import forget_person
 
     try:
-        done = forget_person(open_context().sessions, person, actor=getpass.getuser())
+        ctx = open_context()
+        done = forget_person(ctx.sessions, person, actor=_me(ctx))
     except FacesearchError as exc:
         fail(str(exc))
     line(f"{done.person} forgotten: {done.faces} faces in {done.photos} photos deleted from the library")

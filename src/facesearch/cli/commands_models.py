@@ -102,6 +102,20 @@ def remove(name: Annotated[str, typer.Argument(help="A registered model's name."
     line(f"removed {name}")
 
 
+def _audit_state(settings: Any, problems: list[str]) -> dict[str, Any] | None:
+    """The audit key's id (what exports are checked against) and where checkpoints go; ``None`` before init."""
+    from facesearch.audit.keys import AuditKeyError, audit_key_present, load_audit_key
+
+    if not audit_key_present(settings.home):
+        return None
+    try:
+        key = load_audit_key(settings.home)
+    except AuditKeyError as exc:
+        problems.append(str(exc))
+        return None
+    return {"key_id": key.key_id, "checkpoints": str(settings.resolved_audit_checkpoints)}
+
+
 def doctor(
     model: Annotated[str, typer.Option("--model", "-m", help="Profile whose models to load.")] = "default",
     json_out: Annotated[bool, typer.Option("--json")] = False,
@@ -159,11 +173,14 @@ def doctor(
     }
     if cal is None:
         report["problems"].append(f"{model}: not calibrated; verify reports no FMR")
+    report["audit"] = _audit_state(settings, report["problems"])
     if json_out:
         emit_json(report)
     else:
         line(f"facesearch {report['facesearch']}  python {report['python']}  onnxruntime {report['onnxruntime']}")
         line(f"data directory: {report['home']}")
+        if report["audit"]:
+            line(f"audit key id: {report['audit']['key_id']}; checkpoints: {report['audit']['checkpoints']}")
         line(f"execution providers available: {', '.join(report['available_providers'])}; "
              f"device asked: {settings.device}")
         for m in report["models"]:

@@ -1,15 +1,17 @@
-"""``review`` and ``export``: people confirm or reject candidate sightings; confirmed ones can leave."""
+"""``review`` and ``export``: people confirm or reject candidate sightings; confirmed ones can leave.
+
+Each command acts as an account (``wiring.operator``); a decision is a person's, signed in with their own
+password, never an API key's or the operating-system login's."""
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from facesearch.cli.output import emit_as, emit_json, fail, format_fmr, line, table
-from facesearch.cli.wiring import open_context
+from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
@@ -27,9 +29,10 @@ def queue(case: Annotated[str, typer.Option(help="Case whose candidates wait for
     from facesearch.video.sightings import list_sightings
 
     try:
-        sessions = open_context().sessions
-        with sessions() as s:
-            waiting = [x for x in list_sightings(s, case) if x.status == "candidate"]
+        ctx = open_context()
+        who = operator(ctx, "sightings.read")
+        with ctx.sessions() as s:
+            waiting = [x for x in list_sightings(s, case, actor=who.actor) if x.status == "candidate"]
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -46,14 +49,16 @@ def _decide(sighting: int, decision: str, note: str | None, json_out: bool) -> N
     from facesearch.review.service import review
 
     try:
-        sessions = open_context().sessions
-        outcome = review(sessions, sighting, reviewer=getpass.getuser(), decision=decision, note=note)
+        ctx = open_context()
+        who = operator(ctx, "sightings.review")
+        outcome = review(ctx.sessions, sighting, reviewer=who.actor, decision=decision, note=note,
+                         min_reviewers=ctx.settings.min_reviewers)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
         emit_as(ReviewOut, outcome.to_json())
     else:
-        line(f"sighting {outcome.sighting_id}: {decision}ed by {getpass.getuser()}; now {outcome.status} "
+        line(f"sighting {outcome.sighting_id}: {decision}ed by {who.name}; now {outcome.status} "
              f"({outcome.confirmations} of {outcome.required} confirmations)")
 
 
@@ -78,7 +83,7 @@ def export(case: Annotated[str, typer.Option(help="Case whose confirmed sighting
 
     try:
         ctx = open_context()
-        summary = export_confirmed(ctx, case, out, actor=getpass.getuser())
+        summary = export_confirmed(ctx, case, out, actor=operator(ctx, "exports.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
     except OSError as exc:

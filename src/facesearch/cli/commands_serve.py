@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 
 from facesearch.cli.output import emit_as, fail, line
-from facesearch.cli.wiring import open_context
+from facesearch.cli.wiring import bootstrap_actor, open_context, operator
 from facesearch.errors import FacesearchError
 
 user_app = typer.Typer(help="People who sign in to the API and console.", no_args_is_help=True)
-key_app = typer.Typer(help="API keys for programs (shown once, stored hashed).", no_args_is_help=True)
+key_app = typer.Typer(help="API keys for programs (shown once, stored hashed); a key is its maker's and acts with "
+                           "their role.", no_args_is_help=True)
 RoleOpt = Annotated[str, typer.Option(help="admin, officer, reviewer, auditor or library (see 'facesearch roles').")]
 
 
@@ -23,12 +24,23 @@ def user_add(
     role: RoleOpt,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
-    """Add a person; the password (12 characters or more) is asked for, or read from stdin."""
-    from facesearch.accounts.service import add_user
+    """Add a person; the password (12 characters or more) is asked for, or read from stdin.
 
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"password for {username}: ")
+    Signed in as an administrator (FACESEARCH_USER); on a new installation, with no enabled administrator
+    yet, the first administrator is added without signing in."""
+    from facesearch.accounts.service import AccountForbidden, add_user
+
     try:
-        add_user(open_context().sessions, username, password, role, actor=getpass.getuser())
+        ctx = open_context()
+        actor = bootstrap_actor(ctx)
+        if actor is None:
+            actor = operator(ctx, "accounts.write").actor
+        elif role != "admin":
+            raise AccountForbidden(username, "this installation has no administrator yet: add one first "
+                                             "('user add NAME --role admin'), then sign in as them")
+        password = (sys.stdin.readline().rstrip("\n") if password_stdin
+                    else getpass.getpass(f"password for {username}: "))
+        add_user(ctx.sessions, username, password, role, actor=actor)
     except FacesearchError as exc:
         fail(str(exc))
     line(f"user {username} added as {role}")
@@ -64,7 +76,8 @@ def _set_disabled(username: str, disabled: bool) -> None:
     from facesearch.accounts.service import set_user_disabled
 
     try:
-        set_user_disabled(open_context().sessions, username, disabled, actor=getpass.getuser())
+        ctx = open_context()
+        set_user_disabled(ctx.sessions, username, disabled, actor=operator(ctx, "accounts.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
     line(f"user {username} {'disabled' if disabled else 'enabled'}")
@@ -81,7 +94,7 @@ def key_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         emit_as(list[KeyOut], [k.to_json() for k in keys])
         return
     for k in keys:
-        line(f"{k.name:<24} {k.role:<9} {'revoked' if k.revoked else 'in use'}")
+        line(f"{k.name:<24} {k.role:<9} {k.owner or '(no owner)':<24} {'revoked' if k.revoked else 'in use'}")
 
 
 @key_app.command("revoke")
@@ -90,7 +103,8 @@ def key_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> 
     from facesearch.accounts.service import revoke_api_key
 
     try:
-        revoke_api_key(open_context().sessions, name, actor=getpass.getuser())
+        ctx = open_context()
+        revoke_api_key(ctx.sessions, name, actor=operator(ctx, "accounts.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
     line(f"API key {name} revoked")
@@ -99,19 +113,23 @@ def key_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> 
 @key_app.command("add")
 def key_add(
     name: Annotated[str, typer.Argument(help="What the key is for.")],
-    role: RoleOpt,
+    role: Annotated[str | None, typer.Option(help="Your own role (the default): a key acts with its maker's "
+                                                  "role, never another.")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Create an API key; it is printed once and stored only as its hash."""
+    """Create an API key of yours (signed in with your password, FACESEARCH_USER); it is printed once and
+    stored only as its hash. It works while your account is enabled and keeps your role."""
     from facesearch.accounts.service import add_api_key
     from facesearch.api.schemas import KeyCreatedOut
 
     try:
-        key = add_api_key(open_context().sessions, name, role, actor=getpass.getuser())
+        ctx = open_context()
+        who = operator(ctx, "apikeys.own")
+        key = add_api_key(ctx.sessions, name, role, owner=who.name)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
-        emit_as(KeyCreatedOut, {"name": name, "role": role, "key": key})
+        emit_as(KeyCreatedOut, {"name": name, "role": who.role, "key": key})
     else:
         line(key)
 
@@ -145,10 +163,12 @@ def serve(
     # Live alert streams stay open: on shutdown, give open connections 5 s, then close them.
     # Forwarded headers are believed only from configured proxies (uvicorn trusts loopback by default, which
     # would let any local client choose the address its failed sign-ins are counted under).
+    # uvicorn's access log is off: it prints each raw request line, query included (``?name=`` of a lookup by
+    # name); the app logs every request itself, by route template (``api.app``).
     proxies = ctx.settings.trusted_proxies
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, timeout_graceful_shutdown=5,
                 log_config=None if log_json else uvicorn.config.LOGGING_CONFIG, proxy_headers=bool(proxies),
-                forwarded_allow_ips=proxies or "")
+                forwarded_allow_ips=proxies or "", access_log=False)
 
 
 assets_app = typer.Typer(help="The web console's script (htmx), fetched once at install time.", no_args_is_help=True)

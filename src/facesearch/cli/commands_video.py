@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +9,7 @@ import typer
 
 from facesearch.cli.commands_cases import _moment
 from facesearch.cli.output import EXIT_PARTIAL, emit_as, emit_json, fail, format_fmr, line, table, warn
-from facesearch.cli.wiring import open_context
+from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
@@ -33,7 +32,7 @@ def camera_add(
     try:
         ctx = open_context()
         camera = add_camera(ctx, camera_id, name=name, url=url, location=location,
-                            actor=getpass.getuser())
+                            actor=operator(ctx, "cameras.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -134,11 +133,12 @@ def scan(
 
     try:
         ctx = open_context(model)
+        who = operator(ctx, "scans.write")
         if camera is not None:
             from facesearch.video.cameras import get_camera
 
             get_camera(ctx, camera)
-        report = run_scan(ctx, paths, case, actor=getpass.getuser(), camera=camera,
+        report = run_scan(ctx, paths, case, actor=who.actor, camera=camera,
                           fps=fps, start=started, target_fpir=fpir,
                           config=SearchConfig(detect_every=detect_every, full_size_every=full_size_every),
                           on_progress=progress.update, on_file=on_file)
@@ -167,9 +167,10 @@ def sightings(
     from facesearch.video.sightings import list_sightings
 
     try:
-        sessions = open_context().sessions
-        with sessions() as s:
-            found = list_sightings(s, case)
+        ctx = open_context()
+        who = operator(ctx, "sightings.read")
+        with ctx.sessions() as s:
+            found = list_sightings(s, case, actor=who.actor)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -226,12 +227,13 @@ def watch(
 
     try:
         ctx = open_context(model)
-        start_up_retention(ctx, actor=getpass.getuser())
+        who = operator(ctx, "scans.write")
+        start_up_retention(ctx, actor="system")
         cam = get_camera(ctx, camera)
         stream = url or cam.url
         if not stream:
             fail(f"{camera}: the camera has no stream URL (camera add --url, or --url)")
-        report = run_watch(ctx, case, camera, stream, actor=getpass.getuser(), stop=stop,
+        report = run_watch(ctx, case, camera, stream, actor=who.actor, stop=stop,
                            fps=fps, target_fpir=fpir, max_failures=give_up_after,
                            on_event=on_event)
     except FacesearchError as exc:
@@ -253,7 +255,7 @@ def report(
 
     try:
         ctx = open_context()
-        summary = write_report(ctx, case, out, actor=getpass.getuser())
+        summary = write_report(ctx, case, out, actor=operator(ctx, "exports.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
     except OSError as exc:

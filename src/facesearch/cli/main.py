@@ -22,6 +22,7 @@ from facesearch.cli import (
 )
 from facesearch.cli.output import EXIT_ERROR, EXIT_NO, EXIT_OK, emit_json, fail, format_fmr, line
 from facesearch.errors import FacesearchError
+from facesearch.store.failures import STORAGE_EXCEPTIONS, as_service_error
 
 app = typer.Typer(
     name="facesearch",
@@ -112,5 +113,15 @@ def run() -> None:
     """The console entry point: any facesearch error that escapes a command still ends as one line."""
     try:
         app(prog_name="facesearch")
+        return
     except FacesearchError as exc:
-        fail(str(exc), EXIT_ERROR)
+        message = str(exc)
+    except STORAGE_EXCEPTIONS as exc:  # a full disk, a damaged database: one line, not a traceback
+        error = as_service_error(exc)
+        if error is None:
+            raise
+        message = str(error)
+    try:
+        fail(message, EXIT_ERROR)
+    except typer.Exit as ended:  # outside the app, nothing turns typer's exit into the process's
+        raise SystemExit(ended.exit_code) from None

@@ -26,6 +26,7 @@ from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_
 from facesearch.images import read_file, to_jpeg
 from facesearch.index.cache import IndexCache
 from facesearch.index.gallery_index import GalleryIndex, fingerprint
+from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseTargetRow, EnrolmentPhotoRow, IdentityRow, TemplateRow
 from facesearch.text import require_plain
@@ -74,9 +75,22 @@ def list_identities(sessions: sessionmaker[Session], case_id: int | None = None)
         query = query.join(CaseTargetRow, CaseTargetRow.identity_id == IdentityRow.id).where(
             CaseTargetRow.case_id == case_id)
     with sessions() as s:
-        return [IdentitySummary(r.id, r.name, int(n), r.created_by,
-                                r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC))
-                for r, n in s.execute(query)]
+        return [_summary(s, r, n) for r, n in s.execute(query)]
+
+
+def _summary(s: Session, r: IdentityRow, templates: int) -> IdentitySummary:
+    return IdentitySummary(r.id, sealed_text.get(s, r, "name"), int(templates), r.created_by,
+                           r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC))
+
+
+def find_identities(sessions: sessionmaker[Session], name: str) -> list[IdentitySummary]:
+    """Enrolled people named ``name`` (compared case-folded, spaces collapsed), oldest first: found through
+    the names' keyed blind index, never by reading every name."""
+    query = (select(IdentityRow, func.count(TemplateRow.id)).outerjoin(TemplateRow)
+             .group_by(IdentityRow.id).order_by(IdentityRow.id))
+    with sessions() as s:
+        rows = s.execute(query.where(sealed_text.index_matches(s, IdentityRow, name))).all()
+        return [_summary(s, r, n) for r, n in rows if sealed_text.name_is(s, r, name)]
 
 
 def template_purpose(identity_id: int, source_sha256: str, profile: str) -> str:
@@ -161,18 +175,20 @@ def enrol(
         # 1e-3 whatever the gallery's size (FPIR ~= N x FMR), as identification does.
         people = max(len(set(index.identity_ids.tolist())), 1)
         threshold = engine.calibration.threshold_for_fmr(1e-3 / people)[0]
-    similar = _similar(index, np.stack([v for _, v, _, _ in accepted]), threshold, sessions)
+    similar = _similar(index, np.stack([v for _, v, _, _ in accepted]), threshold, sessions, sealer)
     k = 0
     for j, o in enumerate(outcomes):
         if o.accepted:
             if similar[k]:
                 outcomes[j] = PhotoOutcome(o.source, True, "", similar[k])
-                log.warning("%s: already matches %s", o.source, similar[k])
+                # Ids only: a log is no place for the names of people who are sought.
+                log.warning("photo %d already matches identities %s", j + 1, [x["identity_id"] for x in similar[k]])
             k += 1
 
     now = datetime.now(UTC)
     with sessions.begin() as s:
-        identity = IdentityRow(name=name, reference=reference or {}, created_at=now, created_by=actor)
+        identity = IdentityRow(name="", reference={}, created_at=now, created_by=actor)
+        sealed_text.put(s, identity, {"name": name, "reference": reference or {}}, sealer)  # bound to the row
         s.add(identity)
         s.flush()
         case_ref = None if link is None else link(s, identity.id)
@@ -187,10 +203,13 @@ def enrol(
             s.add(EnrolmentPhotoRow(template_id=row.id, sealed=sealer.seal(shown, photo_purpose(row.id))))
         audit.append(s, actor=actor, action=AuditAction.IDENTITY_ENROL, case_id=case_ref,
                      subject=f"identity:{identity.id}",
-                     details={"name": name, "profile": engine.profile,
+                     details={"profile": engine.profile,  # no name: the log cannot be sealed, only its rows
                               "photos_sha256": [d for d, _, _, _ in accepted],
-                              "refused": [{"source": o.source, "reason": o.reason} for o in outcomes if not o.accepted],
-                              "similar_to": [x for o in outcomes for x in o.similar_to]})
+                              # photos by number: a file's name may be the person's
+                              "refused": [{"photo": i + 1, "reason": o.reason}
+                                          for i, o in enumerate(outcomes) if not o.accepted],
+                              "similar_to": [{"identity_id": x["identity_id"], "score": x["score"]}
+                                             for o in outcomes for x in o.similar_to]})
         identity_id = identity.id
         new_ids = np.array([r.id for r in new_rows], np.int64)
     if cache is not None:
@@ -203,13 +222,14 @@ def enrol(
 
 
 def _similar(index: GalleryIndex, vectors: NDArray[np.float32], threshold: float | None,
-             sessions: sessionmaker[Session]) -> list[list[dict[str, object]]]:
+             sessions: sessionmaker[Session], sealer: Sealer) -> list[list[dict[str, object]]]:
     if threshold is None or len(index) == 0:
         return [[] for _ in vectors]
     hits = index.matches(vectors, threshold, 5)
     with sessions() as s:
         wanted = {i for row in hits for i, _ in row}
-        names = {r.id: r.name for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(wanted)))}
+        names = {r.id: sealed_text.get(s, r, "name", sealer)
+                 for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(wanted)))}
     return [[{"identity_id": i, "name": names.get(i, "?"), "score": round(v, 4)} for i, v in row] for row in hits]
 
 

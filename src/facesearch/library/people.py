@@ -29,6 +29,7 @@ from facesearch.library.records import (
     set_people,
 )
 from facesearch.refs import face_ref, person_ref
+from facesearch.store import sealed_text
 from facesearch.store.schema import LibraryFaceRow, LibraryPersonRow, LibraryPhotoRow, LibraryRejectionRow
 from facesearch.text import require_plain
 
@@ -99,11 +100,18 @@ def _sample_rank(face: LibraryFaceRow | LibraryFace) -> tuple[bool, float]:
     return face.clusterable, face.face_size
 
 
-def list_people(sessions: sessionmaker[Session], *, everyone: bool = False) -> PeopleList:
-    """People, largest first (named people always listed); the sample is each one's largest sharp face."""
+def list_people(sessions: sessionmaker[Session], *, everyone: bool = False, name: str | None = None) -> PeopleList:
+    """People, largest first (named people always listed); the sample is each one's largest sharp face.
+
+    With ``name``, only the people of that name (compared case-folded, spaces collapsed), found through the
+    names' keyed blind index rather than by opening every name."""
     with sessions() as s:
         rows = list(s.execute(_faces_query().where(LibraryFaceRow.person_id.is_not(None))))
-        names = {p.id: p.name for p in s.scalars(select(LibraryPersonRow))}
+        people_rows = select(LibraryPersonRow)
+        if name is not None:
+            people_rows = people_rows.where(sealed_text.index_matches(s, LibraryPersonRow, name))
+        names = {p.id: sealed_text.get(s, p, "name") for p in s.scalars(people_rows)
+                 if name is None or sealed_text.name_is(s, p, name)}
         unsorted = s.scalar(select(func.count()).select_from(LibraryFaceRow).where(
             LibraryFaceRow.person_id.is_(None))) or 0
     members: dict[int, list[tuple[LibraryFaceRow, str]]] = defaultdict(list)
@@ -111,13 +119,13 @@ def list_people(sessions: sessionmaker[Session], *, everyone: bool = False) -> P
         if face.person_id is not None:
             members[face.person_id].append((face, path))
     people, hidden = [], 0
-    for pid, name in names.items():
+    for pid, shown in names.items():
         faces = members.get(pid, [])
-        if not everyone and name is None and len(faces) < MIN_SHOWN:
+        if not everyone and shown is None and len(faces) < MIN_SHOWN:
             hidden += 1
             continue
         best = max(faces, key=lambda fp: _sample_rank(fp[0]), default=None)
-        people.append(PersonSummary(pid, name, len(faces), len({f.photo_id for f, _ in faces}),
+        people.append(PersonSummary(pid, shown, len(faces), len({f.photo_id for f, _ in faces}),
                                     None if best is None else best[0].id, None if best is None else best[1]))
     people.sort(key=lambda p: (-p.faces, p.id))
     return PeopleList(people, hidden, unsorted)
@@ -128,7 +136,7 @@ def person_faces(sessions: sessionmaker[Session], ref: str) -> tuple[PersonSumma
     with sessions() as s:
         person = person_row(s, ref)
         faces = [_face(f, path) for f, path in s.execute(_faces_query().where(LibraryFaceRow.person_id == person.id))]
-        name = person.name
+        name = sealed_text.get(s, person, "name")
     best = max(faces, key=_sample_rank, default=None)
     summary = PersonSummary(person.id, name, len(faces), len({f.path for f in faces}),
                             None if best is None else best.id, None if best is None else best.path)
@@ -142,7 +150,7 @@ def name_person(sessions: sessionmaker[Session], ref: str, name: str, *, actor: 
     require_plain("name", name)
     with sessions.begin() as s:
         person = person_row(s, ref)
-        person.name = name
+        sealed_text.put(s, person, {"name": name})  # sealed, with its blind index
         audit.append(s, actor=actor, action=AuditAction.LIBRARY_PERSON_NAME, subject=person_ref(person.id))
 
 
@@ -160,8 +168,8 @@ def merge_people(sessions: sessionmaker[Session], into: str, others: list[str], 
             raise LibraryError(into, "cannot merge a person into themselves")
         moved = 0
         for source in sources:
-            if target.name is None and source.name is not None:
-                target.name = source.name
+            if sealed_text.get(s, target, "name") is None and sealed_text.get(s, source, "name") is not None:
+                sealed_text.put(s, target, {"name": sealed_text.get(s, source, "name")})
             faces = list(s.scalars(select(LibraryFaceRow.id).where(LibraryFaceRow.person_id == source.id)))
             set_people(s, dict.fromkeys(faces, target.id))
             for face_id, in s.execute(select(LibraryRejectionRow.face_id).where(

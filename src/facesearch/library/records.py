@@ -101,6 +101,7 @@ def drop_empty_people(s: Session) -> int:
     on a drive that is not mounted right now)."""
     with_faces = select(LibraryFaceRow.person_id).where(LibraryFaceRow.person_id.is_not(None)).distinct()
     result = s.execute(delete(LibraryPersonRow).where(LibraryPersonRow.name.is_(None),
+                                                      LibraryPersonRow.name_sealed.is_(None),  # named: sealed
                                                       LibraryPersonRow.id.not_in(with_faces)))
     return int(getattr(result, "rowcount", 0) or 0)
 

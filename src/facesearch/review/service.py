@@ -1,7 +1,8 @@
 """Review: a candidate sighting becomes a confirmed one only when enough people agree.
 
-Confirmation takes the number of distinct reviewers the case requires (default 2, the "four eyes" of
-the EU AI Act, Art. 14(5)), none of whom enrolled the person; a single rejection closes the sighting
+Confirmation takes the number of distinct people the case requires (at least the installation's minimum,
+default 2, the "four eyes" of the EU AI Act, Art. 14(5)), none of whom enrolled the person, each signed in
+with their own account; a single rejection closes the sighting
 as rejected. Each decision is audited in the same transaction with who made it, when, and what they
 were shown (the evidence's hashes), and nothing is ever done automatically on a match.
 """
@@ -16,10 +17,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from facesearch.accounts.service import person_of
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
-from facesearch.errors import ConflictError, FacesearchError, NotFoundError, RefusedError
+from facesearch.cases import access
+from facesearch.errors import ConflictError, FacesearchError, ForbiddenError, NotFoundError, RefusedError
 from facesearch.refs import case_ref
+from facesearch.settings import DEFAULT_MIN_REVIEWERS
+from facesearch.store import sealed_text
 from facesearch.store.schema import CaseRow, EvidenceRow, IdentityRow, ReviewRow, SightingRow, TemplateRow
 
 
@@ -49,6 +54,10 @@ class ReviewConflict(ReviewError, ConflictError):
     """Decided already: the sighting, or this reviewer's part in it."""
 
 
+class ReviewForbidden(ReviewError, ForbiddenError):
+    """Not a person signed in with their own account (an API key), or an account that may no longer act."""
+
+
 class ReviewRefused(ReviewError, RefusedError):
     """The rules forbid this reviewer's decision (they enrolled the person)."""
 
@@ -67,11 +76,20 @@ class ReviewOutcome:
 
 
 def review(sessions: sessionmaker[Session], sighting_id: int, *, reviewer: str, decision: str,
-           note: str | None = None) -> ReviewOutcome:
-    """Record ``reviewer``'s ``decision`` ("confirm" or "reject") on a candidate sighting."""
+           note: str | None = None, min_reviewers: int = DEFAULT_MIN_REVIEWERS) -> ReviewOutcome:
+    """Record ``reviewer``'s ``decision`` ("confirm" or "reject") on a candidate sighting.
+
+    ``reviewer`` is the actor (``user:rita``): a person signed in with their own account, never an API
+    key, assigned to the sighting's case. People are counted, not credentials (``accounts.person_of``):
+    nobody confirms twice, and nobody reviews a person they enrolled, through any credential of theirs.
+    Confirmation takes the case's number of reviewers, and never fewer than the installation's
+    ``min_reviewers`` (which binds cases made before it was raised too)."""
     subject = f"sighting {sighting_id}"
     if decision not in DECISIONS:
         raise ReviewError(subject, f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+    if reviewer.startswith("key:"):
+        raise ReviewForbidden(subject, f"{reviewer} is an API key: only a person signed in with their own account "
+                                       "may confirm or reject")
     with sessions.begin() as s:
         row = s.get(SightingRow, sighting_id, with_for_update=True)
         if row is None:
@@ -81,29 +99,34 @@ def review(sessions: sessionmaker[Session], sighting_id: int, *, reviewer: str, 
         case = s.get(CaseRow, row.case_id)
         identity = s.get(IdentityRow, row.identity_id)
         assert case is not None and identity is not None
-        if reviewer == identity.created_by:
-            raise ReviewRefused(subject, f"{reviewer} enrolled {identity.name}, so cannot review their sightings")
-        if s.scalar(select(ReviewRow.id).where(ReviewRow.sighting_id == sighting_id,
-                                               ReviewRow.reviewer == reviewer)) is not None:
-            raise ReviewConflict(subject, f"{reviewer} has reviewed it already; another reviewer must")
+        access.check(s, reviewer, row.case_id, contents=True)  # a disabled account, or one not assigned: refused
+        person = person_of(s, reviewer)
+        if person == person_of(s, identity.created_by):
+            raise ReviewRefused(subject, f"{person} enrolled identity {identity.id}, so cannot review its sightings")
+        earlier = list(s.scalars(select(ReviewRow).where(ReviewRow.sighting_id == sighting_id)))
+        if any(person_of(s, r.reviewer) == person for r in earlier):
+            raise ReviewConflict(subject, f"{person} has reviewed it already; another person must")
         seen = {"evidence_sha256": {e.kind: e.sha256 for e in s.scalars(
                     select(EvidenceRow).where(EvidenceRow.sighting_id == sighting_id))},
                 "enrolment_photos": int(s.scalar(select(func.count()).select_from(TemplateRow)
                                                  .where(TemplateRow.identity_id == row.identity_id)) or 0),
                 "score": round(row.score, 6), "fmr": float(f"{row.fmr:.3g}")}
-        s.add(ReviewRow(sighting_id=sighting_id, reviewer=reviewer, decision=decision, note=note, seen=seen,
-                        at=datetime.now(UTC)))
+        review_row = ReviewRow(sighting_id=sighting_id, reviewer=reviewer, decision=decision, seen=seen,
+                               at=datetime.now(UTC))
+        sealed_text.put(s, review_row, {"note": note})  # a note may name the person: sealed, like names
+        s.add(review_row)
         s.flush()
-        confirmations = int(s.scalar(select(func.count()).select_from(ReviewRow).where(
-            ReviewRow.sighting_id == sighting_id, ReviewRow.decision == ReviewDecision.CONFIRM)) or 0)
+        confirmations = len({person_of(s, r.reviewer) for r in [*earlier, review_row]
+                             if r.decision == ReviewDecision.CONFIRM})
+        required = max(case.reviewers_required, min_reviewers)
         if decision == ReviewDecision.REJECT:
             row.status = SightingStatus.REJECTED
-        elif confirmations >= case.reviewers_required:
+        elif confirmations >= required:
             row.status = SightingStatus.CONFIRMED
-        outcome = ReviewOutcome(sighting_id, decision, row.status, confirmations, case.reviewers_required)
+        outcome = ReviewOutcome(sighting_id, decision, row.status, confirmations, required)
         action = AuditAction.SIGHTING_CONFIRM if decision == ReviewDecision.CONFIRM else AuditAction.SIGHTING_REJECT
         audit.append(s, actor=reviewer, action=action, case_id=case_ref(row.case_id),
-                     subject=f"sighting:{sighting_id}", details={**outcome.to_json(), "note": note, "seen": seen,
+                     subject=f"sighting:{sighting_id}", details={**outcome.to_json(), "noted": bool(note), "seen": seen,
                                                                  "identity_id": row.identity_id})
     return outcome
 
@@ -117,5 +140,6 @@ class ReviewRecord:
 
 
 def reviews_of(s: Session, sighting_id: int) -> list[ReviewRecord]:
-    return [ReviewRecord(r.reviewer, r.decision, r.note, r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC))
+    return [ReviewRecord(r.reviewer, r.decision, sealed_text.get(s, r, "note"),
+                         r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC))
             for r in s.scalars(select(ReviewRow).where(ReviewRow.sighting_id == sighting_id).order_by(ReviewRow.id))]

@@ -62,6 +62,9 @@ def _private_sidecars(database: Path) -> Any:
     return hook
 
 
+_new_files: set[Path] = set()  # database files this process made (empty until the schema is written)
+
+
 def _private_sqlite_file(url: str) -> Path | None:
     """The SQLite file ``url`` names, made (empty: SQLite reads that as a new database) or tightened to mode
     0600 before SQLite opens it, in a data directory made 0700; ``None`` for an in-memory database."""
@@ -69,6 +72,11 @@ def _private_sqlite_file(url: str) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     path = Path(database)
+    if path.is_file() and path.stat().st_size == 0 and path not in _new_files:
+        # SQLite would take an empty file for a new database and facesearch would set up a new installation
+        # in it: an installation whose database was truncated or replaced must say so instead.
+        raise DatabaseProblem(str(path), "the database file exists but is empty (truncated or replaced?); restore "
+                              "it from a backup, or move it away to start a new installation")
     try:
         private_dir(path.parent)
         if path.exists():
@@ -79,6 +87,7 @@ def _private_sqlite_file(url: str) -> Path | None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.fchmod(fd, 0o600)  # the umask may have taken bits away from 0600 (it never adds any)
             os.close(fd)
+            _new_files.add(path)
     except OSError as exc:  # a folder that cannot be made or written: SQLite says so as it opens (one line)
         log.debug("%s: cannot prepare the database file (%s)", path, exc)
     return path

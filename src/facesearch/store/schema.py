@@ -27,6 +27,7 @@ class AuditEventRow(Base):
     details: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(64))  # the audit key of the link; None before keying
 
 
 class AuditHeadRow(Base):
@@ -40,10 +41,15 @@ class AuditHeadRow(Base):
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
     updated: Mapped[object] = mapped_column(DateTime(timezone=True), nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
+    frontier: Mapped[list[str | None] | None] = mapped_column(JSON)  # the Merkle tree's right edge, by level
+    key_id: Mapped[str | None] = mapped_column(String(64))  # the audit key the newest entries were written with
 
 
 class IdentityRow(Base):
-    """A person enrolled in the gallery. Reference fields are free-form (case file numbers, notes)."""
+    """A person enrolled in the gallery. Reference fields are free-form (case file numbers, notes).
+
+    The name and reference are sealed (``store.sealed_text``): ``name`` holds ``""`` and ``reference`` ``{}``
+    once sealed; ``name_index`` is the name's keyed blind index, for lookups by name."""
 
     __tablename__ = "identities"
 
@@ -52,6 +58,9 @@ class IdentityRow(Base):
     reference: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reference_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_index: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class TemplateRow(Base):
@@ -73,7 +82,8 @@ class TemplateRow(Base):
 
 class CaseRow(Base):
     """An authorised, time-limited search for named people. ``status``: draft, authorised, active,
-    closed or expired."""
+    closed or expired. The title, purpose text and legal basis can name who is sought: they are sealed
+    (``store.sealed_text``), their plaintext columns blank."""
 
     __tablename__ = "cases"
 
@@ -93,6 +103,9 @@ class CaseRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    title_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    purpose_text_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    legal_basis_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class CaseTargetRow(Base):
@@ -186,9 +199,10 @@ class ReviewRow(Base):
                                              index=True)
     reviewer: Mapped[str] = mapped_column(String(200), nullable=False)
     decision: Mapped[str] = mapped_column(String(20), nullable=False)  # "confirm" or "reject"
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # sealed in ``note_sealed`` (it may name the person)
     seen: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class EnrolmentPhotoRow(Base):
@@ -224,6 +238,21 @@ class ApiKeyRow(Base):
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     revoked: Mapped[bool] = mapped_column(nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The person the key belongs to; it acts with their role while they hold it (none: a key from before
+    # keys had owners, which no longer works).
+    owner: Mapped[str | None] = mapped_column(String(100))
+
+
+class CaseAssignmentRow(Base):
+    """Need to know: an officer or reviewer assigned to a case (by an administrator, or as its creator)."""
+
+    __tablename__ = "case_assignments"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
+    assigned_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class WebSessionRow(Base):
@@ -273,13 +302,16 @@ class LibraryPhotoRow(Base):
 
 
 class LibraryPersonRow(Base):
-    """A person of the library: a cluster of faces, named or not (shown as ``P<id>``)."""
+    """A person of the library: a cluster of faces, named or not (shown as ``P<id>``). A name is sealed in
+    ``name_sealed`` (``name`` stays ``NULL``), with its blind index in ``name_index``."""
 
     __tablename__ = "library_people"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_index: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class LibraryFaceRow(Base):

@@ -79,10 +79,10 @@ def timeline_svg(sightings: list[Sighting]) -> str:
 
 def write_report(ctx: Context, case_ref: str, out: Path, *, actor: str) -> ReportSummary:
     sessions, sealer = ctx.sessions, ctx.sealer
-    case = get_case(sessions, case_ref)
+    case = get_case(sessions, case_ref, actor=actor, contents=True)  # need to know: assigned people only
     with sessions() as s:
-        sightings = list_sightings(s, case_ref)
-        evidence = {x.id: open_evidence(s, sealer, x.id) for x in sightings}
+        sightings = list_sightings(s, case_ref, actor=actor)
+        evidence = {x.id: open_evidence(s, sealer, x.id, actor=actor) for x in sightings}
     people: dict[str, list[Sighting]] = defaultdict(list)
     for x in sightings:
         people[x.name].append(x)

@@ -22,9 +22,10 @@ from sqlalchemy import select, update
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.cases import access
 from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
-from facesearch.refs import RefKind, normalise_ref
+from facesearch.refs import RefKind, case_ref, normalise_ref, parse_case_ref
 from facesearch.store.schema import JobRow
 
 log = logging.getLogger(__name__)
@@ -109,16 +110,23 @@ class JobRunner:
         self._wake.set()
         return job
 
-    def get(self, job_id: int) -> Job:
+    def get(self, job_id: int, *, actor: str) -> Job:
+        """Job ``job_id``, when ``actor`` may see its case's contents (``cases.access``)."""
         with self.sessions() as s:
             row = s.get(JobRow, job_id)
             if row is None:
                 raise JobNotFound(f"job {job_id}", "no such job")
+            access.check(s, actor, parse_case_ref(row.case_id), contents=True)
             return _job(row)
 
-    def list(self) -> list[Job]:
+    def list(self, *, actor: str) -> list[Job]:
+        """The newest jobs of the cases ``actor`` may see the contents of."""
         with self.sessions() as s:
-            return [_job(r) for r in s.scalars(select(JobRow).order_by(JobRow.id.desc()).limit(200))]
+            query = select(JobRow).order_by(JobRow.id.desc()).limit(200)
+            visible = access.visible_case_ids(s, actor, contents=True)
+            if visible is not None:
+                query = query.where(JobRow.case_id.in_([case_ref(i) for i in visible]))
+            return [_job(r) for r in s.scalars(query)]
 
     def counts(self) -> dict[str, int]:
         """Jobs by status."""
@@ -133,6 +141,7 @@ class JobRunner:
             row = s.get(JobRow, job_id, with_for_update=True)
             if row is None:
                 raise JobNotFound(f"job {job_id}", "no such job")
+            access.check(s, actor, parse_case_ref(row.case_id), contents=True)
             if row.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
                 raise JobConflict(f"job {job_id}", f"is already {row.status}")
             if row.status == JobStatus.QUEUED:
@@ -159,7 +168,7 @@ class JobRunner:
     def _run(self, job_id: int) -> None:
         from facesearch.video.scan import scan
 
-        job = self.get(job_id)
+        job = self.get(job_id, actor="system")  # the worker; the scan itself runs as the job's submitter
         self._set(job_id, status=JobStatus.RUNNING)
         last = 0.0
         files_done: list[dict[str, Any]] = []

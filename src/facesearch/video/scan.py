@@ -106,7 +106,7 @@ def scan(ctx: Context, paths: Sequence[Path], case_ref: str, *,
             break
         with sessions() as s:
             try:
-                require_searchable(s, ref, camera=camera)
+                require_searchable(s, ref, camera=camera, actor=actor)
             except CaseError as exc:
                 report.stopped = exc.reason
                 break

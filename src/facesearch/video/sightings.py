@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.cases import access
 from facesearch.cases.service import as_utc
 from facesearch.images import to_jpeg as jpeg
 from facesearch.refs import case_ref, parse_case_ref
+from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
 from facesearch.video.evidence import redact_frame, sha256
@@ -96,15 +98,28 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
     return ids
 
 
-def list_sightings(s: Session, case: str) -> list[Sighting]:
-    rows = s.execute(select(SightingRow, IdentityRow.name).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
+def list_sightings(s: Session, case: str, *, actor: str) -> list[Sighting]:
+    """The sightings of ``case``, when ``actor`` may see them (``cases.access``: assigned to the case)."""
+    access.check(s, actor, parse_case_ref(case), contents=True)
+    rows = s.execute(select(SightingRow, IdentityRow).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
                      .where(SightingRow.case_id == parse_case_ref(case))
                      .order_by(SightingRow.source, SightingRow.start_s, SightingRow.id)).all()
-    return [_to_sighting(r, name) for r, name in rows]
+    return _to_sightings(s, rows)
 
 
 def _aware(t: datetime | None) -> datetime | None:
     return None if t is None else as_utc(t)
+
+
+def _to_sightings(s: Session, rows: Sequence[Any]) -> list[Sighting]:
+    """Sightings with their people's names, each name opened once."""
+    names: dict[int, str] = {}
+    out = []
+    for r, identity in rows:
+        if identity.id not in names:
+            names[identity.id] = sealed_text.get(s, identity, "name")
+        out.append(_to_sighting(r, names[identity.id]))
+    return out
 
 
 def _to_sighting(r: SightingRow, name: str) -> Sighting:
@@ -112,9 +127,14 @@ def _to_sighting(r: SightingRow, name: str) -> Sighting:
                     _aware(r.started_at), _aware(r.ended_at), r.time_source, r.score, r.fmr, r.threshold, r.status)
 
 
-def open_evidence(s: Session, sealer: Sealer, sighting_id: int, kinds: Sequence[str] = ("frame", "crop")
-                  ) -> dict[str, bytes]:
-    """The evidence JPEGs of a sighting, opened with the key (``KeyMismatchError`` with the wrong one)."""
+def open_evidence(s: Session, sealer: Sealer, sighting_id: int, kinds: Sequence[str] = ("frame", "crop"), *,
+                  actor: str) -> dict[str, bytes]:
+    """The evidence JPEGs of a sighting, opened with the key (``KeyMismatchError`` with the wrong one), when
+    ``actor`` may see its case's contents (none for no such sighting)."""
+    sighting = s.get(SightingRow, sighting_id)
+    if sighting is None:
+        return {}
+    access.check(s, actor, sighting.case_id, contents=True)
     rows = s.scalars(select(EvidenceRow).where(EvidenceRow.sighting_id == sighting_id, EvidenceRow.kind.in_(kinds)))
     return {r.kind: sealer.open(r.sealed, evidence_purpose(sighting_id, r.kind)) for r in rows}
 
@@ -126,25 +146,37 @@ def latest_sighting_id(s: Session) -> int:
     return int(s.scalar(select(func.max(SightingRow.id))) or 0)
 
 
-def sightings_after(s: Session, last_id: int) -> list[Sighting]:
-    """Sightings stored after ``last_id``, oldest first, from any process (scan jobs and ``watch`` alike)."""
-    rows = s.execute(select(SightingRow, IdentityRow.name).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
-                     .where(SightingRow.id > last_id).order_by(SightingRow.id).limit(500)).all()
-    return [_to_sighting(r, name) for r, name in rows]
+def sightings_after(s: Session, last_id: int, *, actor: str) -> list[Sighting]:
+    """Sightings stored after ``last_id`` in the cases ``actor`` may see, oldest first, from any process (scan
+    jobs and ``watch`` alike)."""
+    query = (select(SightingRow, IdentityRow).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
+             .where(SightingRow.id > last_id))
+    visible = access.visible_case_ids(s, actor, contents=True)
+    if visible is not None:
+        query = query.where(SightingRow.case_id.in_(visible))
+    rows = s.execute(query.order_by(SightingRow.id).limit(500)).all()
+    return _to_sightings(s, rows)
 
 
-def review_queue(s: Session, case: str | None = None) -> list[Sighting]:
-    """Candidates waiting for a decision (of one case, when given), oldest case first."""
-    query = (select(SightingRow, IdentityRow.name).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
+def review_queue(s: Session, case: str | None = None, *, actor: str) -> list[Sighting]:
+    """Candidates waiting for a decision (of one case, when given) in the cases ``actor`` may see, oldest
+    case first."""
+    query = (select(SightingRow, IdentityRow).join(IdentityRow, IdentityRow.id == SightingRow.identity_id)
              .where(SightingRow.status == "candidate"))
+    visible = access.visible_case_ids(s, actor, contents=True)
+    if visible is not None:
+        query = query.where(SightingRow.case_id.in_(visible))
     if case is not None:
+        access.check(s, actor, parse_case_ref(case), contents=True)
         query = query.where(SightingRow.case_id == parse_case_ref(case))
     rows = s.execute(query.order_by(SightingRow.case_id, SightingRow.source, SightingRow.start_s,
                                     SightingRow.id)).all()
-    return [_to_sighting(r, name) for r, name in rows]
+    return _to_sightings(s, rows)
 
 
-def identity_of(s: Session, sighting_id: int) -> int | None:
-    """The enrolled person a sighting matched (``None`` for no such sighting)."""
+def identity_of(s: Session, sighting_id: int, *, actor: str) -> int | None:
+    """The enrolled person a sighting matched (``None`` for no such sighting), when ``actor`` may see its case."""
     row = s.get(SightingRow, sighting_id)
+    if row is not None:
+        access.check(s, actor, row.case_id, contents=True)
     return None if row is None else row.identity_id

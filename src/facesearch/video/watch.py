@@ -101,7 +101,7 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
     def case_ended() -> str | None:
         with sessions() as s:
             try:
-                require_searchable(s, ref, camera=camera)
+                require_searchable(s, ref, camera=camera, actor=actor)
             except CaseError as exc:
                 return exc.reason
         return None

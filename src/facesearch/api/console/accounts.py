@@ -42,7 +42,7 @@ def add_user(request: Request, ctx: Ctx, who: Admin, csrf_token: Annotated[str, 
     check_csrf(who, csrf_token)
     try:
         body = UserIn(username=username, password=password, role=role)
-        accounts.add_user(ctx.sessions, body.username, body.password, body.role, actor=who.name)
+        accounts.add_user(ctx.sessions, body.username, body.password, body.role, actor=who.actor)
     except ValidationError as exc:
         return accounts_page(request, ctx, who, error=one_line(exc, subject=username), status_code=400)
     except FacesearchError as exc:
@@ -57,7 +57,7 @@ def user_action(request: Request, ctx: Ctx, who: Admin, username: str, action: s
     if action not in ("disable", "enable"):
         raise HTTPException(404, f"no such action {action!r}")
     try:
-        accounts.set_user_disabled(ctx.sessions, username, action == "disable", actor=who.name)
+        accounts.set_user_disabled(ctx.sessions, username, action == "disable", actor=who.actor)
     except FacesearchError as exc:
         return accounts_page(request, ctx, who, error=str(exc), status_code=400)
     return back_to("/console/accounts")
@@ -69,7 +69,7 @@ def add_key(request: Request, ctx: Ctx, who: Admin, csrf_token: Annotated[str, F
     check_csrf(who, csrf_token)
     try:
         body = KeyIn(name=name, role=role)
-        key = accounts.add_api_key(ctx.sessions, body.name, body.role, actor=who.name)
+        key = accounts.add_api_key(ctx.sessions, body.name, body.role, owner=who.name)  # the admin's own key
     except ValidationError as exc:
         return accounts_page(request, ctx, who, error=one_line(exc, subject=name), status_code=400)
     except FacesearchError as exc:
@@ -82,7 +82,7 @@ def add_key(request: Request, ctx: Ctx, who: Admin, csrf_token: Annotated[str, F
 def revoke_key(request: Request, ctx: Ctx, who: Admin, name: str, csrf_token: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
     try:
-        accounts.revoke_api_key(ctx.sessions, name, actor=who.name)
+        accounts.revoke_api_key(ctx.sessions, name, actor=who.actor)
     except FacesearchError as exc:
         return accounts_page(request, ctx, who, error=str(exc), status_code=400)
     return back_to("/console/accounts")

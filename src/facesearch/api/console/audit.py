@@ -12,6 +12,7 @@ from facesearch.api.console.pages import render
 from facesearch.api.deps import Ctx, may
 from facesearch.audit import log as audit
 from facesearch.audit.summary import summarise
+from facesearch.audit.verification import verify as verify_log
 
 router = APIRouter()
 SHOWN = 500  # the page shows the newest entries; ``facesearch audit show`` and the API reach all of them
@@ -21,5 +22,5 @@ SHOWN = 500  # the page shows the newest entries; ``facesearch audit show`` and 
 def audit_page(request: Request, ctx: Ctx, who: Annotated[Principal, Depends(may("audit.read"))]) -> HTMLResponse:
     with ctx.sessions() as s:
         entries = list(audit.events(s))[-SHOWN:]
-        chain = audit.verify(s)
+        chain = verify_log(s)
     return render(request, "audit.html", who, title="Audit", entries=entries[::-1], chain=chain, summary=summarise)

@@ -2,6 +2,8 @@
 address and name (``Limiter``), as the API counts them."""
 
 # No ``from __future__ import annotations``: FastAPI reads these signatures at run time.
+import hmac
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -17,31 +19,67 @@ from facesearch.api.schemas import LoginIn, PasswordIn
 from facesearch.errors import FacesearchError
 
 router = APIRouter()
+LOGIN_CSRF_COOKIE = "facesearch_login_csrf"
+
+
+def _login_form(request: Request, *, error: str = "", status_code: int = 200) -> HTMLResponse:
+    """The sign-in form with a fresh CSRF token, in a hidden field and in a cookie the form must match
+    (a double-submit token: a page on another site can neither read the cookie nor set the field)."""
+    token = secrets.token_urlsafe(32)
+    response = render(request, "login.html", None, title="Sign in", error=error, csrf_token=token,
+                      status_code=status_code)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console/login",
+                        secure=request.url.scheme == "https", max_age=3600)
+    return response
+
+
+def _cross_site(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
+        return True
+    return request.headers.get("sec-fetch-site", "") in ("cross-site", "same-site")
+
+
+def _login_csrf_ok(request: Request, token: str) -> bool:
+    """The form's token, when sent, must be the one in its cookie (which a page of another site can neither
+    read nor send: it is ``SameSite=Strict``). A post without one (a program's) is taken only when nothing
+    says it came from another site: browsers send ``Origin`` and ``Sec-Fetch-Site`` with every post."""
+    if _cross_site(request):
+        return False
+    if token:
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie.encode(), token.encode())
+    return True
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html", None, title="Sign in")
+    return _login_form(request)
 
 
 @router.post("/login")
 def login(request: Request, ctx: Ctx, limiter: Limiter, username: Annotated[str, Form()],
-          password: Annotated[str, Form()]) -> Response:
+          password: Annotated[str, Form()], csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
+    if not _login_csrf_ok(request, csrf_token):
+        return _login_form(request, status_code=403,
+                           error="The sign-in form expired or came from another site: sign in again.")
     key = client_key(request, username)
     if limiter.blocked(key):
-        return render(request, "login.html", None, title="Sign in", error="Too many failed sign-ins: wait a minute.")
+        return _login_form(request, error="Too many failed sign-ins: wait a minute.")
     try:
         LoginIn(username=username, password=password)
     except ValidationError as exc:  # refused before any password is hashed, as the API refuses it
-        return render(request, "login.html", None, title="Sign in", error=one_line(exc))
-    signed = accounts.sign_in(ctx.sessions, username, password)
+        return _login_form(request, error=one_line(exc))
+    signed = accounts.sign_in(ctx.sessions, username, password, failures=limiter.failed_sign_ins,
+                              address=request.client.host if request.client else "?")
     if signed is None:
         limiter.failed(key)
-        return render(request, "login.html", None, title="Sign in", error="Wrong user name or password.")
+        return _login_form(request, error="Wrong user name or password.")
     token, signed_in = signed
     # Each role lands on its first page: the library role has no cases to see.
     home = "/console" if allowed(signed_in.role, "cases.read") else "/console/library"
     response = RedirectResponse(home, status_code=303)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
                         max_age=accounts.SESSION_HOURS * 3600)
     return response

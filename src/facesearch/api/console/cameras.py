@@ -34,7 +34,7 @@ def add(ctx: Ctx, who: Annotated[Principal, Depends(may("cameras.write"))], csrf
     try:
         body = CameraIn(id=camera_id, name=name, url=blank_is_none(url), location=blank_is_none(location))
         add_camera(ctx, body.id, name=body.name, url=body.url, location=body.location,
-                   actor=who.name)
+                   actor=who.actor)
     except ValidationError as exc:
         return back_to("/console/cameras", error=one_line(exc, labels={"id": "camera id"}))
     except FacesearchError as exc:

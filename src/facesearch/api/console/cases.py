@@ -1,5 +1,6 @@
 """Cases: the list (the console's home page), a new case, a case with its sightings and timeline, its
-authorisation, activation and closing, and the export of its confirmed sightings."""
+authorisation, activation and closing, the export of its confirmed sightings, and (for administrators)
+who is assigned to it: officers and reviewers see only the cases they are assigned to."""
 
 # No ``from __future__ import annotations``: FastAPI reads these signatures at run time.
 from datetime import timedelta
@@ -15,7 +16,8 @@ from facesearch.api.console.forms import blank_is_none, comma_list, one_line
 from facesearch.api.console.pages import back_to, render
 from facesearch.api.deps import Ctx, check_csrf, may
 from facesearch.api.downloads import zip_download
-from facesearch.api.schemas import AuthoriseIn, CaseIn
+from facesearch.api.schemas import AssignIn, AuthoriseIn, CaseIn
+from facesearch.cases import access
 from facesearch.cases.service import (
     PURPOSES,
     activate_case,
@@ -39,13 +41,14 @@ TextBox = Annotated[str, Form()]  # a text box that may be left empty
 def case_list(request: Request, ctx: Ctx, who: Reader) -> HTMLResponse:
     """The console's home page (``/console``): every case, newest first. Mounted by the package, as a
     route at the router's own prefix."""
-    found = list_cases(ctx.sessions, newest_first=True)
+    found = list_cases(ctx.sessions, newest_first=True, actor=who.actor)
     return render(request, "cases.html", who, title="Cases", cases=found, can_write=allowed(who.role, "cases.write"))
 
 
 @router.get("/cases/new", response_class=HTMLResponse)
-def new_case(request: Request, who: Writer, error: str = "") -> HTMLResponse:
-    return render(request, "case_new.html", who, title="New case", purposes=PURPOSES, error=error)
+def new_case(request: Request, ctx: Ctx, who: Writer, error: str = "") -> HTMLResponse:
+    return render(request, "case_new.html", who, title="New case", purposes=PURPOSES, error=error,
+                  min_reviewers=ctx.settings.min_reviewers)
 
 
 @router.post("/cases")
@@ -53,7 +56,7 @@ def create(ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], title: Ann
            purpose: Annotated[str, Form()], valid_until: Annotated[str, Form()], valid_from: TextBox = "",
            purpose_text: TextBox = "", legal_basis: TextBox = "", authorisation_ref: TextBox = "",
            authorised_by: TextBox = "", authorising_authority: TextBox = "", cameras: TextBox = "",
-           reviewers: Annotated[int, Form()] = 2) -> Response:
+           reviewers: Annotated[int | None, Form()] = None) -> Response:
     """A new case from the form, read by the API's ``CaseIn`` (its limits, and its date rule: a bare
     ``valid_until`` date lasts to the end of that day, UTC)."""
     check_csrf(who, csrf_token)
@@ -64,8 +67,8 @@ def create(ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], title: Ann
             "reviewers_required": reviewers}
     try:
         body = CaseIn.model_validate(form)
-        created = create_case(ctx.sessions, actor=who.name, max_span=timedelta(days=ctx.settings.max_case_days),
-                              **body.model_dump())
+        created = create_case(ctx.sessions, actor=who.actor, max_span=timedelta(days=ctx.settings.max_case_days),
+                              min_reviewers=ctx.settings.min_reviewers, **body.model_dump())
     except ValidationError as exc:
         return back_to("/console/cases/new", error=one_line(exc, labels={"reviewers_required": "reviewers"}))
     except FacesearchError as exc:
@@ -77,17 +80,40 @@ def create(ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], title: Ann
 def export(ref: str, ctx: Ctx, who: Annotated[Principal, Depends(may("exports.write"))],
            csrf_token: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
-    return zip_download(hand_over(ctx, ref, actor=who.name))
+    return zip_download(hand_over(ctx, ref, actor=who.actor))
 
 
 @router.get("/cases/{ref}", response_class=HTMLResponse)
 def case(ref: str, request: Request, ctx: Ctx, who: Reader) -> HTMLResponse:
-    found = get_case(ctx.sessions, ref)
+    found = get_case(ctx.sessions, ref, actor=who.actor)
     with ctx.sessions() as s:
-        sightings = list_sightings(s, ref) if allowed(who.role, "sightings.read") else []
+        sightings = list_sightings(s, ref, actor=who.actor) if allowed(who.role, "sightings.read") else []
+    can_assign = allowed(who.role, "cases.assign")
     return render(request, "case.html", who, title=found.ref, case=found, sightings=sightings,
                   can_write=allowed(who.role, "cases.write"), can_export=allowed(who.role, "exports.write"),
+                  can_assign=can_assign, assigned=access.assignments(ctx.sessions, ref) if can_assign else [],
                   timeline=timeline_svg(sightings) if sightings else "")
+
+
+@router.post("/cases/{ref}/assign")
+def assign(ref: str, ctx: Ctx, who: Annotated[Principal, Depends(may("cases.assign"))],
+           csrf_token: Annotated[str, Form()], username: Annotated[str, Form()]) -> Response:
+    """An administrator assigns an officer or reviewer to the case (audited)."""
+    check_csrf(who, csrf_token)
+    try:
+        body = AssignIn(username=username)
+    except ValidationError as exc:
+        raise HTTPException(400, one_line(exc, subject=ref)) from None
+    access.assign(ctx.sessions, ref, body.username, actor=who.actor)
+    return back_to(f"/console/cases/{ref}")
+
+
+@router.post("/cases/{ref}/unassign/{username}")
+def unassign(ref: str, username: str, ctx: Ctx, who: Annotated[Principal, Depends(may("cases.assign"))],
+             csrf_token: Annotated[str, Form()]) -> Response:
+    check_csrf(who, csrf_token)
+    access.unassign(ctx.sessions, ref, username, actor=who.actor)
+    return back_to(f"/console/cases/{ref}")
 
 
 @router.post("/cases/{ref}/authorise")
@@ -99,7 +125,7 @@ def authorise(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()
                            authorised_by=blank_is_none(authorised_by))
     except ValidationError as exc:  # the case page has no error line: refused as the service's errors are
         raise HTTPException(400, one_line(exc, subject=ref)) from None
-    authorise_case(ctx.sessions, ref, actor=who.name, **body.model_dump())
+    authorise_case(ctx.sessions, ref, actor=who.actor, **body.model_dump())
     return back_to(f"/console/cases/{ref}")
 
 
@@ -109,5 +135,5 @@ def case_action(ref: str, action: str, ctx: Ctx, who: Writer, csrf_token: Annota
     check_csrf(who, csrf_token)
     if action not in ("activate", "close"):
         raise HTTPException(404, f"no such action {action!r}")
-    (activate_case if action == "activate" else close_case)(ctx.sessions, ref, actor=who.name)
+    (activate_case if action == "activate" else close_case)(ctx.sessions, ref, actor=who.actor)
     return back_to(f"/console/cases/{ref}")

@@ -13,8 +13,9 @@ from facesearch.accounts.service import Principal
 from facesearch.api.console.forms import one_line
 from facesearch.api.console.pages import render
 from facesearch.api.deps import Ctx, check_csrf, may
-from facesearch.api.params import read_upload
+from facesearch.api.params import read_photo
 from facesearch.api.schemas import NameIn
+from facesearch.api.slots import FaceWork
 from facesearch.cases.service import enrol_person
 from facesearch.errors import FacesearchError
 
@@ -28,14 +29,14 @@ def enrol_page(request: Request, who: Enroller) -> HTMLResponse:
 
 
 @router.post("/enrol", response_class=HTMLResponse)
-def enrol_submit(request: Request, ctx: Ctx, who: Enroller, csrf_token: Annotated[str, Form()],
+def enrol_submit(request: Request, ctx: Ctx, who: Enroller, _work: FaceWork, csrf_token: Annotated[str, Form()],
                  name: Annotated[str, Form()], photos: list[UploadFile],
                  case: Annotated[str, Form()] = "") -> HTMLResponse:
     check_csrf(who, csrf_token)
     try:
         body = NameIn(name=name)
-        uploads = [read_upload(f, ctx.settings.max_upload_bytes) for f in photos]
-        report = enrol_person(ctx, body.name, uploads, actor=who.name, case=case.strip() or None)
+        uploads = [read_photo(f, ctx.settings.max_upload_bytes, ctx.settings.max_upload_pixels) for f in photos]
+        report = enrol_person(ctx, body.name, uploads, actor=who.actor, case=case.strip() or None)
     except ValidationError as exc:
         return render(request, "enrol.html", who, title="Enrol", error=one_line(exc))
     except HTTPException as exc:  # an upload too large or empty

@@ -64,7 +64,7 @@ def name(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()],
     check_csrf(who, csrf_token)
     try:
         body = NameIn(name=new_name)
-        library.name_person(ctx.sessions, ref, body.name, actor=who.name)
+        library.name_person(ctx.sessions, ref, body.name, actor=who.actor)
     except ValidationError as exc:
         return back(ref, error=one_line(exc))
     except FacesearchError as exc:
@@ -78,7 +78,7 @@ def merge(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()],
     check_csrf(who, csrf_token)
     try:
         body = MergeIn(others=[other])
-        moved = library.merge_people(ctx.sessions, ref, body.others, actor=who.name)
+        moved = library.merge_people(ctx.sessions, ref, body.others, actor=who.actor)
     except ValidationError as exc:
         return back(ref, error=one_line(exc))
     except FacesearchError as exc:
@@ -91,7 +91,7 @@ def split(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()]) -
     check_csrf(who, csrf_token)
     try:
         refs = library.split_person(ctx, ref, split_attempts(calibration_of(ctx.engine())),
-                                    actor=who.name)
+                                    actor=who.actor)
     except FacesearchError as exc:
         return back(ref, error=str(exc))
     if len(refs) == 1:
@@ -105,7 +105,7 @@ def not_this(ref: str, face: str, ctx: Ctx, who: Writer, csrf_token: Annotated[s
     check_csrf(who, csrf_token)
     try:
         went = library.not_person(ctx, face, ref, grouping_thresholds(ctx.engine()),
-                                  actor=who.name)
+                                  actor=who.actor)
     except FacesearchError as exc:
         return back(ref, error=str(exc))
     now = f"with {went}." if went else "unsorted."
@@ -116,7 +116,7 @@ def not_this(ref: str, face: str, ctx: Ctx, who: Writer, csrf_token: Annotated[s
 def forget(ref: str, ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
     try:
-        done = library.forget_person(ctx.sessions, ref, actor=who.name)
+        done = library.forget_person(ctx.sessions, ref, actor=who.actor)
     except FacesearchError as exc:
         return back(ref, error=str(exc))
     return back(None, note=f"{done.person} forgotten: {done.faces} faces deleted.")

@@ -27,7 +27,7 @@ Reviewer = Annotated[Principal, Depends(may("sightings.review"))]
 @router.get("/review", response_class=HTMLResponse)
 def queue(request: Request, ctx: Ctx, who: Reviewer, message: str = "", error: bool = False) -> HTMLResponse:
     with ctx.sessions() as s:
-        waiting = review_queue(s)
+        waiting = review_queue(s, actor=who.actor)
     return render(request, "review.html", who, title="Review", waiting=waiting, message=message, error=error)
 
 
@@ -37,7 +37,8 @@ def decide(sighting_id: RowId, ctx: Ctx, who: Reviewer, decision: Annotated[str,
     check_csrf(who, csrf_token)
     try:
         body = ReviewIn(decision=decision, note=blank_is_none(note))
-        outcome = review(ctx.sessions, sighting_id, reviewer=who.name, decision=body.decision, note=body.note)
+        outcome = review(ctx.sessions, sighting_id, reviewer=who.actor, decision=body.decision, note=body.note,
+                         min_reviewers=ctx.settings.min_reviewers)
     except ValidationError as exc:
         return back_to("/console/review", message=one_line(exc, subject=f"Sighting {sighting_id}"), error=1)
     except FacesearchError as exc:
@@ -49,19 +50,19 @@ def decide(sighting_id: RowId, ctx: Ctx, who: Reviewer, decision: Annotated[str,
 
 @router.get("/evidence/{sighting_id}/{kind}.jpg")
 def evidence(sighting_id: RowId, kind: str, ctx: Ctx,
-             _who: Annotated[Principal, Depends(may("sightings.read"))]) -> Response:
+             who: Annotated[Principal, Depends(may("sightings.read"))]) -> Response:
     with ctx.sessions() as s:
-        found = open_evidence(s, ctx.sealer, sighting_id, (kind,))
+        found = open_evidence(s, ctx.sealer, sighting_id, (kind,), actor=who.actor)
     if kind not in found:
         raise HTTPException(404, f"no {kind} evidence for sighting {sighting_id}")
     return Response(found[kind], media_type="image/jpeg")
 
 
 @router.get("/enrolment/{sighting_id}.jpg")
-def enrolment(sighting_id: RowId, ctx: Ctx, _who: Reviewer) -> Response:
+def enrolment(sighting_id: RowId, ctx: Ctx, who: Reviewer) -> Response:
     """The first enrolment photo of the person a sighting matched (gone once their case's watchlist is)."""
     with ctx.sessions() as s:
-        identity = identity_of(s, sighting_id)
+        identity = identity_of(s, sighting_id, actor=who.actor)
     photos = [] if identity is None else enrolment_photos(ctx.sessions, ctx.sealer, identity)
     if not photos:
         raise HTTPException(404, f"no enrolment photo for sighting {sighting_id} (deleted with the watchlist?)")

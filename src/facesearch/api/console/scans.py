@@ -28,7 +28,7 @@ Writer = Annotated[Principal, Depends(may("scans.write"))]
 
 
 def scans_context(ctx: Context, jobs: JobRunner, who: Principal) -> dict[str, Any]:
-    return {"jobs": [j.to_json() for j in jobs.list()], "can_write": allowed(who.role, "scans.write"),
+    return {"jobs": [j.to_json() for j in jobs.list(actor=who.actor)], "can_write": allowed(who.role, "scans.write"),
             "media_root": ctx.settings.resolved_media_root}
 
 
@@ -55,7 +55,7 @@ def usable_recordings(ctx: Context, body: ScanIn, actor: str) -> tuple[list[Path
         else:
             bad.append(raw if "\0" not in raw else repr(raw))
     try:
-        get_case(ctx.sessions, body.case)
+        get_case(ctx.sessions, body.case, actor=actor, contents=True)
         check_searchable(ctx.sessions, body.case, camera=body.camera, actor=actor,
                          refusal_details={"source": ", ".join(map(str, wanted))})
     except FacesearchError as exc:
@@ -72,15 +72,15 @@ def start_scan(ctx: Ctx, jobs: Jobs, who: Writer, csrf_token: Annotated[str, For
                       camera=blank_is_none(camera))
     except ValidationError as exc:
         return back_to("/console/scans", error=f"not started: {one_line(exc, labels={'paths': 'recordings'})}")
-    wanted, bad = usable_recordings(ctx, body, who.name)
+    wanted, bad = usable_recordings(ctx, body, who.actor)
     if bad or not wanted:
         return back_to("/console/scans", error=f"not started: {'; '.join(bad) or 'no recordings given'}")
-    jobs.submit_scan(body.case, [str(p) for p in wanted], camera=body.camera, actor=who.name)
+    jobs.submit_scan(body.case, [str(p) for p in wanted], camera=body.camera, actor=who.actor)
     return back_to("/console/scans")
 
 
 @router.post("/scans/{job_id}/cancel")
 def cancel_scan(job_id: RowId, jobs: Jobs, who: Writer, csrf_token: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
-    jobs.cancel(job_id, actor=who.name)
+    jobs.cancel(job_id, actor=who.actor)
     return back_to("/console/scans")

@@ -1,5 +1,6 @@
 """Accounts, for administrators: people (passwords, disabling) and programs' API keys (shown once,
-stored as their hash)."""
+stored as their hash). Anyone signed in with their own account makes keys for their programs: a key
+belongs to them and acts with their role (a key may not make keys)."""
 
 # No ``from __future__ import annotations``: FastAPI reads these signatures at run time.
 from typing import Annotated
@@ -23,6 +24,7 @@ from facesearch.api.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses={**DENIED})
 Admin = Annotated[Principal, Depends(require("accounts.write"))]
+Person = Annotated[Principal, Depends(require("apikeys.own"))]
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -32,20 +34,20 @@ def list_users(ctx: Ctx, _who: Admin) -> list[dict[str, object]]:
 
 @router.post("/users", status_code=201, response_model=UserAddedOut)
 def add_user(body: UserIn, ctx: Ctx, who: Admin) -> dict[str, str]:
-    accounts.add_user(ctx.sessions, body.username, body.password, body.role, actor=who.name)
+    accounts.add_user(ctx.sessions, body.username, body.password, body.role, actor=who.actor)
     return {"username": body.username, "role": body.role}
 
 
 @router.post("/users/{username}/disable", response_model=UserDisabledOut)
 def disable_user(username: str, ctx: Ctx, who: Admin) -> dict[str, object]:
     """Disable a person's account; their sessions end at once."""
-    accounts.set_user_disabled(ctx.sessions, username, True, actor=who.name)
+    accounts.set_user_disabled(ctx.sessions, username, True, actor=who.actor)
     return {"username": username, "disabled": True}
 
 
 @router.post("/users/{username}/enable", response_model=UserDisabledOut)
 def enable_user(username: str, ctx: Ctx, who: Admin) -> dict[str, object]:
-    accounts.set_user_disabled(ctx.sessions, username, False, actor=who.name)
+    accounts.set_user_disabled(ctx.sessions, username, False, actor=who.actor)
     return {"username": username, "disabled": False}
 
 
@@ -56,13 +58,14 @@ def list_api_keys(ctx: Ctx, _who: Admin) -> list[dict[str, object]]:
 
 
 @router.post("/apikeys", status_code=201, response_model=KeyCreatedOut)
-def add_api_key(body: KeyIn, ctx: Ctx, who: Admin) -> dict[str, str]:
-    """A new API key: shown in this answer only, stored as its hash."""
-    return {"name": body.name, "role": body.role,
-            "key": accounts.add_api_key(ctx.sessions, body.name, body.role, actor=who.name)}
+def add_api_key(body: KeyIn, ctx: Ctx, who: Person) -> dict[str, str]:
+    """A new API key of the caller's, with the caller's role (any other is refused): shown in this answer
+    only, stored as its hash."""
+    key = accounts.add_api_key(ctx.sessions, body.name, body.role, owner=who.name)
+    return {"name": body.name, "role": who.role, "key": key}
 
 
 @router.post("/apikeys/{name}/revoke", response_model=KeyRevokedOut)
 def revoke_api_key(name: str, ctx: Ctx, who: Admin) -> dict[str, object]:
-    accounts.revoke_api_key(ctx.sessions, name, actor=who.name)
+    accounts.revoke_api_key(ctx.sessions, name, actor=who.actor)
     return {"name": name, "revoked": True}

@@ -10,6 +10,7 @@ from facesearch.api.deps import Ctx, require
 from facesearch.api.routes.errors import DENIED
 from facesearch.api.schemas import AuditEntryOut, ChainOut
 from facesearch.audit import log as audit
+from facesearch.audit.verification import verify as verify_log
 from facesearch.refs import RefKind, normalise_ref
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses={**DENIED})
@@ -25,5 +26,5 @@ def audit_entries(ctx: Ctx, _who: Auditor, case: str | None = None) -> list[dict
 @router.get("/verify", response_model=ChainOut)
 def verify_audit_chain(ctx: Ctx, _who: Auditor) -> dict[str, Any]:
     with ctx.sessions() as s:
-        result = audit.verify(s)
+        result = verify_log(s)
     return result.to_json()

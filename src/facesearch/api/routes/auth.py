@@ -24,7 +24,8 @@ def login(body: LoginIn, request: Request, response: Response, ctx: Ctx, limiter
     key = client_key(request, body.username)
     if limiter.blocked(key):
         raise HTTPException(429, "too many failed sign-ins; wait a minute", headers={"Retry-After": "60"})
-    signed = accounts.sign_in(ctx.sessions, body.username, body.password)
+    signed = accounts.sign_in(ctx.sessions, body.username, body.password, failures=limiter.failed_sign_ins,
+                              address=request.client.host if request.client else "?")
     if signed is None:
         limiter.failed(key)
         raise HTTPException(401, "wrong user name or password")

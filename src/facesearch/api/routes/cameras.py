@@ -23,4 +23,4 @@ def list_cameras(ctx: Ctx, _who: Annotated[Principal, Depends(require("cameras.r
 def add_camera(body: CameraIn, ctx: Ctx, who: Annotated[Principal, Depends(require("cameras.write"))]
                ) -> dict[str, Any]:
     return cameras.add_camera(ctx, body.id, name=body.name, url=body.url,
-                              location=body.location, actor=who.name).to_json()
+                              location=body.location, actor=who.actor).to_json()

@@ -19,4 +19,4 @@ ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
     201: {"content": ZIP, "description": "The package (zip); its SHA-256 in the X-Content-SHA256 header"}})
 def export_case(case: str, ctx: Ctx, who: Annotated[Principal, Depends(require("exports.write"))]) -> Response:
     """The redacted evidence package (zip) of the case's confirmed sightings."""
-    return zip_download(hand_over(ctx, case, actor=who.name), status_code=201)
+    return zip_download(hand_over(ctx, case, actor=who.actor), status_code=201)

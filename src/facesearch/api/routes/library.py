@@ -5,7 +5,7 @@ photos are."""
 # No ``from __future__ import annotations``: FastAPI reads these signatures at run time.
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from facesearch.accounts.service import Principal
 from facesearch.api.deps import Ctx, require
@@ -34,9 +34,11 @@ JPEG = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
 
 
 @router.get("/people", response_model=PeopleOut)
-def list_people(ctx: Ctx, _who: Reader, everyone: bool = False) -> dict[str, object]:
-    """People found in the library, most faces first (with ``everyone``, those seen once too)."""
-    return library.list_people(ctx.sessions, everyone=everyone).to_json()
+def list_people(ctx: Ctx, _who: Reader, everyone: bool = False,
+                name: Annotated[str | None, Query(min_length=1, max_length=300)] = None) -> dict[str, object]:
+    """People found in the library, most faces first (with ``everyone``, those seen once too; with ``name``,
+    the people of that name only)."""
+    return library.list_people(ctx.sessions, everyone=everyone, name=name).to_json()
 
 
 @router.get("/people/{ref}", response_model=PersonFacesOut)
@@ -47,25 +49,25 @@ def get_person(ref: str, ctx: Ctx, _who: Reader) -> dict[str, object]:
 
 @router.post("/people/{ref}/name", response_model=PersonNamedOut)
 def name_person(ref: str, body: NameIn, ctx: Ctx, who: Writer) -> dict[str, object]:
-    library.name_person(ctx.sessions, ref, body.name, actor=who.name)
+    library.name_person(ctx.sessions, ref, body.name, actor=who.actor)
     return {"id": normalise_ref(ref, RefKind.PERSON), "name": body.name.strip()}
 
 
 @router.post("/people/{ref}/merge", response_model=PeopleMergedOut)
 def merge_people(ref: str, body: MergeIn, ctx: Ctx, who: Writer) -> dict[str, object]:
-    moved = library.merge_people(ctx.sessions, ref, body.others, actor=who.name)
+    moved = library.merge_people(ctx.sessions, ref, body.others, actor=who.actor)
     return {"id": normalise_ref(ref, RefKind.PERSON), "faces_moved": moved}
 
 
 @router.post("/people/{ref}/split", response_model=PersonSplitOut)
 def split_person(ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
     attempts = split_attempts(calibration_of(ctx.engine()))
-    return {"people": library.split_person(ctx, ref, attempts, actor=who.name)}
+    return {"people": library.split_person(ctx, ref, attempts, actor=who.actor)}
 
 
 @router.post("/people/{ref}/forget", response_model=PersonForgottenOut)
 def forget_person(ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
-    done = library.forget_person(ctx.sessions, ref, actor=who.name)
+    done = library.forget_person(ctx.sessions, ref, actor=who.actor)
     return {"id": done.person, "faces_deleted": done.faces, "photos": done.photos}
 
 
@@ -74,12 +76,12 @@ def not_person(face: str, ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
     """Take the face out of the person; it may join someone else, or nobody."""
     thresholds = grouping_thresholds(ctx.engine())
     return {"face": normalise_ref(face, RefKind.FACE),
-            "now_with": library.not_person(ctx, face, ref, thresholds, actor=who.name)}
+            "now_with": library.not_person(ctx, face, ref, thresholds, actor=who.actor)}
 
 
 @router.post("/faces/{face}/move/{ref}", response_model=FaceMovedOut)
 def move_face(face: str, ref: str, ctx: Ctx, who: Writer) -> dict[str, object]:
-    library.move_face(ctx.sessions, face, ref, actor=who.name)
+    library.move_face(ctx.sessions, face, ref, actor=who.actor)
     return {"face": normalise_ref(face, RefKind.FACE), "person": normalise_ref(ref, RefKind.PERSON)}
 
 

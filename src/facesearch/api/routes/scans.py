@@ -28,24 +28,24 @@ def start_scan(body: ScanIn, ctx: Ctx, jobs: Jobs, who: Writer) -> dict[str, Any
         if path is None:
             raise HTTPException(400, problem)
         paths.append(str(path))
-    get_case(ctx.sessions, body.case)  # 404 for an unknown case, now rather than in the job
+    get_case(ctx.sessions, body.case, actor=who.actor, contents=True)  # 404 or 403 now rather than in the job
     # Refused now (audited) rather than in the job: a case it may not search, a camera it does not allow or
     # none where the case names cameras (400), a camera not registered (404). The job checks again as it runs.
-    check_searchable(ctx.sessions, body.case, camera=body.camera, actor=who.name,
+    check_searchable(ctx.sessions, body.case, camera=body.camera, actor=who.actor,
                      refusal_details={"source": ", ".join(paths)})
-    return jobs.submit_scan(body.case, paths, camera=body.camera, actor=who.name).to_json()
+    return jobs.submit_scan(body.case, paths, camera=body.camera, actor=who.actor).to_json()
 
 
 @router.get("", response_model=list[JobOut])
-def list_scans(jobs: Jobs, _who: Reader) -> list[dict[str, Any]]:
-    return [j.to_json() for j in jobs.list()]
+def list_scans(jobs: Jobs, who: Reader) -> list[dict[str, Any]]:
+    return [j.to_json() for j in jobs.list(actor=who.actor)]
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_scan(job_id: RowId, jobs: Jobs, _who: Reader) -> dict[str, Any]:
-    return jobs.get(job_id).to_json()
+def get_scan(job_id: RowId, jobs: Jobs, who: Reader) -> dict[str, Any]:
+    return jobs.get(job_id, actor=who.actor).to_json()
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
 def cancel_scan(job_id: RowId, jobs: Jobs, who: Writer) -> dict[str, Any]:
-    return jobs.cancel(job_id, actor=who.name).to_json()
+    return jobs.cancel(job_id, actor=who.actor).to_json()

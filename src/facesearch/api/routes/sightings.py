@@ -18,13 +18,17 @@ router = APIRouter(prefix="/v1/sightings", tags=["sightings"], responses={**DENI
 
 
 @router.get("", response_model=list[SightingOut])
-def list_sightings(case: str, ctx: Ctx, _who: Annotated[Principal, Depends(require("sightings.read"))]
+def list_sightings(case: str, ctx: Ctx, who: Annotated[Principal, Depends(require("sightings.read"))]
               ) -> list[dict[str, Any]]:
+    """The case's sightings (its assigned officers and reviewers only)."""
     with ctx.sessions() as s:
-        return [x.to_json() for x in sightings.list_sightings(s, case)]
+        return [x.to_json() for x in sightings.list_sightings(s, case, actor=who.actor)]
 
 
 @router.post("/{sighting_id}/review", response_model=ReviewOut)
 def review_sighting(sighting_id: RowId, body: ReviewIn, ctx: Ctx,
            who: Annotated[Principal, Depends(require("sightings.review"))]) -> dict[str, Any]:
-    return review.review(ctx.sessions, sighting_id, reviewer=who.name, decision=body.decision, note=body.note).to_json()
+    """Confirm or reject: a person signed in with their own account only (never an API key), assigned to the
+    case; confirmation takes the case's number of distinct people."""
+    return review.review(ctx.sessions, sighting_id, reviewer=who.actor, decision=body.decision, note=body.note,
+                         min_reviewers=ctx.settings.min_reviewers).to_json()

@@ -12,4 +12,6 @@
       ", score " + s.score.toFixed(3) + ") — waiting for review";
     banner.prepend(item);
   });
+  // The session ended (expired or signed out): stop, rather than reconnect to be refused.
+  source.addEventListener("end", function () { source.close(); });
 })();
