@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from support.cli import cli_env, run
+from owned_keys import add_people
+from owned_keys import run_as as run
+from support.cli import cli_env
 from support.rtsp import free_port
 from support.serve import start_server
 
@@ -31,6 +33,7 @@ def test_a_killed_server_resumes_its_scan_job(tmp_path: Path, people: Path, vide
     for name in ("a.mp4", "b.mp4", "c.mp4"):
         shutil.copyfile(video / "short_hamilton_clip.mp4", media / name)
     assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer"})  # the CLI acts as an account: olga the officer (run_as's default)
     now = datetime.now(UTC)
     window = ["--valid-from", (now - timedelta(days=1)).isoformat(),
               "--valid-until", (now + timedelta(days=3)).strftime("%Y-%m-%d")]
@@ -39,7 +42,7 @@ def test_a_killed_server_resumes_its_scan_job(tmp_path: Path, people: Path, vide
     assert run(home, "enroll", "--case", "C1", "--name", "Lin-Manuel Miranda",
                str(people / "lin-manuel-miranda.png")).returncode == 0
     assert run(home, "case", "activate", "C1").returncode == 0
-    key = json.loads(run(home, "apikey", "add", "bot", "--role", "officer", "--json").stdout)["key"]
+    key = json.loads(run(home, "apikey", "add", "bot", "--role", "officer", "--json").stdout)["key"]  # olga's
     env = {**cli_env(home), "FACESEARCH_MEDIA_ROOT": str(media)}
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -13,7 +13,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from support.browser import PASSWORD, browser, sign_in
+from owned_keys import add_people, as_person
+from support.browser import browser, sign_in
 from support.cli import cli_env
 from support.rtsp import free_port
 from support.serve import start_server
@@ -26,12 +27,14 @@ def test_people_pages_in_a_real_browser(tmp_path: Path, lfw: Path) -> None:
         (folder / person).mkdir(parents=True)
         for image in sorted((lfw / person).glob("*.jpg"))[:4]:
             shutil.copy(image, folder / person / image.name)
-    env = cli_env(home)
+    env = {k: v for k, v in cli_env(home).items() if k not in ("FACESEARCH_USER", "FACESEARCH_PASSWORD",
+                                                              "FACESEARCH_API_KEY")}
     cli = [sys.executable, "-m", "facesearch.cli"]
-    for args in (["init"], ["assets", "install"], ["library", "index", str(folder)]):
+    for args in (["init"], ["assets", "install"]):
         subprocess.run([*cli, *args], env=env, check=True, capture_output=True)
-    subprocess.run([*cli, "user", "add", "mia", "--role", "library", "--password-stdin"], input=PASSWORD + "\n",
-                   env=env, check=True, capture_output=True, text=True)
+    add_people(home, {"mia": "library"})  # the administrator first (adam), then mia, added by him
+    subprocess.run([*cli, "library", "index", str(folder)], env={**env, **as_person("mia")}, check=True,
+                   capture_output=True)  # the CLI acts as an account: mia's library
     port = free_port()
     server = start_server(env, port)
     driver = browser(tmp_path)

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from facesearch.store.schema import LibraryFaceRow, LibraryPhotoRow
+from owned_keys import add_people, as_person, run_as
 from support.audit import open_audited
 from support.cli import cli_env, run
 
@@ -46,13 +47,22 @@ def counts(url: str) -> tuple[int, int, int]:
     return photos, faces, faces - distinct
 
 
+def lib(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``facesearch ARGS`` signed in as lena, whose role is the photo library's."""
+    return run_as(home, *args, person="lena")
+
+
 def test_a_killed_index_resumes_without_doing_anything_twice(tmp_path: Path, lfw: Path) -> None:
     home, folder = tmp_path / "home", tmp_path / "Pictures"
     assert run(home, "init").returncode == 0
+    add_people(home, {"lena": "library"})  # the CLI acts as an account: lena, of the library role
     photo_folder(lfw, folder)
     url = f"sqlite:///{home / 'facesearch.db'}"
+    env = {k: v for k, v in cli_env(home).items() if k not in ("FACESEARCH_USER", "FACESEARCH_PASSWORD",
+                                                              "FACESEARCH_API_KEY")}
     process = subprocess.Popen([sys.executable, "-m", "facesearch.cli", "library", "index", str(folder), "--json"],
-                               env=cli_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               env={**env, **as_person("lena")}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and process.poll() is None:
@@ -67,25 +77,25 @@ def test_a_killed_index_resumes_without_doing_anything_twice(tmp_path: Path, lfw
     assert 32 <= photos_before < PHOTOS and twice == 0
     assert photos_before % 32 == 0  # whole batches only: a batch is one transaction
 
-    resumed = run(home, "library", "index", str(folder), "--json")
+    resumed = lib(home, "library", "index", str(folder), "--json")
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads(resumed.stdout)
     assert summary["unchanged"] == photos_before and summary["indexed"] == PHOTOS - photos_before
     photos, faces, twice = counts(url)
     assert photos == PHOTOS and twice == 0 and faces >= PHOTOS
-    listed = json.loads(run(home, "library", "people", "--json").stdout)
+    listed = json.loads(lib(home, "library", "people", "--json").stdout)
     assert len(listed["people"]) >= 20  # 24 people, four photos each; a few may split
     assert sum(p["faces"] for p in listed["people"]) >= 80
 
     (folder / "notes.jpg").write_text("not a photo")
-    again = run(home, "library", "index", str(folder))
+    again = lib(home, "library", "index", str(folder))
     assert again.returncode == 3  # some input failed, the rest was processed
     assert f"{folder / 'notes.jpg'}: not an image" in again.stderr
     assert "97 photos, 0 indexed now, 96 unchanged" in again.stdout
-    missing = run(home, "library", "show", "P99999")
+    missing = lib(home, "library", "show", "P99999")
     assert missing.returncode == 2 and "P99999: no such person in the library" in missing.stderr
-    bad_ref = run(home, "library", "name", "Maria", "x")
+    bad_ref = lib(home, "library", "name", "Maria", "x")
     assert bad_ref.returncode == 2 and "Maria: not a person id" in bad_ref.stderr
     first = listed["people"][0]["id"]
-    sheet = run(home, "library", "contact-sheet", first, "--out", str(tmp_path / "sheet.jpg"))
+    sheet = lib(home, "library", "contact-sheet", first, "--out", str(tmp_path / "sheet.jpg"))
     assert sheet.returncode == 0 and (tmp_path / "sheet.jpg").read_bytes()[:2] == b"\xff\xd8"

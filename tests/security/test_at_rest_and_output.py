@@ -21,6 +21,7 @@ import pytest
 from facesearch.errors import ErrorKind, FacesearchError
 from facesearch.files import atomic_write
 from facesearch.text import has_control, visible
+from owned_keys import add_people, run_as
 from support.audit import open_audited
 from support.cli import run
 
@@ -124,13 +125,14 @@ def test_the_sealed_index_cache_is_owner_only(tmp_path: Path, loose_umask: None)
 def test_report_and_export_are_owner_only(tmp_path: Path, loose_umask: None) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
-    created = run(home, "case", "create", "--title", "Missing: J. Doe", "--purpose", "missing-person",
-                  "--legal-basis", "Act s.1", "--authorisation-ref", "A-1", "--authorised-by", "Judge R.",
-                  "--valid-until", _until(), "--json")
+    add_people(home, {"olga": "officer"})  # the CLI acts as an account: olga, who creates the case
+    created = run_as(home, "case", "create", "--title", "Missing: J. Doe", "--purpose", "missing-person",
+                     "--legal-basis", "Act s.1", "--authorisation-ref", "A-1", "--authorised-by", "Judge R.",
+                     "--valid-until", _until(), "--json")
     assert created.returncode == 0, created.stderr
-    report = run(home, "report", "--case", "C1", "--out", str(tmp_path / "out" / "report.html"))
+    report = run_as(home, "report", "--case", "C1", "--out", str(tmp_path / "out" / "report.html"))
     assert report.returncode == 0, report.stderr
-    export = run(home, "export", "--case", "C1", "--out", str(tmp_path / "out" / "export.zip"))
+    export = run_as(home, "export", "--case", "C1", "--out", str(tmp_path / "out" / "export.zip"))
     assert export.returncode == 0, export.stderr
     assert mode(tmp_path / "out" / "report.html") == 0o600
     assert mode(tmp_path / "out" / "export.zip") == 0o600
@@ -178,7 +180,8 @@ def test_a_forged_sign_in_name_shows_as_one_entry(tmp_path: Path) -> None:
 def test_errors_print_control_characters_as_escapes(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
-    out = run(home, "case", "activate", "C1\n\u202e")
+    add_people(home, {"olga": "officer"})  # signed in, the reference itself is what is refused
+    out = run_as(home, "case", "activate", "C1\n\u202e")
     assert out.returncode == 2
     assert out.stderr == "error: C1\\x0a\\u202e: not a case id (expected C<number>, e.g. C1)\n"
 
@@ -189,28 +192,30 @@ def test_errors_print_control_characters_as_escapes(tmp_path: Path) -> None:
 def test_a_case_title_or_field_with_control_characters_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer"})  # the CLI acts as an account: olga the officer
     base = ["case", "create", "--purpose", "missing-person", "--valid-until", _until()]
-    title = run(home, *base, "--title", "Missing\n   2  ... case.close")
+    title = run_as(home, *base, "--title", "Missing\n   2  ... case.close")
     assert title.returncode == 2 and "title: contains control characters" in title.stderr
     assert title.stderr.count("\n") == 1
-    basis = run(home, *base, "--title", "Missing", "--legal-basis", "Act\u202e s.1")
+    basis = run_as(home, *base, "--title", "Missing", "--legal-basis", "Act\u202e s.1")
     assert basis.returncode == 2 and "legal_basis: contains control characters" in basis.stderr
-    draft = run(home, *base, "--title", "Missing", "--json")
+    draft = run_as(home, *base, "--title", "Missing", "--json")
     assert draft.returncode == 0, draft.stderr
-    authorise = run(home, "case", "authorise", "C1", "--authorised-by", "Judge\x1b[2J R.")
+    authorise = run_as(home, "case", "authorise", "C1", "--authorised-by", "Judge\x1b[2J R.")
     assert authorise.returncode == 2 and "authorised_by: contains control characters" in authorise.stderr
-    cases = json.loads(run(home, "case", "list", "--json").stdout)
+    cases = json.loads(run_as(home, "case", "list", "--json").stdout)
     assert [c["title"] for c in cases] == ["Missing"] and cases[0]["authorised_by"] is None
 
 
 def test_a_camera_name_or_location_with_control_characters_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
-    name = run(home, "camera", "add", "cam-1", "--name", "Gate\u2028North")
+    add_people(home, {})  # the CLI acts as an account: adam the administrator manages cameras
+    name = run_as(home, "camera", "add", "cam-1", "--name", "Gate\u2028North", person="adam")
     assert name.returncode == 2 and "name: contains control characters" in name.stderr
-    where = run(home, "camera", "add", "cam-1", "--name", "Gate", "--location", "Hall\r\nB")
+    where = run_as(home, "camera", "add", "cam-1", "--name", "Gate", "--location", "Hall\r\nB", person="adam")
     assert where.returncode == 2 and "location: contains control characters" in where.stderr
-    assert json.loads(run(home, "camera", "list", "--json").stdout) == []
+    assert json.loads(run_as(home, "camera", "list", "--json", person="adam").stdout) == []
 
 
 def test_identity_and_library_names_with_control_characters_are_refused() -> None:

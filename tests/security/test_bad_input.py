@@ -294,7 +294,20 @@ def test_the_sign_in_form_carries_a_csrf_token_that_a_post_must_return(api: Api)
 
 def test_a_sign_in_posted_from_another_site_is_refused(api: Api) -> None:
     api.client.cookies.clear()
-    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": "null"}, {"Origin": "null", "Sec-Fetch-Site": "cross-site"}):
         answer = api.client.post("/console/login", data={"username": "olga", "password": PASSWORD},
                                  headers=headers, follow_redirects=False)
         assert answer.status_code == 403 and "facesearch_session" not in json.dumps(dict(answer.cookies))
+
+
+def test_the_consoles_own_form_signs_in_under_no_referrer(api: Api) -> None:
+    # With Referrer-Policy: no-referrer, Chromium posts the console's own form with "Origin: null" and
+    # "Sec-Fetch-Site: same-origin": that is this site, not another.
+    api.client.cookies.clear()
+    form = api.client.get("/console/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    data = {"username": "olga", "password": PASSWORD} | ({"csrf_token": token.group(1)} if token else {})
+    answer = api.client.post("/console/login", data=data, follow_redirects=False,
+                             headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"})
+    assert answer.status_code in (302, 303), answer.text[:300]

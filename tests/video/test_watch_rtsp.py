@@ -13,17 +13,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support.cli import cli_env, run
+from owned_keys import add_people, as_person
+from owned_keys import run_as as run
+from support.cli import cli_env
 from support.rtsp import LoopingStream, free_port
 
 
 class Watch:
-    """``facesearch watch --json`` in the background, its events read line by line."""
+    """``facesearch watch --json`` in the background, signed in as ``person`` (the case's officer), its
+    events read line by line."""
 
-    def __init__(self, home: Path, *args: str) -> None:
+    def __init__(self, home: Path, *args: str, person: str = "olga") -> None:
+        env = {k: v for k, v in cli_env(home).items() if k not in ("FACESEARCH_USER", "FACESEARCH_PASSWORD",
+                                                                  "FACESEARCH_API_KEY")}
         self.process = subprocess.Popen([sys.executable, "-m", "facesearch.cli", "watch", *args, "--json"],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env=cli_env(home))
+                                        env={**env, **as_person(person)})
         self.events: list[dict[str, object]] = []
 
     def lines(self) -> Iterator[dict[str, object]]:
@@ -96,6 +101,7 @@ def test_watch_survives_the_stream_stopping_and_restarting_ten_times(hamilton_ca
 def test_a_case_expiring_during_a_watch_stops_the_matching(tmp_path: Path, video: Path, people: Path) -> None:
     home = tmp_path / "home"
     assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer"})  # the CLI acts as accounts: olga the officer (run_as's default)
     until = datetime.now(UTC) + timedelta(seconds=45)
     created = run(home, "case", "create", "--title", "Short", "--purpose", "victim", "--legal-basis", "x",
                   "--authorisation-ref", "y", "--authorised-by", "z", "--valid-until", until.isoformat())
@@ -103,7 +109,7 @@ def test_a_case_expiring_during_a_watch_stops_the_matching(tmp_path: Path, video
     assert run(home, "enroll", "--case", "C1", "--name", "Lin-Manuel Miranda",
                str(people / "lin-manuel-miranda.png")).returncode == 0
     assert run(home, "case", "activate", "C1").returncode == 0
-    assert run(home, "camera", "add", "cam-1", "--name", "Stage").returncode == 0
+    assert run(home, "camera", "add", "cam-1", "--name", "Stage", person="adam").returncode == 0
     with LoopingStream(video / "carphone_pristine.mp4") as stream:
         watch = Watch(home, "--case", "C1", "--camera", "cam-1", "--url", stream.url)
         try:

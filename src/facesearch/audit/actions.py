@@ -23,6 +23,8 @@ class AuditAction(StrEnum):
     CASE_ACTIVATE = "case.activate"
     CASE_CLOSE = "case.close"
     CASE_EXPIRE = "case.expire"
+    CASE_ASSIGN = "case.assign"
+    CASE_UNASSIGN = "case.unassign"
     IDENTITY_ENROL = "identity.enrol"
     SEARCH_IDENTIFY = "search.identify"
     SEARCH_REFUSED = "search.refused"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.accounts.service import resolve_actor
 from facesearch.audit import log as audit
+from facesearch.audit.actions import AuditAction
 from facesearch.errors import BadInputError, ForbiddenError, NotFoundError
 from facesearch.refs import case_ref, parse_case_ref
 from facesearch.store.schema import CaseAssignmentRow, CaseRow, UserRow
@@ -27,8 +28,6 @@ from facesearch.store.schema import CaseAssignmentRow, CaseRow, UserRow
 ASSIGNABLE = ("officer", "reviewer")  # roles that work on cases, each on the cases they are assigned to
 OVERSIGHT = ("admin", "auditor")  # roles that see every case's record, and nothing in it
 # Audit actions of this module (kept beside the rule until ``audit.actions`` names them).
-CASE_ASSIGN = "case.assign"
-CASE_UNASSIGN = "case.unassign"
 
 
 class CaseForbidden(ForbiddenError):
@@ -125,7 +124,8 @@ def assign(sessions: sessionmaker[Session], ref: str, username: str, *, actor: s
         if s.get(CaseAssignmentRow, (row.id, username)) is None:
             s.add(CaseAssignmentRow(case_id=row.id, username=username, assigned_by=actor,
                                     assigned_at=datetime.now(UTC)))
-            audit.append(s, actor=actor, action=CASE_ASSIGN, case_id=case_ref(row.id), subject=f"user:{username}",
+            audit.append(s, actor=actor, action=AuditAction.CASE_ASSIGN, case_id=case_ref(row.id),
+                         subject=f"user:{username}",
                          details={"role": user.role})
     return assignments(sessions, ref)
 
@@ -138,5 +138,6 @@ def unassign(sessions: sessionmaker[Session], ref: str, username: str, *, actor:
         if found is None:
             raise AssignmentNotFound(username[:100], f"is not assigned to {case_ref(row.id)}")
         s.delete(found)
-        audit.append(s, actor=actor, action=CASE_UNASSIGN, case_id=case_ref(row.id), subject=f"user:{username}")
+        audit.append(s, actor=actor, action=AuditAction.CASE_UNASSIGN, case_id=case_ref(row.id),
+                     subject=f"user:{username}")
     return assignments(sessions, ref)

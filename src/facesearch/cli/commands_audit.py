@@ -50,7 +50,8 @@ def init(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
         from facesearch.audit import log as audit
 
         with ctx.sessions.begin() as s:
-            audit.append(s, actor=getpass.getuser(), action=AuditAction.SYSTEM_INIT,
+            # Whoever holds the data directory runs init: the OS login, marked as such (not an account).
+            audit.append(s, actor=f"local:{getpass.getuser()}", action=AuditAction.SYSTEM_INIT,
                          details={"key_id": ctx.sealer.key_id, "key_created": created["key"],
                                   "audit_key_id": ctx.audit_key.key_id if ctx.audit_key else None,
                                   "audit_key_created": created["audit_key"]})

@@ -35,9 +35,12 @@ def _login_form(request: Request, *, error: str = "", status_code: int = 200) ->
 
 def _cross_site(request: Request) -> bool:
     origin = request.headers.get("origin")
+    site = request.headers.get("sec-fetch-site", "")
+    if origin == "null":  # our own form too: under our Referrer-Policy (no-referrer) a browser posts Origin: null
+        return site != "same-origin"  # so only the browser's own word that it is this site's page is taken
     if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
         return True
-    return request.headers.get("sec-fetch-site", "") in ("cross-site", "same-site")
+    return site in ("cross-site", "same-site")
 
 
 def _login_csrf_ok(request: Request, token: str) -> bool:
