@@ -23,6 +23,7 @@ from facesearch.retention import run_retention
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CaseRow, TemplateRow
 from facesearch.video.cameras import add_camera
+from owned_keys import add_people, as_person
 from support.audit import open_audited
 from support.context import context_for
 
@@ -105,9 +106,9 @@ def test_searches_outside_a_live_case_are_refused_and_logged(database_url: str, 
 
 
 def cli(home: Path, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FACESEARCH_HOME": str(home)}
-    env.pop("FACESEARCH_DATABASE_URL", None)
-    env.pop("FACESEARCH_KEY", None)
+    env = {**os.environ, "FACESEARCH_HOME": str(home), **as_person("olga")}  # the officer of these tests
+    for name in ("FACESEARCH_DATABASE_URL", "FACESEARCH_KEY", "FACESEARCH_AUDIT_KEY", "FACESEARCH_API_KEY"):
+        env.pop(name, None)
     if key is not None:
         env["FACESEARCH_KEY"] = key
     return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True, env=env,
@@ -119,6 +120,7 @@ def test_a_missing_or_wrong_key_is_one_line_and_changes_nothing(tmp_path: Path, 
 
     home = tmp_path / "home"
     assert cli(home, "init").returncode == 0
+    add_people(home, {"olga": "officer"})
     until = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%d")
     assert cli(home, "case", "create", "--title", "T", "--purpose", "victim", "--legal-basis", "x",
                "--authorisation-ref", "y", "--authorised-by", "z", "--valid-until", until).returncode == 0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from facesearch.video.source import VideoError, VideoReader
-from support.cli import run
+from owned_keys import run_as as run
 
 
 def write_video(path: Path, frames: int = 60, codec: str = "mpeg4") -> Path:
