@@ -55,3 +55,16 @@ def run_as(home: Any, *args: str, person: str | None = "olga") -> Any:
                                                               "FACESEARCH_API_KEY")}
     return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
                           env={**env, **(as_person(person) if person else {})}, timeout=600, check=False)
+
+
+def run_cli(home: Any, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Any:
+    """``facesearch ARGS`` signed in as nobody, plus ``env`` (e.g. ``as_person(...)``) and ``stdin``."""
+    import subprocess
+    import sys
+
+    from support.cli import cli_env
+
+    base = {k: v for k, v in cli_env(home).items() if k not in ("FACESEARCH_USER", "FACESEARCH_PASSWORD",
+                                                                 "FACESEARCH_API_KEY")}
+    return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
+                          env={**base, **(env or {})}, input=stdin, timeout=300, check=False)

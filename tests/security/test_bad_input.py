@@ -13,8 +13,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,21 +31,12 @@ from facesearch.refs import RefError, parse_case_ref
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer, load_key
 from facesearch.store.db import open_database
-from support.cli import cli_env
+from owned_keys import run_cli as cli
 
 PASSWORD = "correct horse battery staple"
 UNTIL = (datetime.now(UTC) + timedelta(days=3)).isoformat()
 CASE = {"title": "T", "purpose": "victim", "valid_until": UNTIL}
 LONG = "a" * 300  # one path component over 255 bytes
-
-
-def cli(home: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    base = cli_env(home)
-    for name in ("FACESEARCH_USER", "FACESEARCH_PASSWORD", "FACESEARCH_API_KEY"):
-        base.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
-                          env={**base, **(env or {})}, input=stdin, timeout=300, check=False)
 
 
 def officer_at(home: Path) -> dict[str, str]:

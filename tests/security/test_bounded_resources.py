@@ -62,6 +62,20 @@ def test_bodies_are_capped_before_authentication(app_and_sessions: tuple[object,
     assert small.status_code == 401
 
 
+def test_sign_in_bodies_are_capped_small_before_any_parser_runs(app_and_sessions: tuple[object, object]) -> None:
+    app, _ = app_and_sessions
+    client = TestClient(app)  # type: ignore[arg-type]
+    name = "u" * 200_000  # far under the 1 MiB cap of other bodies, far over any sign-in
+    for path, kwargs in (("/console/login", {"data": {"username": name, "password": "wrong"}}),
+                         ("/v1/auth/login", {"json": {"username": name, "password": "wrong"}}),
+                         ("/v1/auth/password", {"json": {"current": name, "new": name}})):
+        answer = client.post(path, **kwargs)  # type: ignore[arg-type]
+        assert answer.status_code == 413, (path, answer.status_code)
+    longest = "\U0001f600" * 1000  # the longest password, in the widest encoding, still fits
+    answer = client.post("/v1/auth/login", json={"username": "nobody", "password": longest})
+    assert answer.status_code == 401
+
+
 def test_the_limiter_keeps_bounded_memory(app_and_sessions: tuple[object, object]) -> None:
     app, _ = app_and_sessions
     client = TestClient(app)  # type: ignore[arg-type]

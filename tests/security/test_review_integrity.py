@@ -9,8 +9,6 @@ the CLI acts as an account, never as the operating-system login (``USER=rita`` c
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +26,7 @@ from facesearch.cases.service import CaseError, create_case
 from facesearch.errors import ForbiddenError
 from facesearch.review.service import review
 from facesearch.store.schema import ApiKeyRow, CaseRow, ReviewRow, SightingRow, UserRow
-from support.cli import cli_env
+from owned_keys import run_cli as cli
 
 CASE = {"title": "T", "purpose": "victim", "valid_until": UNTIL.isoformat(), "legal_basis": "x",
         "authorisation_ref": "y", "authorised_by": "z"}
@@ -263,15 +261,6 @@ def make_second_browser(world: World, name: str) -> Any:
 
 
 # -- the CLI acts as an account -----------------------------------------------------------------------------------
-
-def cli(home: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    base = cli_env(home)
-    for name in ("FACESEARCH_USER", "FACESEARCH_PASSWORD", "FACESEARCH_API_KEY"):
-        base.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
-                          env={**base, **(env or {})}, input=stdin, timeout=300, check=False)
-
 
 def as_person(name: str) -> dict[str, str]:
     return {"FACESEARCH_USER": name, "FACESEARCH_PASSWORD": PASSWORD}

@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,8 +31,8 @@ from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer, create_key_file, load_key
 from facesearch.store.db import _alembic_config, open_engine
 from facesearch.store.schema import IdentityRow, LibraryPersonRow
+from owned_keys import run_cli as cli
 from support.audit import open_audited
-from support.cli import cli_env
 from support.context import context_for
 
 # Words that occur nowhere but in the names, titles and notes below.
@@ -185,15 +183,6 @@ def test_a_sealed_value_moved_to_another_row_does_not_open(database_url: str) ->
         second.name_sealed = first.name_sealed
     with sessions() as s, pytest.raises(KeyMismatchError, match=r"library_people\.name:2"):
         sealed_text.get(s, s.query(LibraryPersonRow).order_by(LibraryPersonRow.id).all()[1], "name")
-
-
-def cli(home: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    base = cli_env(home)
-    for name in ("FACESEARCH_USER", "FACESEARCH_PASSWORD", "FACESEARCH_API_KEY"):
-        base.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "facesearch.cli", *args], capture_output=True, text=True,
-                          env={**base, **(env or {})}, input=stdin, timeout=300, check=False)
 
 
 def _old_database(url: str) -> None:

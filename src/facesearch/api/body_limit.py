@@ -2,7 +2,11 @@
 
 A declared ``Content-Length`` over the cap is refused at once (413); a body sent without one (chunked) is
 counted as it arrives and refused the moment it passes the cap. Uploads (multipart forms) get the larger
-cap; every other body is JSON or a small form and gets 1 MiB, far above any real one.
+cap; every other body is JSON or a small form and gets 1 MiB, far above any real one. Sign-in and password
+forms, the routes anybody may call without credentials, get 64 KiB: a name and two passwords of the longest
+kind (1,000 characters, however encoded) fit, and a megabyte-long name is refused before any parser spends
+the event loop's time on it (``benchmarks/api_load.py --run hostile``: 1 MB sign-in names, parsed, delayed
+``/health`` past 100 ms).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OTHER_BODY_BYTES = 1024 * 1024
+CREDENTIAL_BODY_BYTES = 64 * 1024
+CREDENTIAL_PATHS = frozenset({"/v1/auth/login", "/v1/auth/password", "/console/login", "/console/password"})
 
 
 class BodyLimit:
@@ -33,6 +39,8 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
         limit = self.multipart_bytes if multipart else self.other_bytes
+        if scope.get("path") in CREDENTIAL_PATHS:
+            limit = min(limit, CREDENTIAL_BODY_BYTES)
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
