@@ -149,7 +149,7 @@ def test_threshold_for_an_fmr_or_a_watchlist(engine: Engine, tmp_path: Path) -> 
 def test_the_page_reads_in_a_real_browser(dataset: tuple[Path, Path, Path], tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    from support.browser import browser
+    from support.browser import browser, keep_screenshots
 
     data, pairs, cache = dataset
     out = tmp_path / "report"
@@ -165,7 +165,7 @@ def test_the_page_reads_in_a_real_browser(dataset: tuple[Path, Path, Path], tmp_
         driver.save_screenshot(str(tmp_path / "report.png"))
     finally:
         driver.quit()
-    kept = Path("/tmp/facesearch-report-screens")
-    shutil.rmtree(kept, ignore_errors=True)
-    kept.mkdir()
-    shutil.copy(tmp_path / "report.png", kept / "report.png")
+    shots = tmp_path / "screens"
+    shots.mkdir()
+    shutil.copy(tmp_path / "report.png", shots / "report.png")
+    keep_screenshots(shots, "report")  # FACESEARCH_KEEP_SCREENS=<folder> keeps it for people to look at

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MIN_REVIEWERS = 2  # the "four eyes" of the EU AI Act, Art. 14(5)
+DEFAULT_RECORDING_LOOKBACK_DAYS = 30  # the retention period: older footage is gone anyway
 
 
 def _default_home() -> Path:
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         default=30, ge=1, title="Retention period (days)",
         description="Sightings and evidence older than this are purged by 'facesearch retention run'.",
+    )
+    recording_lookback_days: int = Field(
+        default=DEFAULT_RECORDING_LOOKBACK_DAYS, ge=0, title="Recording window before a case (days)",
+        description="A case's recording window (which recordings its searches may cover) starts this many days "
+        "before its validity does and ends with it; a case may narrow the window, never widen it.",
     )
     max_case_days: int = Field(
         default=30, ge=1, title="Longest case (days)",

@@ -5,7 +5,6 @@ Screenshots of the main pages go to the test's folder (``tmp_path / "screens"``)
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from owned_keys import add_people
-from support.browser import browser, sign_in
+from support.browser import browser, keep_screenshots, sign_in
 from support.cli import cli_env
 from support.rtsp import free_port
 from support.serve import start_server
@@ -139,6 +138,4 @@ def test_the_whole_review_flow_in_a_real_browser(server: tuple[str, Path], tmp_p
     shots = sorted(p.name for p in screens.glob("*.png"))
     assert shots == ["accounts.png", "audit.png", "case-new.png", "case.png", "enrol.png", "review-rita.png",
                      "review-rob.png", "scans.png"]
-    kept = Path("/tmp/facesearch-console-screens")  # for people to look at after a run
-    shutil.rmtree(kept, ignore_errors=True)
-    shutil.copytree(screens, kept)
+    keep_screenshots(screens, "console")  # FACESEARCH_KEEP_SCREENS=<folder> keeps them for people to look at

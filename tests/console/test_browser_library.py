@@ -1,6 +1,6 @@
 """The photo library's pages in a real browser: a folder indexed by ``facesearch library index``, then
 the people grid, a person's page, naming them and taking out a face, as a person with the library role.
-Screenshots go to ``/tmp/facesearch-library-screens`` for people to look at."""
+Screenshots are kept for people to look at when ``FACESEARCH_KEEP_SCREENS`` names a folder."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
 from owned_keys import add_people, as_person
-from support.browser import browser, sign_in
+from support.browser import browser, keep_screenshots, sign_in
 from support.cli import cli_env
 from support.rtsp import free_port
 from support.serve import start_server
@@ -64,6 +64,4 @@ def test_people_pages_in_a_real_browser(tmp_path: Path, lfw: Path) -> None:
         driver.quit()
         server.terminate()
         server.wait(timeout=30)
-    kept = Path("/tmp/facesearch-library-screens")
-    shutil.rmtree(kept, ignore_errors=True)
-    shutil.copytree(screens, kept)
+    keep_screenshots(screens, "library")  # FACESEARCH_KEEP_SCREENS=<folder> keeps them for people to look at

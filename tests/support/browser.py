@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from selenium import webdriver
@@ -14,14 +16,30 @@ PASSWORD = "correct horse battery"
 
 
 def browser(downloads: Path) -> webdriver.Chrome:
+    """Chromium with its profile and chromedriver's scratch folders beside ``downloads`` (in the test's own
+    temporary folder, removed with it), not in the system's temporary folder."""
+    scratch = downloads.parent / f"{downloads.name}-chromium"
+    (scratch / "tmp").mkdir(parents=True, exist_ok=True)
     options = webdriver.ChromeOptions()
+    options.add_argument(f"--user-data-dir={scratch / 'profile'}")
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1280,900"):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    service = Service("/usr/bin/chromedriver", env={**os.environ, "TMPDIR": str(scratch / "tmp")})
+    return webdriver.Chrome(service=service, options=options)
+
+
+def keep_screenshots(screens: Path, name: str) -> None:
+    """Copy the run's screenshots to ``$FACESEARCH_KEEP_SCREENS/<name>`` for people to look at, when that is set;
+    otherwise they go with the test's temporary folder."""
+    keep = os.environ.get("FACESEARCH_KEEP_SCREENS")
+    if keep:
+        target = Path(keep) / name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(screens, target)
 
 
 def sign_in(driver: webdriver.Chrome, base: str, user: str) -> None:

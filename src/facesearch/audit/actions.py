@@ -18,6 +18,9 @@ class AuditAction(StrEnum):
     ACCOUNT_SIGN_IN_FAILED = "account.sign_in.failed"
     ACCOUNT_SIGN_OUT = "account.sign_out"
     CAMERA_ADD = "camera.add"
+    CAMERA_DISABLE = "camera.disable"
+    CAMERA_ENABLE = "camera.enable"
+    CAMERA_REMOVE = "camera.remove"
     CASE_CREATE = "case.create"
     CASE_AUTHORISE = "case.authorise"
     CASE_ACTIVATE = "case.activate"
@@ -26,6 +29,8 @@ class AuditAction(StrEnum):
     CASE_ASSIGN = "case.assign"
     CASE_UNASSIGN = "case.unassign"
     IDENTITY_ENROL = "identity.enrol"
+    IDENTITY_REMOVE = "identity.remove"  # a person taken off a case's watchlist
+    IDENTITY_PHOTO_REMOVE = "identity.photo.remove"  # one enrolment photo (its templates) deleted
     SEARCH_IDENTIFY = "search.identify"
     SEARCH_REFUSED = "search.refused"
     SCAN_START = "scan.start"

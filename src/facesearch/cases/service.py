@@ -7,7 +7,7 @@ active targets the same person. Every change is audited in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -24,7 +24,7 @@ from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, ForbiddenError, NotFoundError, RefusedError
 from facesearch.gallery.service import EnrolmentReport, IdentitySummary, enrol, find_identities, list_identities
 from facesearch.refs import case_ref, parse_case_ref
-from facesearch.settings import DEFAULT_MIN_REVIEWERS
+from facesearch.settings import DEFAULT_MIN_REVIEWERS, DEFAULT_RECORDING_LOOKBACK_DAYS
 from facesearch.store import sealed_text
 from facesearch.store.schema import CameraRow, CaseRow, CaseTargetRow, TemplateRow
 from facesearch.text import require_plain
@@ -71,6 +71,19 @@ class CaseRefused(CaseError, RefusedError):
     """The case's state or rules forbid the action (not active, outside its validity, camera not allowed)."""
 
 
+class MissingAuthorisation(CaseRefused):
+    """Authorisation fields are missing: ``missing`` holds their field names. ``str()`` names the fields (as the
+    API's body does); an interface with other names for them (the CLI's flags) formats them with ``named``."""
+
+    def __init__(self, subject: str, what: str, missing: Sequence[str]) -> None:
+        self.what, self.missing = what, tuple(missing)
+        super().__init__(subject, self.named(str))
+
+    def named(self, name: Callable[[str], str]) -> str:
+        """The reason with each field written as ``name(field)``, e.g. ``--legal-basis`` for ``legal_basis``."""
+        return f"{self.what} {', '.join(name(f) for f in self.missing)}"
+
+
 class CaseConflict(CaseError, ConflictError):
     """The action was done already (the case is closed or expired)."""
 
@@ -81,6 +94,10 @@ class CaseNotAssigned(CaseError, ForbiddenError):
 
 class CameraNotRegistered(CaseError, NotFoundError):
     """A search names a camera that is not registered (``facesearch camera add``)."""
+
+
+class CameraDisabled(CaseError, RefusedError):
+    """A search names a camera an administrator disabled."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +114,13 @@ class Case:
     reviewers_required: int
     targets: list[int]
     fields: dict[str, Any]
+    recorded_from: datetime  # the recording window: which recordings a search may cover (``recording_window``)
+    recorded_until: datetime
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.ref, "title": self.title, "purpose": self.purpose, "status": self.status,
                 "valid_from": self.valid_from.isoformat(), "valid_until": self.valid_until.isoformat(),
+                "recorded_from": self.recorded_from.isoformat(), "recorded_until": self.recorded_until.isoformat(),
                 "cameras": self.cameras, "reviewers_required": self.reviewers_required,
                 "targets": self.targets, **self.fields}
 
@@ -129,6 +149,42 @@ def parse_case_time(value: str | date | datetime, *, end_of_day: bool) -> dateti
 
 
 
+def default_recording_window(valid_from: datetime, valid_until: datetime,
+                             lookback: timedelta = timedelta(days=DEFAULT_RECORDING_LOOKBACK_DAYS),
+                             ) -> tuple[datetime, datetime]:
+    """The widest recording window a case may have: ``lookback`` (the installation's
+    ``recording_lookback_days``) before its validity starts, through the validity's end."""
+    return as_utc(valid_from) - lookback, as_utc(valid_until)
+
+
+def choose_recording_window(valid_from: datetime, valid_until: datetime, recorded_from: datetime | None,
+                            recorded_until: datetime | None, lookback: timedelta) -> tuple[datetime, datetime]:
+    """The one rule for a case's recording window (which recordings its searches may cover): the default
+    (``default_recording_window``) unless the case narrows it; widening it beyond the default is refused,
+    naming the field (it needs an authorisation of its own)."""
+    earliest, latest = default_recording_window(valid_from, valid_until, lookback)
+    start = earliest if recorded_from is None else as_utc(recorded_from)
+    end = latest if recorded_until is None else as_utc(recorded_until)
+    if start < earliest:
+        raise CaseError("recorded_from", f"{start:%Y-%m-%d %H:%M} is before the widest recording window this "
+                        f"installation allows ({lookback.days} days before valid from: {earliest:%Y-%m-%d %H:%M}); "
+                        "a case may narrow its recording window, widening it needs its own authorisation")
+    if end > latest:
+        raise CaseError("recorded_until", f"{end:%Y-%m-%d %H:%M} is after valid until ({latest:%Y-%m-%d %H:%M}); "
+                        "a case may narrow its recording window, widening it needs its own authorisation")
+    if end <= start:
+        raise CaseError("recorded_until", f"{end:%Y-%m-%d %H:%M} is not after recorded from {start:%Y-%m-%d %H:%M}")
+    return start, end
+
+
+def recording_window(row: CaseRow) -> tuple[datetime, datetime]:
+    """The recordings ``row``'s searches may cover: as stored, or (a case made before the window existed,
+    stored null) the default rule."""
+    earliest, latest = default_recording_window(row.valid_from, row.valid_until)
+    return (earliest if row.recorded_from is None else as_utc(row.recorded_from),
+            latest if row.recorded_until is None else as_utc(row.recorded_until))
+
+
 def _row(session: Session, ref: str | int, lock: bool = False) -> CaseRow:
     row = session.get(CaseRow, parse_case_ref(ref), with_for_update=lock)
     if row is None:
@@ -151,7 +207,8 @@ def to_case(session: Session, row: CaseRow) -> Case:
     return Case(case_ref(row.id), sealed["title"], row.purpose, effective_status(row), as_utc(row.valid_from),
                 as_utc(row.valid_until),
                 list(row.cameras), row.reviewers_required, sorted(targets),
-                {k: sealed[k] if k in sealed else getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")})
+                {k: sealed[k] if k in sealed else getattr(row, k) for k in (*AUTHORISATION_FIELDS, "purpose_text")},
+                *recording_window(row))
 
 
 def list_cases(sessions: sessionmaker[Session], newest_first: bool = False, *, actor: str) -> list[Case]:
@@ -187,11 +244,16 @@ def create_case(
     reviewers_required: int | None = None,
     min_reviewers: int = DEFAULT_MIN_REVIEWERS,
     max_span: timedelta = timedelta(days=30),
+    recorded_from: datetime | None = None,
+    recorded_until: datetime | None = None,
+    lookback: timedelta = timedelta(days=DEFAULT_RECORDING_LOOKBACK_DAYS),
     **authorisation: str | None,
 ) -> Case:
     """A new case: ``authorised`` when every authorisation field is given, else ``draft``. It needs
     ``reviewers_required`` distinct people to confirm a sighting: the installation's ``min_reviewers``
-    when not given, never fewer. The officer who creates it is assigned to it."""
+    when not given, never fewer. The officer who creates it is assigned to it. Its recording window
+    (``choose_recording_window``: ``lookback`` before ``valid_from`` through ``valid_until``, or narrower) is
+    stored as it is at creation."""
     unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
     if unknown:
         raise CaseError(title, f"unknown fields {sorted(unknown)}")
@@ -215,6 +277,7 @@ def create_case(
     if end - start > max_span:
         days = (end - start) / timedelta(days=1)  # not .days: 30 days and 5 hours must not read as "30 days"
         raise CaseError(title, f"validity of {days:.2f} days exceeds the maximum of {max_span.days} days")
+    window = choose_recording_window(start, end, recorded_from, recorded_until, lookback)
     if reviewers_required is None:
         reviewers_required = min_reviewers
     if not min_reviewers <= reviewers_required <= REVIEWERS_MAX:
@@ -224,6 +287,7 @@ def create_case(
     complete = all(authorisation.get(f) for f in REQUIRED_FOR_AUTHORISATION)
     with sessions.begin() as s:
         row = CaseRow(title="", purpose=purpose, valid_from=start, valid_until=end,
+                      recorded_from=window[0], recorded_until=window[1],
                       cameras=list(cameras or []), reviewers_required=reviewers_required,
                       status=CaseStatus.AUTHORISED if complete else CaseStatus.DRAFT, created_at=datetime.now(UTC),
                       created_by=actor,
@@ -252,17 +316,26 @@ def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **a
         if row.status not in (CaseStatus.DRAFT, CaseStatus.AUTHORISED):
             raise CaseRefused(case_ref(row.id), f"is {row.status}; its authorisation can no longer change")
         given = {k: v for k, v in authorisation.items() if v}
+        if not given:  # nothing to record: refused, never an audited no-op that looks like success
+            missing = _missing_authorisation(s, row)
+            if missing:
+                raise MissingAuthorisation(case_ref(row.id), "nothing given; still missing", missing)
+            raise MissingAuthorisation(case_ref(row.id), "nothing given; give any of", AUTHORISATION_FIELDS)
         for key, value in given.items():
             if key in SEALED_FIELDS:
                 sealed_text.put(s, row, {key: value})
             else:
                 setattr(row, key, value)
-        if all(sealed_text.get(s, row, f) if f in SEALED_FIELDS else getattr(row, f)
-               for f in REQUIRED_FOR_AUTHORISATION):
+        if not _missing_authorisation(s, row):
             row.status = CaseStatus.AUTHORISED
         audit.append(s, actor=actor, action=AuditAction.CASE_AUTHORISE, case_id=case_ref(row.id),
                      details={"fields": _for_audit(given), "status": row.status})
         return to_case(s, row)
+
+
+def _missing_authorisation(s: Session, row: CaseRow) -> list[str]:
+    return [f for f in REQUIRED_FOR_AUTHORISATION
+            if not (sealed_text.get(s, row, f) if f in SEALED_FIELDS else getattr(row, f))]
 
 
 def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now: datetime | None = None) -> Case:
@@ -271,10 +344,10 @@ def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now:
         row = _row(s, ref, lock=True)
         access.check(s, actor, row.id)
         if row.status != CaseStatus.AUTHORISED:
-            missing = [f for f in REQUIRED_FOR_AUTHORISATION
-                       if not (sealed_text.get(s, row, f) if f in SEALED_FIELDS else getattr(row, f))]
-            why = f"missing {', '.join(missing)}" if row.status == CaseStatus.DRAFT else f"it is {row.status}"
-            raise CaseRefused(case_ref(row.id), f"only an authorised case can be activated ({why})")
+            if row.status == CaseStatus.DRAFT:
+                raise MissingAuthorisation(case_ref(row.id), "only an authorised case can be activated; missing",
+                                           _missing_authorisation(s, row))
+            raise CaseRefused(case_ref(row.id), f"only an authorised case can be activated (it is {row.status})")
         if not as_utc(row.valid_from) <= moment <= as_utc(row.valid_until):
             window = f"{row.valid_from:%Y-%m-%d} to {row.valid_until:%Y-%m-%d}"
             raise CaseRefused(case_ref(row.id), f"outside its validity ({window})")
@@ -412,8 +485,14 @@ def require_searchable(s: Session, ref: str, now: datetime | None = None, camera
 
 
 def require_registered_camera(s: Session, camera: str) -> None:
-    """``CameraNotRegistered`` unless ``camera`` is a registered camera (read here rather than through
+    """``CameraNotRegistered`` unless ``camera`` is a registered camera (not removed), ``CameraDisabled`` when
+    it is disabled (read here rather than through
     ``video.cameras``, which sits above the cases)."""
-    if not camera or len(camera) > 100 or "\0" in camera or s.get(CameraRow, camera) is None:
+    row = None if not camera or len(camera) > 100 or "\0" in camera else s.get(CameraRow, camera)
+    if row is None or row.status == "removed":
         shown = camera[:100] if camera.isprintable() else repr(camera[:100])
-        raise CameraNotRegistered(shown, "no such camera (facesearch camera add)")
+        why = "was removed" if row is not None else "no such camera (facesearch camera add)"
+        raise CameraNotRegistered(shown, why)
+    if row.status == "disabled":
+        raise CameraDisabled(camera, f"camera {camera} is disabled: nothing is searched on it until an "
+                             "administrator enables it (facesearch camera enable)")

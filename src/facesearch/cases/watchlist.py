@@ -10,7 +10,7 @@ registered) is refused with ``CaseError``, and the refusal is audited.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NoReturn
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.audit.chain import JsonValue
-from facesearch.cases.service import CaseError, as_utc, require_searchable
+from facesearch.cases.service import CaseError, as_utc, recording_window, require_searchable
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.gallery.service import load_index
@@ -42,16 +42,25 @@ class CaseWatchlist:
     threshold: float
     threshold_extrapolated: bool  # beyond the calibration's measured scores
     target_fpir: float
-    valid_from: datetime
+    valid_from: datetime  # the validity: when searches may run (``require_searchable`` checks it)
     valid_until: datetime
+    recorded_from: datetime  # the recording window: which recordings a search may cover
+    recorded_until: datetime
 
     @property
     def size(self) -> int:
         return len(self.names)
 
     def covers(self, moment: datetime | None) -> bool:
-        """Whether footage recorded at ``moment`` falls inside the case's validity (unknown: it does not)."""
-        return moment is not None and self.valid_from <= moment <= self.valid_until
+        """Whether footage recorded at ``moment`` falls inside the case's recording window (unknown: it
+        does not)."""
+        return moment is not None and self.recorded_from <= moment <= self.recorded_until
+
+    def live(self) -> CaseWatchlist:
+        """This watchlist for a live watch, which always covers "now": its recording window widened to
+        take in the validity (a watch runs only while the case is valid)."""
+        return replace(self, recorded_from=min(self.recorded_from, self.valid_from),
+                       recorded_until=max(self.recorded_until, self.valid_until))
 
 
 def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_refs: list[str], *,
@@ -74,7 +83,7 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
                 targets = set(s.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == case.id)))
                 names = {r.id: sealed_text.get(s, r, "name", sealer)
                          for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
-                window = (as_utc(case.valid_from), as_utc(case.valid_until))
+                window = (as_utc(case.valid_from), as_utc(case.valid_until), *recording_window(case))
         if refused is not None:
             _refuse(sessions, ref, refused, camera=camera, actor=actor, refusal_details=refusal_details)
         index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)

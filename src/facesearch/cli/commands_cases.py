@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from facesearch.cli.output import EXIT_PARTIAL, emit_as, emit_json, fail, format_fmr, line, table, warn
+from facesearch.cli.output import EXIT_PARTIAL, emit_as, emit_json, fail, flag, format_fmr, line, table, warn
 from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
@@ -88,8 +88,9 @@ def authorise(
     authorised_by: Annotated[str | None, typer.Option(help="Person who authorised it.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Complete a draft case's authorisation."""
-    from facesearch.cases.service import authorise_case
+    """Complete a draft case's authorisation: give at least one of the options; with --legal-basis,
+    --authorisation-ref and --authorised-by all recorded the case is authorised."""
+    from facesearch.cases.service import REQUIRED_FOR_AUTHORISATION, authorise_case
 
     try:
         ctx = open_context()
@@ -97,8 +98,20 @@ def authorise(
                                 authorisation_ref=authorisation_ref, authorising_authority=authorising_authority,
                                 authorised_by=authorised_by)
     except FacesearchError as exc:
-        fail(str(exc))
+        _fail_case(exc)
     _print_case(result, json_out)
+    missing = [f for f in REQUIRED_FOR_AUTHORISATION if not result.fields.get(f)]
+    if missing:
+        warn(f"{result.ref} is still a draft: missing {', '.join(flag(f) for f in missing)}")
+
+
+def _fail_case(exc: FacesearchError) -> NoReturn:
+    """``fail`` for the case services' errors, with the fields they name written as this command's flags."""
+    from facesearch.cases.service import MissingAuthorisation
+
+    if isinstance(exc, MissingAuthorisation):
+        fail(f"{exc.subject}: {exc.named(flag)}")
+    fail(str(exc))
 
 
 @app.command("activate")
@@ -110,7 +123,7 @@ def activate(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], jso
         ctx = open_context()
         result = activate_case(ctx.sessions, case, actor=operator(ctx, "cases.write").actor)
     except FacesearchError as exc:
-        fail(str(exc))
+        _fail_case(exc)
     _print_case(result, json_out)
 
 

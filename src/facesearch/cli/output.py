@@ -33,6 +33,12 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     raise typer.Exit(code)
 
 
+def flag(field: str) -> str:
+    """The CLI's option for a field the services name (``legal_basis``: ``--legal-basis``): the one place an error
+    naming fields is turned into the flags a person types."""
+    return "--" + field.replace("_", "-")
+
+
 def warn(message: str) -> None:
     stderr.print(visible(f"warning: {message}"), markup=False)
 
@@ -54,10 +60,15 @@ def emit_as(schema: Any, data: Any) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table that fits the terminal (``COLUMNS``, or 80 when not a terminal): a cell too wide for its column
+    wraps at spaces and, where a word is longer than the column, folds onto the next line. Nothing is cut with
+    an ellipsis: an id, path or time is copied from this output, so every character must be there. (Plain lines
+    when not a terminal were the alternative; a folded table keeps one layout for people and for pipes, and
+    programs have ``--json``.)"""
     # Cells as Text, never markup: a name such as "[red]x" prints as written
     t = Table(title=Text(visible(title)), title_justify="left")
     for c in columns:
-        t.add_column(Text(visible(c)))
+        t.add_column(Text(visible(c)), overflow="fold", no_wrap=False)
     for r in rows:
         t.add_row(*[Text(visible(str(v))) for v in r])
     stdout.print(t)

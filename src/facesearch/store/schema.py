@@ -97,6 +97,9 @@ class CaseRow(Base):
     authorised_by: Mapped[str | None] = mapped_column(String(200))
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The recording window (which recordings a search may cover); null: the default rule (cases.service)
+    recorded_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recorded_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cameras: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     reviewers_required: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
@@ -118,7 +121,8 @@ class CaseTargetRow(Base):
 
 
 class CameraRow(Base):
-    """A camera or place footage comes from. The stream URL is sealed: it often holds a password."""
+    """A camera or place footage comes from. The stream URL is sealed: it often holds a password. A removed
+    camera's row stays (``status``), as sightings and scanned files name cameras by id."""
 
     __tablename__ = "cameras"
 
@@ -128,6 +132,9 @@ class CameraRow(Base):
     url_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    # enabled, disabled (searched by nothing until enabled again) or removed (kept, with its stream address
+    # deleted, so that sightings and scans naming it still say which camera; never searched again)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="enabled", server_default="enabled")
 
 
 class SightingRow(Base):

@@ -1,4 +1,14 @@
-"""Cameras (or places) footage comes from. A stream URL is sealed at rest: it usually holds a password."""
+"""Cameras (or places) footage comes from. A stream URL is sealed at rest: it usually holds a password.
+
+An administrator may disable a camera (nothing is scanned, identified or watched on it until it is enabled:
+``cases.service.require_registered_camera`` refuses, naming it; a running watch notices within a second and
+stops) and remove one. Removal keeps the row, marked removed and with its stream address deleted, because
+sightings and scanned files name cameras by id; a removed camera is never searched again and its id is not
+reused. There is no reliable record of running watches (a watch is a process of its own that may die without
+a word), so removal is refused, with the reason, while a live case (authorised or active, inside its validity)
+names the camera, or a queued or running scan job uses it: take it off the case (or let the case end) first,
+or disable it, which stops its watches.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.context import Context
+from facesearch.cases.service import LIVE, as_utc
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
-from facesearch.store.schema import CameraRow
+from facesearch.refs import case_ref
+from facesearch.store.schema import CameraRow, CaseRow, JobRow
 from facesearch.text import require_plain
 from facesearch.video.source import redact_url
 
@@ -31,7 +43,10 @@ class CameraNotFound(CameraError, NotFoundError):
 
 
 class CameraConflict(CameraError, ConflictError):
-    """A camera with this id exists already."""
+    """A camera with this id exists already, or is in use (removal refused), or was removed."""
+
+
+STATUSES = ("enabled", "disabled", "removed")
 
 
 @dataclass(frozen=True)
@@ -41,13 +56,15 @@ class Camera:
     location: str | None
     url: str | None  # with its password; never printed as is (``shown_url``); not opened when listing
     has_url: bool = False  # whether a stream address is stored (listing does not open it)
+    status: str = "enabled"  # enabled, disabled or removed
 
     @property
     def shown_url(self) -> str | None:
         return None if self.url is None else redact_url(self.url)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "location": self.location, "url": self.shown_url}
+        return {"id": self.id, "name": self.name, "location": self.location, "url": self.shown_url,
+                "status": self.status}
 
 
 def _purpose(camera_id: str) -> str:
@@ -79,13 +96,70 @@ def get_camera(ctx: Context, camera_id: str) -> Camera:
     sealer = ctx.sealer
     with ctx.sessions() as s:
         row = s.get(CameraRow, camera_id)
-        if row is None:
-            raise CameraNotFound(camera_id, "no such camera (facesearch camera add)")
+        if row is None or row.status == "removed":
+            raise CameraNotFound(camera_id, "was removed" if row else "no such camera (facesearch camera add)")
         url = None if row.url_sealed is None else sealer.open(row.url_sealed, _purpose(camera_id)).decode()
-        return Camera(row.id, row.name, row.location, url, url is not None)
+        return Camera(row.id, row.name, row.location, url, url is not None, row.status)
 
 
-def list_cameras(sessions: sessionmaker[Session]) -> list[Camera]:
+def list_cameras(sessions: sessionmaker[Session], *, removed: bool = False) -> list[Camera]:
+    """The registered cameras (and the removed ones, with ``removed``)."""
     with sessions() as s:
-        rows = s.scalars(select(CameraRow).order_by(CameraRow.id))
-        return [Camera(r.id, r.name, r.location, None, r.url_sealed is not None) for r in rows]
+        query = select(CameraRow).order_by(CameraRow.id)
+        if not removed:
+            query = query.where(CameraRow.status != "removed")
+        return [Camera(r.id, r.name, r.location, None, r.url_sealed is not None, r.status) for r in s.scalars(query)]
+
+
+def _existing(s: Session, camera_id: str) -> CameraRow:
+    row = s.get(CameraRow, camera_id, with_for_update=True) if len(camera_id) <= 100 else None
+    if row is None:
+        raise CameraNotFound(camera_id[:100], "no such camera (facesearch camera add)")
+    if row.status == "removed":
+        raise CameraConflict(camera_id, "was removed")
+    return row
+
+
+def _shown(row: CameraRow) -> Camera:
+    return Camera(row.id, row.name, row.location, None, row.url_sealed is not None, row.status)
+
+
+def set_camera_enabled(sessions: sessionmaker[Session], camera_id: str, enabled: bool, *, actor: str) -> Camera:
+    """Disable a camera (nothing is searched on it) or enable it again, audited; doing it twice changes nothing
+    and writes no second entry."""
+    with sessions.begin() as s:
+        row = _existing(s, camera_id)
+        status = "enabled" if enabled else "disabled"
+        if row.status != status:
+            row.status = status
+            audit.append(s, actor=actor, action=AuditAction.CAMERA_ENABLE if enabled else AuditAction.CAMERA_DISABLE,
+                         subject=f"camera:{camera_id}")
+        return _shown(row)
+
+
+def camera_users(s: Session, camera_id: str, now: datetime | None = None) -> list[str]:
+    """What uses the camera now: live cases inside their validity that name it, queued or running scan jobs."""
+    moment = now or datetime.now(UTC)
+    cases = [case_ref(r.id) for r in s.scalars(select(CaseRow).where(CaseRow.status.in_(LIVE)).order_by(CaseRow.id))
+             if camera_id in (r.cameras or []) and as_utc(r.valid_until) >= moment]
+    jobs = [f"scan job {j.id}" for j in s.scalars(select(JobRow).where(JobRow.status.in_(("queued", "running")))
+                                                   .order_by(JobRow.id))
+            if (j.params or {}).get("camera") == camera_id]
+    return [*(f"case {c}" for c in cases), *jobs]
+
+
+def remove_camera(sessions: sessionmaker[Session], camera_id: str, *, actor: str) -> Camera:
+    """Remove a camera, audited: its row is kept, marked removed, its stream address deleted (sightings name it).
+    Refused (``CameraConflict``, with the reason) while a live case names it or a scan job uses it."""
+    with sessions.begin() as s:
+        row = _existing(s, camera_id)
+        users = camera_users(s, camera_id)
+        if users:
+            raise CameraConflict(camera_id, f"in use by {', '.join(users[:10])}"
+                                 + (f" and {len(users) - 10} more" if len(users) > 10 else "")
+                                 + ": a live case naming a camera may be watching it; remove it from the case, "
+                                 "let the case end, or disable the camera instead")
+        row.status, row.url_sealed = "removed", None
+        audit.append(s, actor=actor, action=AuditAction.CAMERA_REMOVE, subject=f"camera:{camera_id}",
+                     details={"had_url": True if row.url_sealed else False})
+        return _shown(row)

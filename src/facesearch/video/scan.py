@@ -161,9 +161,9 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
         problem = None
         if not any(w.covers(when.at) for w in watchlists):
             w = watchlists[0]
-            problem = (f"recorded at {when.at:%Y-%m-%d %H:%M} UTC (from the {when.source}), outside {ref}'s validity "
-                       f"({w.valid_from:%Y-%m-%d %H:%M} to {w.valid_until:%Y-%m-%d %H:%M}); pass --start if that "
-                       "time is wrong")
+            problem = (f"recorded at {when.at:%Y-%m-%d %H:%M} UTC (from the {when.source}), outside {ref}'s "
+                       f"recording window ({w.recorded_from:%Y-%m-%d %H:%M} to {w.recorded_until:%Y-%m-%d %H:%M}); "
+                       "pass --start if that time is wrong")
             return FileOutcome(name, FileStatus.FAILED, problem=problem, time_source=when.source)
         search = VideoSearch(engine, watchlists, recording_start=when.at, fps=reader.info.fps, config=config)
         matched = list(search.run(reader.frames(), on_progress=None if on_progress is None else

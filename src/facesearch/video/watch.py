@@ -84,8 +84,9 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
     backoff = backoff or Backoff()
     shown = redact_url(url)
     source = f"{camera} (live)"
-    watchlists = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
-                                 refusal_details={"source": shown}, cache=ctx.index_cache())
+    watchlists = [w.live() for w in load_watchlists(  # live: the recording window always covers "now"
+        engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
+        refusal_details={"source": shown}, cache=ctx.index_cache())]
     ref = watchlists[0].case_ref
     report = WatchReport(ref, camera)
 
