@@ -38,6 +38,27 @@ class ScoreStats:
     std: float
 
 
+MAX_SCORE = 1.0  # a score is the inner product of two unit-length embeddings: no threshold above it means anything
+FEW_PAIRS = 10  # a rate resting on fewer measured impostor pairs than this is uncertain by a third or more
+
+
+@dataclass(frozen=True)
+class ThresholdSupport:
+    """A threshold for a target FMR and what it rests on: ``impostor_pairs`` of the measured impostor
+    comparisons score at or above it (0 when extrapolated); ``reachable`` is False when the threshold lies
+    above ``MAX_SCORE``, i.e. the target is beyond anything the calibration's data can support."""
+
+    threshold: float
+    extrapolated: bool
+    impostor_pairs: int
+    measured: int
+    reachable: bool
+
+    @property
+    def few(self) -> bool:
+        return self.impostor_pairs < FEW_PAIRS
+
+
 @dataclass(frozen=True)
 class Calibration:
     profile: str
@@ -83,6 +104,17 @@ class Calibration:
             idx = int(np.argmax(values <= target))
             return float(self.fmr_scores[idx]), False
         return float((math.log10(target) - self.tail_intercept) / self.tail_slope), True
+
+    def support(self, target: float) -> ThresholdSupport:
+        """``threshold_for_fmr(target)`` with what it rests on (see ``ThresholdSupport``)."""
+        value, extrapolated = self.threshold_for_fmr(target)
+        n = self.impostor_comparisons
+        pairs = 0 if extrapolated else round(self.fmr(value)[0] * n)
+        return ThresholdSupport(value, extrapolated, pairs, n, value <= MAX_SCORE)
+
+    def smallest_supported_fmr(self) -> float:
+        """The FMR at the highest possible score (extrapolated): no smaller target has a threshold."""
+        return self.fmr(MAX_SCORE)[0]
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)

@@ -132,10 +132,10 @@ def test_report_and_export_are_owner_only(tmp_path: Path, loose_umask: None) -> 
     assert created.returncode == 0, created.stderr
     report = run_as(home, "report", "--case", "C1", "--out", str(tmp_path / "out" / "report.html"))
     assert report.returncode == 0, report.stderr
-    export = run_as(home, "export", "--case", "C1", "--out", str(tmp_path / "out" / "export.zip"))
-    assert export.returncode == 0, export.stderr
     assert mode(tmp_path / "out" / "report.html") == 0o600
-    assert mode(tmp_path / "out" / "export.zip") == 0o600
+    export = run_as(home, "export", "--case", "C1", "--out", str(tmp_path / "out" / "export.zip"))
+    assert export.returncode == 2 and "nothing to export" in export.stderr  # nothing confirmed: no package
+    assert not (tmp_path / "out" / "export.zip").exists()  # the mode of one: test_scan_cli's export
 
 
 # --- control characters in output ------------------------------------------------------------------

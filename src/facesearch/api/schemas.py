@@ -75,6 +75,11 @@ class CaseIn(RequestModel):
     purpose: str = Field(max_length=100)
     valid_until: CaseEnd
     valid_from: CaseStart | None = None
+    recorded_from: CaseStart | None = Field(
+        default=None, description="Start of the recording window (which recordings a search may cover); default "
+        "and earliest: FACESEARCH_RECORDING_LOOKBACK_DAYS (30) before valid_from; earlier is refused (400)")
+    recorded_until: CaseEnd | None = Field(
+        default=None, description="End of the recording window; default and latest: valid_until")
     purpose_text: Text = None
     legal_basis: Text = None
     authorisation_ref: Text = None
@@ -193,6 +198,8 @@ class CaseOut(BaseModel):
     status: CaseStatus
     valid_from: IsoTime
     valid_until: IsoTime
+    recorded_from: IsoTime = Field(description="Start of the recording window: the recordings a search may cover")
+    recorded_until: IsoTime
     cameras: list[str]
     reviewers_required: int
     targets: list[int]
@@ -208,6 +215,7 @@ class CameraOut(BaseModel):
     name: str
     location: str | None
     url: str | None = Field(description="The stream's address with its password hidden")
+    status: str = Field("enabled", description="enabled, disabled (nothing is searched on it) or removed")
 
 
 class SightingOut(BaseModel):
@@ -222,7 +230,9 @@ class SightingOut(BaseModel):
     best: float
     started_at: IsoTime | None
     ended_at: IsoTime | None
-    time_source: str
+    time_source: str = Field(description="Where the recording's start time came from: given, metadata, file name, "
+                             "file modified, stream clock, or unknown")
+    time_weak: bool = Field(description="The time rests on weak evidence (the file's modification time)")
     score: float
     fmr: float
     threshold: float
@@ -294,6 +304,18 @@ class IdentityOut(BaseModel):
     templates: int
     created_by: str
     created_at: datetime
+
+
+class RemovalOut(BaseModel):
+    """What taking a person (or one enrolment photo) off a case's watchlist deleted."""
+
+    case: str
+    identity_id: int
+    photo: int | None = Field(description="The enrolment photo's number (1 = first enrolled); none: the person")
+    templates_deleted: int
+    photos_deleted: int
+    kept_by_other_cases: int = Field(description="Other live cases that still search the person: their "
+                                                 "templates are kept for them")
 
 
 class ScanParamsOut(BaseModel):

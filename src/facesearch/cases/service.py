@@ -359,6 +359,12 @@ def activate_case(sessions: sessionmaker[Session], ref: str, *, actor: str, now:
 def close_case(sessions: sessionmaker[Session], ref: str, *, actor: str,
                status: CaseStatus = CaseStatus.CLOSED) -> Case:
     """Close (or expire) a case and delete its targets' templates that no other live case needs."""
+    return close_case_counted(sessions, ref, actor=actor, status=status)[0]
+
+
+def close_case_counted(sessions: sessionmaker[Session], ref: str, *, actor: str,
+                       status: CaseStatus = CaseStatus.CLOSED) -> tuple[Case, int]:
+    """``close_case``, and how many templates it deleted (as its audit entry records)."""
     with sessions.begin() as s:
         row = _row(s, ref, lock=True)
         access.check(s, actor, row.id)
@@ -370,7 +376,7 @@ def close_case(sessions: sessionmaker[Session], ref: str, *, actor: str,
         action = AuditAction.CASE_CLOSE if status == CaseStatus.CLOSED else AuditAction.CASE_EXPIRE
         audit.append(s, actor=actor, action=action,
                      case_id=case_ref(row.id), details={"templates_deleted": deleted})
-        return to_case(s, row)
+        return to_case(s, row), deleted
 
 
 def expire_cases(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[str]:

@@ -38,7 +38,8 @@ def _print_case(case: Any, json_out: bool) -> None:
         emit_as(CaseOut, case.to_json())
         return
     line(f"{case.ref} [{case.status}] {case.title} ({case.purpose}); valid {case.valid_from:%Y-%m-%d %H:%M} to "
-         f"{case.valid_until:%Y-%m-%d %H:%M} UTC; reviewers {case.reviewers_required}; "
+         f"{case.valid_until:%Y-%m-%d %H:%M} UTC; covers recordings from {case.recorded_from:%Y-%m-%d %H:%M} to "
+         f"{case.recorded_until:%Y-%m-%d %H:%M} UTC; reviewers {case.reviewers_required}; "
          f"cameras {', '.join(case.cameras) or 'any'}; targets {len(case.targets)}")
 
 
@@ -53,6 +54,11 @@ def create(
     authorising_authority: Annotated[str | None, typer.Option(help="Body that authorised it.")] = None,
     authorised_by: Annotated[str | None, typer.Option(help="Person who authorised it.")] = None,
     valid_from: Annotated[str | None, typer.Option(help="First day (default: now).")] = None,
+    recorded_from: Annotated[str | None, typer.Option(
+        help="Earliest recording time a search may cover (default and earliest: FACESEARCH_RECORDING_LOOKBACK_DAYS, "
+             "30, days before valid-from).")] = None,
+    recorded_until: Annotated[str | None, typer.Option(
+        help="Latest recording time a search may cover (default and latest: valid-until).")] = None,
     cameras: Annotated[str, typer.Option(help="Comma-separated cameras or places allowed (default: any).")] = "",
     reviewers: Annotated[int | None, typer.Option(help="Distinct people needed to confirm a sighting (default and "
                                                        "least: FACESEARCH_MIN_REVIEWERS, 2).")] = None,
@@ -69,6 +75,9 @@ def create(
         who = operator(ctx, "cases.write")
         case = create_case(ctx.sessions, title=title, purpose=purpose, purpose_text=purpose_text, valid_until=until,
                            valid_from=_moment(valid_from, end_of_day=False),
+                           recorded_from=_moment(recorded_from, end_of_day=False),
+                           recorded_until=_moment(recorded_until, end_of_day=True),
+                           lookback=timedelta(days=ctx.settings.recording_lookback_days),
                            cameras=[c.strip() for c in cameras.split(",") if c.strip()],
                            reviewers_required=reviewers, max_span=timedelta(days=get_settings().max_case_days),
                            min_reviewers=ctx.settings.min_reviewers, actor=who.actor, legal_basis=legal_basis,
@@ -130,14 +139,17 @@ def activate(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], jso
 @app.command("close")
 def close(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_out: JsonOpt = False) -> None:
     """Close a case; its watchlist templates are deleted unless another live case needs them."""
-    from facesearch.cases.service import close_case
+    from facesearch.cases.service import close_case_counted
 
     try:
         ctx = open_context()
-        result = close_case(ctx.sessions, case, actor=operator(ctx, "cases.write").actor)
+        result, deleted = close_case_counted(ctx.sessions, case, actor=operator(ctx, "cases.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
     _print_case(result, json_out)
+    if not json_out:
+        kept = " (none needed deleting: its people are on another live case's watchlist, or none were enrolled)"
+        line(f"{deleted} face template{'' if deleted == 1 else 's'} deleted" + (kept if deleted == 0 else ""))
 
 
 def _print_assignments(ref: str, found: list[Any], json_out: bool) -> None:
@@ -180,6 +192,19 @@ def unassign(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")],
     _print_assignments(case, found, json_out)
 
 
+@app.command("show")
+def show(case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")], json_out: JsonOpt = False) -> None:
+    """One case: its status, validity (when it may be searched) and recording window (which recordings)."""
+    from facesearch.cases.service import get_case
+
+    try:
+        ctx = open_context()
+        found = get_case(ctx.sessions, case, actor=operator(ctx, "cases.read").actor)
+    except FacesearchError as exc:
+        fail(str(exc))
+    _print_case(found, json_out)
+
+
 @app.command("list")
 def list_cases(json_out: JsonOpt = False) -> None:
     """The cases you may see, with their status (a case past its validity shows as expired); officers and
@@ -203,7 +228,9 @@ def enroll(
     photos: Annotated[list[Path], typer.Argument(help="Enrolment photos of one person.")],
     name: Annotated[str, typer.Option(help="The person's name.")],
     case: Annotated[str | None, typer.Option(help="Case whose watchlist this person joins.")] = None,
-    face: Annotated[int | None, typer.Option(help="Which face, when a photo shows several.")] = None,
+    face: Annotated[int | None, typer.Option(help="Which face, when a photo shows several: 0 for the first in "
+                                                  "the detector's order (most confident first); "
+                                                  "'facesearch faces PHOTO' lists them with these numbers.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
     json_out: JsonOpt = False,
 ) -> None:
@@ -227,9 +254,9 @@ def enroll(
         for p in report.photos:
             if not p.accepted:
                 warn(f"{p.source}: refused: {p.reason}")
-            for other in p.similar_to:
-                warn(f"{p.source}: already matches enrolled identity {other['identity_id']} ({other['name']}), "
-                     f"score {other['score']}")
+            if p.similar_to:  # one line per photo, however many it matches
+                warn(f"{p.source}: already matches " + "; ".join(
+                    f"enrolled identity {o['identity_id']} ({o['name']}, score {o['score']})" for o in p.similar_to))
     if report.accepted < len(report.photos):
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -266,6 +293,36 @@ def identify(
         for c in f.candidates:
             line(f"  face {i} at {f.box}: candidate #{c.rank} {c.name} (identity {c.identity_id}), score "
                  f"{c.score:.4f}, FMR {format_fmr(c.fmr)}")
+
+
+@app.command("remove-person")
+def remove_person(
+    case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")],
+    person: Annotated[int, typer.Option(help="The identity's number, as enroll printed it.")],
+    photo: Annotated[int | None, typer.Option(help="Remove only this enrolment photo (1 = the first enrolled); "
+                                                   "without it, the person leaves the watchlist.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Undo an enrolment: take a person off the case's watchlist, or delete one of their photos. Templates are
+    deleted at once (a person's stay while another live case still searches them); audited."""
+    from facesearch.api.schemas import RemovalOut
+    from facesearch.cases.removal import remove_person as take_off
+    from facesearch.cases.removal import remove_photo
+
+    try:
+        ctx = open_context()
+        actor = operator(ctx, "identities.enrol").actor
+        done = (take_off(ctx, case, person, actor=actor) if photo is None
+                else remove_photo(ctx, case, person, photo, actor=actor))
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_as(RemovalOut, done.to_json())
+        return
+    what = f"photo {photo} of identity {person}" if photo is not None else f"identity {person}"
+    line(f"{done.case}: removed {what}; deleted {done.templates_deleted} template(s) and "
+         f"{done.photos_deleted} enrolment photo(s)"
+         + (f"; templates kept: {done.kept_by} other live case(s) still search this person" if done.kept_by else ""))
 
 
 retention_app = typer.Typer(help="Purge what the retention rules say must go.", no_args_is_help=True)

@@ -131,3 +131,81 @@ def embed(
         line(f"{n_images} of {len(files)} images read, {n_faces} faces ({no_face} images without a face), "
              f"{len(errors)} failed -> {out} ({seconds:.1f} s)")
     raise typer.Exit(EXIT_PARTIAL if errors else EXIT_OK)
+
+
+def faces(
+    photo: Annotated[Path, typer.Argument(help="Photo whose faces to list.")],
+    out: Annotated[Path | None, typer.Option(help="Write a copy of the photo with each face's box and --face "
+                                                  "number drawn on it (JPEG).")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """The faces in a photo with the numbers 'enroll --face N' takes (0 first, the detector's order: most
+    confident first), each face's box, size and quality, and whether it is fit to enrol."""
+    from facesearch.cli.output import table
+    from facesearch.engine import Engine
+    from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
+    from facesearch.gallery.service import photo_faces
+    from facesearch.images import read_file
+
+    try:
+        engine = Engine(model)
+        loaded, found = photo_faces(engine, read_file(photo, str(photo)), str(photo))
+    except FacesearchError as exc:
+        fail(str(exc))
+    policy = EnrolmentPolicy()
+    rows: list[dict[str, Any]] = []
+    for i in range(len(found)):
+        try:
+            choose_face(found, policy, i)
+            verdict = "fit to enrol"
+        except EnrolmentRefused as exc:
+            verdict = exc.reason
+        x1, y1, x2, y2 = (round(float(v)) for v in found.boxes[i])
+        rows.append({"face": i, "box": [x1, y1, x2, y2], "face_size": round(float(found.face_size[i]), 1),
+                     "sharpness": round(float(found.sharpness[i]), 1), "frontal": round(float(found.frontal[i]), 2),
+                     "confidence": round(float(found.scores[i]), 3), "enrolment": verdict})
+    if out is not None:
+        try:
+            _annotate(loaded.pixels, rows, out)
+        except OSError as exc:
+            fail(f"{out}: {exc.strerror or exc}")
+    if json_out:
+        emit_json({"photo": str(photo), "faces": rows, "annotated": None if out is None else str(out)})
+        return
+    if not rows:
+        line(f"{photo}: no face found")
+        return
+    table(f"{photo}: {len(rows)} face{'s' if len(rows) != 1 else ''} (enroll --face N)",
+          ["--face", "box (x,y-x,y)", "size px", "sharpness", "frontal", "confidence", "enrolment"],
+          [[r["face"], "{},{}-{},{}".format(*r["box"]), f"{r['face_size']:.0f}", f"{r['sharpness']:.0f}",
+            f"{r['frontal']:.2f}", f"{r['confidence']:.2f}", r["enrolment"]] for r in rows])
+    if out is not None:
+        line(f"annotated: {out}")
+
+
+def _annotate(pixels: Any, rows: list[dict[str, Any]], out: Path) -> None:
+    """The photo with each face's box and its --face number, as a JPEG at ``out`` (written atomically)."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from facesearch.files import atomic_write
+
+    image = Image.fromarray(np.asarray(pixels, np.uint8)).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    width = max(2, round(max(image.size) / 400))
+    font = ImageFont.load_default(size=max(14, round(max(image.size) / 30)))
+    for r in rows:
+        x1, y1, x2, y2 = r["box"]
+        colour = (0, 200, 0) if r["enrolment"] == "fit to enrol" else (230, 160, 0)
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
+        label = str(r["face"])
+        _, top, _, bottom = draw.textbbox((x1, y1), label, font=font)
+        at = (x1, max(0, y1 - (bottom - top) - 2 * width))
+        box = draw.textbbox(at, label, font=font)
+        draw.rectangle((box[0] - width, box[1] - width, box[2] + width, box[3] + width), fill=colour)
+        draw.text(at, label, fill=(0, 0, 0), font=font)
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=90)
+    atomic_write(out, buf.getvalue())

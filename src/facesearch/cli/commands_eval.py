@@ -86,8 +86,10 @@ def lfw(
 @app.command("report")
 def report(
     data: Annotated[Path, typer.Option(help="Data folder: one folder of images per person (LFW's layout).")],
-    pairs: Annotated[Path | None, typer.Option(help="Pair list in LFW's pairs.txt format (folds for the "
-                                                    "calibration check).")] = None,
+    pairs: Annotated[Path | None, typer.Option(help="Pair list in LFW's pairs.txt format: the 1:1 section "
+                                                    "compares its images, and its folds drive the calibration "
+                                                    "check. Without it, 1:1 compares every pair of the images and "
+                                                    "the calibration check is left out.")] = None,
     groups: Annotated[Path | None, typer.Option(help="Group labels: a CSV/TSV or a folder of lists "
                                                      "(see 'facesearch eval groups --help').")] = None,
     out: Annotated[Path, typer.Option(help="Folder for index.html, the PNGs and report.json.")] = Path("report"),
@@ -176,6 +178,7 @@ def threshold(
 ) -> None:
     """The score threshold for a target FMR (1:1), or for a target FPIR on a watchlist of N people (1:N,
     as 'identify' and 'scan' set it: FMR = FPIR / N per comparison)."""
+    from facesearch.calibration import MAX_SCORE
     from facesearch.cli.output import format_fmr
     from facesearch.engine import Engine
 
@@ -192,8 +195,14 @@ def threshold(
         fail(str(exc))
     if calibration is None:
         fail(f"{model}: profile is not calibrated ('facesearch eval lfw --save-calibration')")
-    value, extrapolated = calibration.threshold_for_fmr(rate)
+    found = calibration.support(rate)
+    value, extrapolated = found.threshold, found.extrapolated
+    if not found.reachable:  # a threshold no score can reach is no threshold: refused, never printed
+        fail(f"FMR {rate:.3g} is beyond the calibration's data: its threshold would be {value:.4f}, above the "
+             f"highest possible score {MAX_SCORE:g}; the smallest FMR it supports is "
+             f"{calibration.smallest_supported_fmr():.2g} (extrapolated)")
     result = {"model": model, "fmr_per_comparison": rate, "threshold": value, "extrapolated": extrapolated,
+              "impostor_pairs": found.impostor_pairs, "impostor_comparisons": found.measured,
               "fpir": fpir, "watchlist_size": watchlist_size, "calibration": calibration.dataset,
               "smallest_measured_fmr": calibration.smallest_measured_fmr}
     if json_out:
@@ -202,5 +211,8 @@ def threshold(
     what = f"FMR {fmr:g}" if fmr is not None else f"FPIR {fpir:g} on {watchlist_size:,} people (FMR {rate:.3g} each)"
     line(f"{model}: threshold {value:.4f} for {what}; FMR there {format_fmr(rate, extrapolated)}")
     if extrapolated:
-        line(f"note: beyond the {calibration.impostor_comparisons:,} impostor comparisons measured; the tail is "
-             "extrapolated")
+        line(f"note: extrapolated, 0 impostor pairs at or above it of the {found.measured:,} measured; the rate "
+             "comes from a fit to the tail, not from data")
+    elif found.few:
+        line(f"note: rests on {found.impostor_pairs} impostor pairs of the {found.measured:,} measured; the rate "
+             "is uncertain by a third or more")

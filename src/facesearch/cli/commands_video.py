@@ -55,7 +55,52 @@ def camera_list(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_as(list[CameraOut], [c.to_json() | {"url": None} for c in cameras])
         return
-    table("cameras", ["id", "name", "location"], [[c.id, c.name, c.location or ""] for c in cameras])
+    table("cameras", ["id", "name", "location", "status"],
+          [[c.id, c.name, c.location or "", c.status] for c in cameras])
+
+
+def _camera_change(camera_id: str, change: str, json_out: bool) -> None:
+    from facesearch.api.schemas import CameraOut
+    from facesearch.video.cameras import remove_camera, set_camera_enabled
+
+    try:
+        ctx = open_context()
+        actor = operator(ctx, "cameras.write").actor
+        if change == "remove":
+            camera = remove_camera(ctx.sessions, camera_id, actor=actor)
+        else:
+            camera = set_camera_enabled(ctx.sessions, camera_id, change == "enable", actor=actor)
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_as(CameraOut, camera.to_json())
+    elif change == "remove":
+        line(f"camera {camera.id}: removed (kept as removed for the sightings that name it; its stream address "
+             "was deleted)")
+    else:
+        line(f"camera {camera.id}: {camera.status}"
+             + (": nothing is scanned, identified or watched on it" if camera.status == "disabled" else ""))
+
+
+@camera_app.command("disable")
+def camera_disable(camera_id: Annotated[str, typer.Argument(help="The camera's id.")],
+                   json_out: JsonOpt = False) -> None:
+    """Stop every search on a camera (scans, identify, watches) until it is enabled again."""
+    _camera_change(camera_id, "disable", json_out)
+
+
+@camera_app.command("enable")
+def camera_enable(camera_id: Annotated[str, typer.Argument(help="The camera's id.")],
+                  json_out: JsonOpt = False) -> None:
+    """Allow searches on a disabled camera again."""
+    _camera_change(camera_id, "enable", json_out)
+
+
+@camera_app.command("remove")
+def camera_remove(camera_id: Annotated[str, typer.Argument(help="The camera's id.")],
+                  json_out: JsonOpt = False) -> None:
+    """Remove a camera (refused while a live case names it or a scan job uses it; disable it to stop it now)."""
+    _camera_change(camera_id, "remove", json_out)
 
 
 class _Progress:
@@ -177,9 +222,11 @@ def sightings(
         emit_as(list[SightingOut], [x.to_json() for x in found])
         return
     table(f"sightings, {normalise_ref(case, RefKind.CASE)} (candidates until reviewers confirm them)",
-          ["id", "name", "camera", "source", "start s", "end s", "started (UTC)", "score", "FMR", "status"],
+          ["id", "name", "camera", "source", "start s", "end s", "started (UTC)", "time from", "score", "FMR",
+           "status"],
           [[x.id, x.name, x.camera or "", Path(x.source).name, f"{x.start:.1f}", f"{x.end:.1f}",
-            f"{x.started_at:%Y-%m-%d %H:%M:%S}" if x.started_at else "", f"{x.score:.3f}", format_fmr(x.fmr),
+            f"{x.started_at:%Y-%m-%d %H:%M:%S}" if x.started_at else "",
+            x.time_source + (" (weak)" if x.time_weak else ""), f"{x.score:.3f}", format_fmr(x.fmr),
             x.status] for x in found])
 
 

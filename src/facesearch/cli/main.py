@@ -53,6 +53,7 @@ app.command("roles")(commands_serve.roles)
 app.command("serve")(commands_serve.serve)
 app.add_typer(commands_serve.assets_app, name="assets")
 app.command("embed")(commands_embed.embed)
+app.command("faces")(commands_embed.faces)
 app.command("doctor")(commands_models.doctor)
 app.command("threshold")(commands_eval.threshold)
 

@@ -9,7 +9,7 @@ The HTML and the plots (``report_html``) are drawn from ``EvaluationReport.to_js
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -136,7 +136,8 @@ def identification(vectors: NDArray[np.float32], labels: list[str], threshold: f
         return {"note": "no person has two images: no mated searches"}
     rng = np.random.default_rng(settings.seed)
     sizes = sorted({s for s in settings.watchlist_sizes if s < enrolled} | {enrolled})
-    rows = []
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
     order = rng.permutation(enrolled)
     for size in sizes:
         chosen = np.sort(order[:size])
@@ -149,6 +150,9 @@ def identification(vectors: NDArray[np.float32], labels: list[str], threshold: f
         mated = vectors[split.mated[mated_mask]]
         # Everyone not on this watchlist searches as a stranger: the singles and the people left off.
         off_list = np.concatenate([split.nonmated, split.gallery[~on_list], split.mated[~mated_mask]])
+        if not len(off_list) or not len(mated):  # e.g. everyone has two photos and all are on the list
+            skipped.append(f"{size:,} people: no {'stranger' if not len(off_list) else 'mated'} searches left")
+            continue
         m_scores, m_idx = search_topk(gallery, mated, 1)
         n_scores, _ = search_topk(gallery, vectors[off_list], 1)
         correct = m_idx[:, 0] == new_row[split.mate_of[mated_mask]]
@@ -163,9 +167,14 @@ def identification(vectors: NDArray[np.float32], labels: list[str], threshold: f
                      "at_fpir": {"fpir": settings.fpir, **point.to_json()},
                      "curve": {"fpir": curve.fpir_achieved.tolist(), "fnir": curve.fnir.tolist(),
                                "resolved": curve.resolved.tolist()}})
-    return {"threshold": threshold, "rows": rows,
-            "note": "watchlists are random subsets of the people with two or more images (their first image "
-                    "enrolled); every other image searches as a stranger"}
+    if not rows:
+        return {"note": "need at least one non-mated probe score: every image belongs to someone on the watchlist "
+                        "(" + "; ".join(skipped) + ")"}
+    note = ("watchlists are random subsets of the people with two or more images (their first image "
+            "enrolled); every other image searches as a stranger")
+    if skipped:
+        note += "; sizes left out: " + "; ".join(skipped)
+    return {"threshold": threshold, "rows": rows, "note": note}
 
 
 def differentials(vectors: NDArray[np.float32], person: NDArray[np.int64], images: list[str],
@@ -230,6 +239,17 @@ class EvaluationReport:
                 "operating_threshold": self.operating_threshold, "problems": self.problems, **self.sections}
 
 
+def _section(name: str, notes: list[str], compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One section, or its note when the data cannot support it: a bad part costs only its section.
+    (The measures raise ``ValueError`` for data they cannot work with, e.g. no non-mated score.)"""
+    try:
+        return compute()
+    except (ValueError, ZeroDivisionError, FloatingPointError) as exc:
+        note = f"{name}: not computed: {exc}"
+        notes.append(note)
+        return {"note": note}
+
+
 def build_report(evidence: Evidence, vectors: NDArray[np.float32], images: list[str], pair_images: list[str],
                  pair_folds: dict[str, int], calibration: Calibration | None, settings: ReportSettings,
                  groups: GroupLabels | None = None, problems: Sequence[str] = ()) -> EvaluationReport:
@@ -249,10 +269,15 @@ def build_report(evidence: Evidence, vectors: NDArray[np.float32], images: list[
     chosen = [index[i] for i in pair_images if i in index]
     if chosen:
         rows = np.array(chosen, np.int64)
-        sections["one_to_one"], _ = one_to_one(vectors[rows], person[rows], settings, keep_from)
-        folds = np.array([pair_folds[images[i]] for i in chosen], np.int64)
-        sections["calibration"] = calibration_check(vectors[rows], person[rows], folds, calibration,
-                                                    [t for t in settings.targets if t >= 1e-4])
+        sections["one_to_one"] = _section("1:1", notes, lambda: one_to_one(vectors[rows], person[rows], settings,
+                                                                          keep_from)[0])
+        if not pair_folds:
+            sections["calibration"] = {"note": "no pair list (--pairs): the calibration check holds out the pair "
+                                               "list's folds"}
+        else:
+            folds = np.array([pair_folds[images[i]] for i in chosen], np.int64)
+            sections["calibration"] = _section("calibration", notes, lambda: calibration_check(
+                vectors[rows], person[rows], folds, calibration, [t for t in settings.targets if t >= 1e-4]))
     else:
         sections["one_to_one"] = {"note": "the pair list is empty (or names no readable image): no 1:1 section"}
         notes.append(sections["one_to_one"]["note"])
@@ -260,13 +285,17 @@ def build_report(evidence: Evidence, vectors: NDArray[np.float32], images: list[
         notes.append(f"profile {evidence.profile!r} is not calibrated: no operating threshold for 1:N and groups")
     else:
         if groups is not None:
-            diff = differentials(vectors, person, images, groups, operating, settings, keep_from)
+            diff = _section("groups", notes, lambda: differentials(vectors, person, images, groups, operating,
+                                                                   settings, keep_from))
             diff["operating_threshold"] = operating
+            diff.setdefault("source", groups.source)
             sections["groups"] = diff
-            worst = [a["worst_group_threshold"] for a in diff["attributes"].values() if "worst_group_threshold" in a]
+            worst = [a["worst_group_threshold"] for a in diff.get("attributes", {}).values()
+                     if "worst_group_threshold" in a]
             if settings.worst_group_threshold and worst and max(worst) > operating:
                 operating = max(worst)  # the 1:N section below runs at the raised threshold too
                 notes.append(f"operating threshold raised to {operating:.4f} so that the worst group meets FMR "
                              f"{settings.operating_fmr:g}")
-        sections["identification"] = identification(vectors, labels, operating, settings)
+        at = operating
+        sections["identification"] = _section("1:N", notes, lambda: identification(vectors, labels, at, settings))
     return EvaluationReport(evidence, settings, operating, sections, notes)

@@ -242,7 +242,9 @@ def render(data: dict[str, Any], out: Path) -> Path:
         parts.append(f"<p>Group labels from {html.escape(groups['source'])}; impostor pairs are drawn within each "
                      "group. The labels describe the data set; facesearch never infers them.</p>")
         parts += [f'<p class="note">{html.escape(p)}</p>' for p in groups.get("problems", [])]
-        for attribute, result in groups["attributes"].items():
+        if "note" in groups:
+            parts.append(f'<p class="note">{html.escape(groups["note"])}</p>')
+        for attribute, result in groups.get("attributes", {}).items():
             parts.append(f"<h3>{html.escape(attribute)}</h3><table><tr><th>group</th><th>people</th><th>FMR</th>"
                          f"<th>FNMR</th><th>threshold for FMR {s['operating_fmr']:g}</th></tr>")
             for r in result["rows"]:

@@ -80,6 +80,8 @@ def run_report(engine: Engine, data: Path, pairs: Path | None, out: Path, *, gro
                 if image in known:
                     folds.setdefault(image, p.fold)
         pair_images = sorted(folds)
+    else:  # no pair list: the 1:1 section from every pair among the images; no folds to hold out
+        pair_images = list(images)
     if on_total is not None:
         on_total(len(images))
     vectors, unreadable = embeddings(engine, data, images, cache, progress)
@@ -98,8 +100,10 @@ def run_report(engine: Engine, data: Path, pairs: Path | None, out: Path, *, gro
     evidence = Evidence(
         dataset=f"{data.name} ({len(images):,} images, {len({i.split('/')[0] for i in images}):,} people)",
         profile=engine.profile, models=tuple(engine.model_names),
-        protocol=("1:1: every pair of the pair list's images (folds from the pair list); 1:N: the first image of "
-                  "each person with two or more enrolled, the rest searched; intervals by bootstrap over people"))
+        protocol=(("1:1: every pair of the pair list's images (folds from the pair list)" if pairs is not None else
+                   "1:1: every pair of the images (no pair list: no calibration folds)")
+                  + "; 1:N: the first image of each person with two or more enrolled, the rest searched; "
+                    "intervals by bootstrap over people"))
     report = build_report(evidence, vectors, images, pair_images, folds, engine.calibration, settings,
                           groups=labels, problems=problems)
     return report, render(report.to_json(), out)

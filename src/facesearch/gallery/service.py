@@ -33,6 +33,8 @@ from facesearch.text import require_plain
 
 if TYPE_CHECKING:
     from facesearch.engine import Engine  # the models' runtimes load with an engine, not with this module
+    from facesearch.faces import Faces
+    from facesearch.images import LoadedImage
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,13 @@ class EnrolmentReport:
         return sum(p.accepted for p in self.photos)
 
 
+def photo_faces(engine: Engine, data: bytes, source: str) -> tuple[LoadedImage, Faces]:
+    """An enrolment photo and its faces, in the order ``enrol``'s ``face`` (the CLI's ``--face N``) counts
+    them from 0: the detector's, most confident first. ``facesearch faces`` shows this same list."""
+    loaded = engine.load(data, source=source)
+    return loaded, engine.analyze(loaded.pixels, channels="rgb", source=source)
+
+
 def enrol(
     engine: Engine,
     sessions: sessionmaker[Session],
@@ -154,8 +163,7 @@ def enrol(
             continue
         seen.add(digest)
         try:
-            loaded = engine.load(data, source=source)
-            faces = engine.analyze(loaded.pixels, channels="rgb", source=source)
+            loaded, faces = photo_faces(engine, data, source)
             i = choose_face(faces, policy, face)
         except FacesearchError as exc:
             outcomes.append(PhotoOutcome(source, False, exc.reason))
@@ -181,8 +189,10 @@ def enrol(
         if o.accepted:
             if similar[k]:
                 outcomes[j] = PhotoOutcome(o.source, True, "", similar[k])
-                # Ids only: a log is no place for the names of people who are sought.
-                log.warning("photo %d already matches identities %s", j + 1, [x["identity_id"] for x in similar[k]])
+                # The caller tells the person enrolling (the CLI's warning, the API's ``similar_to``); the log
+                # records it at INFO, ids only: a log is no place for the names of people who are sought.
+                log.info("photo %d already matches identities %s", j + 1,
+                         ", ".join(str(x["identity_id"]) for x in similar[k]))
             k += 1
 
     now = datetime.now(UTC)

@@ -59,6 +59,11 @@ class IndexCache:
             log.warning("%s: unreadable index (%s); rebuilding", path, exc)
             return None
 
+    def drop(self, profile: str) -> None:
+        """Delete the cached index of ``profile`` now (after templates were deleted: the file must not keep
+        their vectors until the next search happens to rebuild it)."""
+        self.path(profile).unlink(missing_ok=True)
+
     def save(self, profile: str, index: GalleryIndex) -> None:
         buf = io.BytesIO()
         arrays: dict[str, NDArray[Any]] = {

@@ -34,7 +34,7 @@ from facesearch.audit.verification import (
 from facesearch.audit.verification import verify as verify_log
 from facesearch.cases.service import get_case
 from facesearch.context import Context
-from facesearch.errors import FacesearchError
+from facesearch.errors import ConflictError, FacesearchError
 from facesearch.files import atomic_write
 from facesearch.review.service import reviews_of
 from facesearch.video.sightings import list_sightings, open_evidence
@@ -59,15 +59,26 @@ class Package:
         return f"{self.case}-evidence.zip"
 
 
-def build_package(ctx: Context, case_ref: str, *, actor: str) -> Package:
-    """The zip of the case's confirmed sightings, in memory (not yet audited: see ``record_export``)."""
+class NothingToExport(ConflictError):
+    """The case has no confirmed sighting: an export would be an empty package, so none is made (the CLI's
+    ``export`` and the API's and console's downloads alike)."""
+
+
+def build_package(ctx: Context, case_ref: str, *, actor: str, allow_empty: bool = False) -> Package:
+    """The zip of the case's confirmed sightings, in memory (not yet audited: see ``record_export``).
+    ``NothingToExport`` when there are none, unless ``allow_empty`` (only for tests of the audit parts)."""
     sessions, sealer = ctx.sessions, ctx.sealer
     case = get_case(sessions, case_ref, actor=actor, contents=True)  # need to know: assigned people only
     now = datetime.now(UTC)
     files: dict[str, bytes] = {}
     entries: list[dict[str, object]] = []
     with sessions() as s:
-        confirmed = [x for x in list_sightings(s, case.ref, actor=actor) if x.status == "confirmed"]
+        found = list_sightings(s, case.ref, actor=actor)
+        confirmed = [x for x in found if x.status == "confirmed"]
+        if not confirmed and not allow_empty:
+            waiting = sum(1 for x in found if x.status == "candidate")
+            raise NothingToExport(case.ref, "nothing to export: no confirmed sightings"
+                                            + (f" ({waiting} awaiting review)" if waiting else ""))
         for x in confirmed:
             evidence = open_evidence(s, sealer, x.id, actor=actor)
             item = x.to_json() | {"reviews": [{"reviewer": r.reviewer, "decision": r.decision, "note": r.note,

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
-from facesearch.context import Context
 from facesearch.cases.service import LIVE, as_utc
+from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.refs import case_ref
 from facesearch.store.schema import CameraRow, CaseRow, JobRow
@@ -159,7 +159,8 @@ def remove_camera(sessions: sessionmaker[Session], camera_id: str, *, actor: str
                                  + (f" and {len(users) - 10} more" if len(users) > 10 else "")
                                  + ": a live case naming a camera may be watching it; remove it from the case, "
                                  "let the case end, or disable the camera instead")
+        had_url = row.url_sealed is not None
         row.status, row.url_sealed = "removed", None
         audit.append(s, actor=actor, action=AuditAction.CAMERA_REMOVE, subject=f"camera:{camera_id}",
-                     details={"had_url": True if row.url_sealed else False})
+                     details={"stream_address_deleted": had_url})
         return _shown(row)

@@ -97,6 +97,8 @@ def write_report(ctx: Context, case_ref: str, out: Path, *, actor: str) -> Repor
             f"<tr><td>Authorisation</td><td>{html.escape(str(case.fields.get('authorisation_ref') or ''))}, "
             f"{html.escape(str(case.fields.get('authorised_by') or ''))}</td></tr>"
             f"<tr><td>Valid</td><td>{case.valid_from:%Y-%m-%d %H:%M} to {case.valid_until:%Y-%m-%d %H:%M} UTC</td></tr>"
+            f"<tr><td>Covers recordings</td><td>{case.recorded_from:%Y-%m-%d %H:%M} to "
+            f"{case.recorded_until:%Y-%m-%d %H:%M} UTC</td></tr>"
             f"<tr><td>Status</td><td>{html.escape(case.status)}; {case.reviewers_required} reviewers required</td></tr>"
             f"<tr><td>Report</td><td>written {now:%Y-%m-%d %H:%M} UTC by {html.escape(actor)}; "
             f"{len(sightings)} sightings of {len(people)} people</td></tr></table>"]
@@ -106,7 +108,8 @@ def write_report(ctx: Context, case_ref: str, out: Path, *, actor: str) -> Repor
         body.append(f"<h2>{html.escape(name)} ({len(items)} sightings)</h2>{timeline_svg(items)}")
         for x in items:
             ev = evidence[x.id]
-            when = f"{x.started_at:%Y-%m-%d %H:%M:%S} UTC ({x.time_source})" if x.started_at else "unknown"
+            source = x.time_source + (", weak" if x.time_weak else "")
+            when = f"{x.started_at:%Y-%m-%d %H:%M:%S} UTC ({source})" if x.started_at else "unknown"
             body.append(
                 f'<div class="sighting">{_img(ev.get("frame"), "frame", f"sighting {x.id}, best frame")}'
                 f'{_img(ev.get("crop"), "crop", f"sighting {x.id}, matched face")}<table class="facts">'

@@ -15,10 +15,19 @@ _NAME_PATTERN = re.compile(
     r"(?P<s>[0-5]\d)(?!\d)")
 
 
+# Sources that are weak evidence of when a recording was made: a copy, a move or an edit resets a file's
+# modification time. Sightings timed from one say so (``Sighting.time_weak``).
+WEAK_SOURCES = frozenset({"file modified"})
+
+
 @dataclass(frozen=True)
 class RecordingStart:
     at: datetime
     source: str  # "given", "metadata", "file name", "file modified"
+
+    @property
+    def weak(self) -> bool:
+        return self.source in WEAK_SOURCES
 
 
 def from_metadata(metadata: dict[str, str]) -> datetime | None:

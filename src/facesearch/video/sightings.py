@@ -25,7 +25,7 @@ from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
 from facesearch.video.evidence import redact_frame, sha256
-from facesearch.video.recording_time import RecordingStart
+from facesearch.video.recording_time import WEAK_SOURCES, RecordingStart
 from facesearch.video.search import MatchedTrack
 
 
@@ -54,12 +54,18 @@ class Sighting:
     threshold: float
     status: str
 
+    @property
+    def time_weak(self) -> bool:
+        """Whether the absolute time rests on weak evidence (the file's modification time)."""
+        return self.time_source in WEAK_SOURCES
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "case": self.case, "identity_id": self.identity_id, "name": self.name,
                 "camera": self.camera, "source": self.source, "start": round(self.start, 3),
                 "end": round(self.end, 3), "best": round(self.best, 3),
                 "started_at": self.started_at.isoformat() if self.started_at else None,
                 "ended_at": self.ended_at.isoformat() if self.ended_at else None, "time_source": self.time_source,
+                "time_weak": self.time_weak,
                 "score": round(self.score, 6), "fmr": float(f"{self.fmr:.3g}"), "threshold": round(self.threshold, 6),
                 "status": self.status}
 

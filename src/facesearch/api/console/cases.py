@@ -17,7 +17,7 @@ from facesearch.api.console.pages import back_to, render
 from facesearch.api.deps import Ctx, check_csrf, may
 from facesearch.api.downloads import zip_download
 from facesearch.api.schemas import AssignIn, AuthoriseIn, CaseIn
-from facesearch.cases import access
+from facesearch.cases import access, removal
 from facesearch.cases.service import (
     PURPOSES,
     activate_case,
@@ -26,6 +26,7 @@ from facesearch.cases.service import (
     create_case,
     get_case,
     list_cases,
+    list_people,
 )
 from facesearch.errors import FacesearchError
 from facesearch.review.export import hand_over
@@ -48,12 +49,13 @@ def case_list(request: Request, ctx: Ctx, who: Reader) -> HTMLResponse:
 @router.get("/cases/new", response_class=HTMLResponse)
 def new_case(request: Request, ctx: Ctx, who: Writer, error: str = "") -> HTMLResponse:
     return render(request, "case_new.html", who, title="New case", purposes=PURPOSES, error=error,
-                  min_reviewers=ctx.settings.min_reviewers)
+                  min_reviewers=ctx.settings.min_reviewers, lookback_days=ctx.settings.recording_lookback_days)
 
 
 @router.post("/cases")
 def create(ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], title: Annotated[str, Form()],
            purpose: Annotated[str, Form()], valid_until: Annotated[str, Form()], valid_from: TextBox = "",
+           recorded_from: TextBox = "", recorded_until: TextBox = "",
            purpose_text: TextBox = "", legal_basis: TextBox = "", authorisation_ref: TextBox = "",
            authorised_by: TextBox = "", authorising_authority: TextBox = "", cameras: TextBox = "",
            reviewers: Annotated[int | None, Form()] = None) -> Response:
@@ -61,6 +63,7 @@ def create(ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], title: Ann
     ``valid_until`` date lasts to the end of that day, UTC)."""
     check_csrf(who, csrf_token)
     form = {"title": title, "purpose": purpose, "valid_until": valid_until, "valid_from": blank_is_none(valid_from),
+            "recorded_from": blank_is_none(recorded_from), "recorded_until": blank_is_none(recorded_until),
             "purpose_text": blank_is_none(purpose_text), "legal_basis": blank_is_none(legal_basis),
             "authorisation_ref": blank_is_none(authorisation_ref), "authorised_by": blank_is_none(authorised_by),
             "authorising_authority": blank_is_none(authorising_authority), "cameras": comma_list(cameras),
@@ -68,6 +71,7 @@ def create(ctx: Ctx, who: Writer, csrf_token: Annotated[str, Form()], title: Ann
     try:
         body = CaseIn.model_validate(form)
         created = create_case(ctx.sessions, actor=who.actor, max_span=timedelta(days=ctx.settings.max_case_days),
+                              lookback=timedelta(days=ctx.settings.recording_lookback_days),
                               min_reviewers=ctx.settings.min_reviewers, **body.model_dump())
     except ValidationError as exc:
         return back_to("/console/cases/new", error=one_line(exc, labels={"reviewers_required": "reviewers"}))
@@ -89,7 +93,14 @@ def case(ref: str, request: Request, ctx: Ctx, who: Reader) -> HTMLResponse:
     with ctx.sessions() as s:
         sightings = list_sightings(s, ref, actor=who.actor) if allowed(who.role, "sightings.read") else []
     can_assign = allowed(who.role, "cases.assign")
+    watchlist = None
+    if allowed(who.role, "identities.read"):
+        try:
+            watchlist = list_people(ctx.sessions, actor=who.actor, case=ref)
+        except FacesearchError:  # need to know: not assigned, so no people shown
+            watchlist = None
     return render(request, "case.html", who, title=found.ref, case=found, sightings=sightings,
+                  watchlist=watchlist, can_enrol=allowed(who.role, "identities.enrol"),
                   can_write=allowed(who.role, "cases.write"), can_export=allowed(who.role, "exports.write"),
                   can_assign=can_assign, assigned=access.assignments(ctx.sessions, ref) if can_assign else [],
                   timeline=timeline_svg(sightings) if sightings else "")
@@ -113,6 +124,16 @@ def unassign(ref: str, username: str, ctx: Ctx, who: Annotated[Principal, Depend
              csrf_token: Annotated[str, Form()]) -> Response:
     check_csrf(who, csrf_token)
     access.unassign(ctx.sessions, ref, username, actor=who.actor)
+    return back_to(f"/console/cases/{ref}")
+
+
+@router.post("/cases/{ref}/people/{identity_id}/remove")
+def remove_person(ref: str, identity_id: int, ctx: Ctx,
+                  who: Annotated[Principal, Depends(may("identities.enrol"))],
+                  csrf_token: Annotated[str, Form()]) -> Response:
+    """Take a person off the watchlist (audited; their templates go at once unless another live case needs them)."""
+    check_csrf(who, csrf_token)
+    removal.remove_person(ctx, ref, identity_id, actor=who.actor)
     return back_to(f"/console/cases/{ref}")
 
 

@@ -18,7 +18,9 @@ from facesearch.api.routes import (
     search,
     sightings,
     system,
+    watchlists,
 )
 
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in (
-    system, auth, cases, cameras, identities, search, sightings, scans, exports, accounts, audit, library))
+    system, auth, cases, cameras, identities, search, sightings, scans, exports, accounts, audit, library,
+    watchlists))

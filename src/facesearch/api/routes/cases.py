@@ -31,6 +31,7 @@ def create_case(body: CaseIn, ctx: Ctx, who: Writer) -> dict[str, Any]:
     """A new case: ``authorised`` when every authorisation field is given, else ``draft``."""
     fields = body.model_dump()
     case = cases.create_case(ctx.sessions, actor=who.actor, max_span=timedelta(days=ctx.settings.max_case_days),
+                             lookback=timedelta(days=ctx.settings.recording_lookback_days),
                              min_reviewers=ctx.settings.min_reviewers, **fields)
     return case.to_json()
 
