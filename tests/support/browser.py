@@ -16,20 +16,18 @@ PASSWORD = "correct horse battery"
 
 
 def browser(downloads: Path) -> webdriver.Chrome:
-    """Chromium with its profile and chromedriver's scratch folders beside ``downloads`` (in the test's own
-    temporary folder, removed with it), not in the system's temporary folder."""
-    scratch = downloads.parent / f"{downloads.name}-chromium"
-    (scratch / "tmp").mkdir(parents=True, exist_ok=True)
+    """Chromium with its profile beside ``downloads`` (in the test's own temporary folder, removed with it), not
+    in the system's temporary folder. Chromium's process-lock socket stays in the system's temporary folder: a
+    socket path must be short (108 bytes), and Chromium removes it when it quits."""
     options = webdriver.ChromeOptions()
-    options.add_argument(f"--user-data-dir={scratch / 'profile'}")
+    options.add_argument(f"--user-data-dir={downloads.parent / f'{downloads.name}-chromium-profile'}")
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1280,900"):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
-    service = Service("/usr/bin/chromedriver", env={**os.environ, "TMPDIR": str(scratch / "tmp")})
-    return webdriver.Chrome(service=service, options=options)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 def keep_screenshots(screens: Path, name: str) -> None:

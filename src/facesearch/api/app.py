@@ -8,7 +8,8 @@ engine), ``jobs`` (the scan worker), ``limiter`` (failed sign-ins) and ``metrics
 Programs authenticate with an API key (``Authorization: Bearer``), people with a session cookie from
 ``/v1/auth/login``; a request with a session cookie that changes anything must also carry the session's
 CSRF token (``X-CSRF-Token``). Errors are JSON: ``{"error": "..."}``, with the error's ``kind`` when a
-service refused (``bad_input``, ``not_found``, ``conflict``, ``refused``, ``unavailable``).
+service refused (``bad_input``, ``not_found``, ``conflict``, ``refused``, ``unavailable``). On console
+routes a 403 or 404 is a page for a person instead, in the console's layout (``console.pages.error_page``).
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from facesearch.accounts import service as accounts
 from facesearch.accounts.limits import LoginLimiter
 from facesearch.api.body_limit import BodyLimit
 from facesearch.api.console import router as console_router
+from facesearch.api.console.pages import error_page
+from facesearch.api.deps import SESSION_COOKIE
 from facesearch.api.metrics import ApiMetrics
 from facesearch.api.routes import ROUTERS
 from facesearch.api.slots import StreamSlots, WorkSlots
@@ -67,6 +72,7 @@ def create_app(context: Context, *, run_jobs: bool = True) -> FastAPI:
     app.middleware("http")(_headers_and_metrics)
     app.add_exception_handler(FacesearchError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]  # no such route
     for failure in STORAGE_EXCEPTIONS:  # a full disk 507, a damaged database 503, a name too long 400
         app.add_exception_handler(failure, _storage_error)
     app.add_exception_handler(UnicodeError, _not_text)
@@ -134,13 +140,15 @@ async def _headers_and_metrics(request: Request, call_next: Callable[[Request], 
     return response
 
 
-def _service_error(_request: Request, exc: FacesearchError) -> JSONResponse:
+def _service_error(request: Request, exc: FacesearchError) -> Response:
     """A service's refusal: its status comes from the error's kind, never from its wording."""
+    if _console_page(request, exc.http_status):
+        return _console_error(request, exc.http_status, str(exc))
     headers = None if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse({"error": str(exc), "kind": exc.kind}, status_code=exc.http_status, headers=headers)
 
 
-def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+def _storage_error(request: Request, exc: Exception) -> Response:
     """A failure of the disk or the database, as the service error it amounts to (one line, never a trace)."""
     error = as_service_error(exc)
     if error is None:
@@ -165,5 +173,27 @@ def _not_text(_request: Request, _exc: Exception) -> JSONResponse:
                          "kind": "bad_input"}, status_code=400)
 
 
-def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if _console_page(request, exc.status_code):
+        return _console_error(request, exc.status_code, str(exc.detail))
+    if not isinstance(exc, HTTPException):  # Starlette's own (no route matched): its usual answer, as before
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _console_page(request: Request, status: int) -> bool:
+    """Whether a refusal goes to a person in the console (an HTML page) rather than to a program (JSON)."""
+    path = request.url.path
+    return status in (403, 404) and (path == "/console" or path.startswith("/console/"))
+
+
+def _console_error(request: Request, status: int, reason: str) -> Response:
+    """A 403 or 404 on a console route as a page in the console's layout, for whoever is signed in."""
+    token = request.cookies.get(SESSION_COOKIE)
+    try:
+        who = accounts.by_session(request.app.state.context.sessions, token) if token else None
+    except Exception:  # the database away: the page still says why, without the menu
+        who = None
+    return error_page(request, who, status, reason)

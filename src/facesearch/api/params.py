@@ -32,9 +32,12 @@ def read_photo(file: UploadFile, max_bytes: int, max_pixels: int) -> bytes:
 
 
 def media_path(raw: str, root: Path) -> tuple[Path | None, str]:
-    """``raw`` resolved, when it names something under the media folder ``root``; else why not. The scan
+    """``raw`` resolved (a relative path under ``root``), when it names something under the media folder
+    ``root``; else why not. The scan
     checks each file again, by the same rule, as it opens it."""
-    path, problem = resolve_under(Path(raw), root)
+    given = Path(raw)
+    # A relative path names something in the media folder, never in the server's working folder.
+    path, problem = resolve_under(given if given.is_absolute() else root / given, root)
     if path is None:
         return None, f"{raw if raw.isprintable() else repr(raw)}: {problem}"
     try:

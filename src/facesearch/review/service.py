@@ -143,3 +143,33 @@ def reviews_of(s: Session, sighting_id: int) -> list[ReviewRecord]:
     return [ReviewRecord(r.reviewer, r.decision, sealed_text.get(s, r, "note"),
                          r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC))
             for r in s.scalars(select(ReviewRow).where(ReviewRow.sighting_id == sighting_id).order_by(ReviewRow.id))]
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    """How far a candidate sighting is on its way to confirmed: who has confirmed it (people, in order) and
+    how many confirmations it needs in all (the case's number, or the installation's minimum when higher)."""
+
+    confirmed_by: list[str]
+    required: int
+
+    @property
+    def still_needed(self) -> int:
+        return max(0, self.required - len(self.confirmed_by))
+
+
+def review_progress(s: Session, sighting_ids: list[int], *,
+                    min_reviewers: int = DEFAULT_MIN_REVIEWERS) -> dict[int, ReviewProgress]:
+    """The progress of each sighting in ``sighting_ids`` (the caller has checked need to know, as the
+    review queue does), by the same count ``review`` makes: each person once, confirmations only."""
+    if not sighting_ids:
+        return {}
+    rows = s.execute(select(SightingRow.id, CaseRow.reviewers_required).join(CaseRow, CaseRow.id == SightingRow.case_id)
+                     .where(SightingRow.id.in_(sighting_ids))).all()
+    confirmed: dict[int, list[str]] = {sid: [] for sid, _ in rows}
+    for r in s.scalars(select(ReviewRow).where(ReviewRow.sighting_id.in_(sighting_ids),
+                                               ReviewRow.decision == ReviewDecision.CONFIRM).order_by(ReviewRow.id)):
+        person = person_of(s, r.reviewer)
+        if person not in confirmed[r.sighting_id]:
+            confirmed[r.sighting_id].append(person)
+    return {sid: ReviewProgress(confirmed[sid], max(required, min_reviewers)) for sid, required in rows}

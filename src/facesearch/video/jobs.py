@@ -96,16 +96,22 @@ class JobRunner:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def submit_scan(self, case: str, paths: list[str], *, camera: str | None, actor: str) -> Job:
+    def submit_scan(self, case: str, paths: list[str], *, camera: str | None, actor: str,
+                    start: datetime | None = None) -> Job:
+        """Queue a scan; ``start`` is when the recordings started, when their own times are wrong (the CLI's
+        ``--start``), kept with the job's parameters as ISO text."""
         now = datetime.now(UTC)
         case = normalise_ref(case, RefKind.CASE)
+        params: dict[str, Any] = {"paths": paths, "camera": camera}
+        if start is not None:
+            params["start"] = start.isoformat()
         with self.sessions.begin() as s:
-            row = JobRow(kind="scan", case_id=case, params={"paths": paths, "camera": camera},
+            row = JobRow(kind="scan", case_id=case, params=params,
                          status=JobStatus.QUEUED, progress={}, created_by=actor, created_at=now, updated_at=now)
             s.add(row)
             s.flush()
             audit.append(s, actor=actor, action=AuditAction.JOB_SUBMIT, case_id=case, subject=f"job:{row.id}",
-                         details={"kind": "scan", "paths": paths, "camera": camera})
+                         details={"kind": "scan", **params})
             job = _job(row)
         self._wake.set()
         return job
@@ -186,8 +192,10 @@ class JobRunner:
             return self._stop.is_set() or job_id in self._cancelled
 
         try:
+            start = job.params.get("start")
             report = scan(self.ctx, [Path(p) for p in job.params["paths"]],
-                          job.case, actor=job.created_by, camera=job.params.get("camera"), on_progress=on_progress,
+                          job.case, actor=job.created_by, camera=job.params.get("camera"),
+                          start=None if start is None else datetime.fromisoformat(start), on_progress=on_progress,
                           on_file=lambda f: files_done.append(f.to_json()), should_stop=should_stop,
                           media_root=self.ctx.settings.resolved_media_root)  # checked as each file is opened
         except FacesearchError as exc:

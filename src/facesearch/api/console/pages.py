@@ -12,6 +12,11 @@ from fastapi.templating import Jinja2Templates
 from facesearch.accounts.roles import allowed
 from facesearch.accounts.service import Principal
 
+# The menu: each page with the action a role needs to open it (only those a person may open are shown).
+MENU = [("/console", "Cases", "cases.read"), ("/console/enrol", "Enrol", "identities.enrol"),
+        ("/console/scans", "Scans", "scans.read"), ("/console/cameras", "Cameras", "cameras.read"),
+        ("/console/review", "Review", "sightings.review"), ("/console/audit", "Audit", "audit.read"),
+        ("/console/accounts", "Accounts", "accounts.write"), ("/console/library", "People", "library.read")]
 API_DIR = Path(__file__).resolve().parent.parent  # templates/ and static/ sit beside the API's modules
 TEMPLATES = Jinja2Templates(directory=str(API_DIR / "templates"))
 
@@ -24,8 +29,25 @@ def render(request: Request, name: str, who: Principal | None, *, status_code: i
         return who is not None and allowed(who.role, action)
 
     title = context.pop("title", name)
-    return TEMPLATES.TemplateResponse(request, name, {"who": who, "title": title, "can": can, **context},
-                                      status_code=status_code)
+    return TEMPLATES.TemplateResponse(request, name, {"who": who, "title": title, "can": can, "menu": MENU,
+                                                      **context}, status_code=status_code)
+
+
+def home_of(who: Principal | None) -> str:
+    """The first page of the menu ``who`` may open (the sign-in page for nobody)."""
+    if who is None:
+        return "/console/login"
+    return next((href for href, _, action in MENU if allowed(who.role, action)), "/console/password")
+
+
+ERROR_TITLES = {403: "Not allowed", 404: "Not found"}
+
+
+def error_page(request: Request, who: Principal | None, status_code: int, reason: str) -> HTMLResponse:
+    """A refusal on a console page as a page in the console's layout: what was refused, why, and a way back."""
+    title = ERROR_TITLES.get(status_code, "Refused")
+    return render(request, "error.html", who, status_code=status_code, title=title, reason=reason,
+                  code=status_code, path=request.url.path, home=home_of(who))
 
 
 def back_to(path: str, **query: str | int) -> RedirectResponse:

@@ -17,7 +17,7 @@ from facesearch.api.params import RowId
 from facesearch.api.schemas import ReviewIn
 from facesearch.errors import FacesearchError
 from facesearch.gallery.service import enrolment_photos
-from facesearch.review.service import review
+from facesearch.review.service import review, review_progress
 from facesearch.video.sightings import identity_of, open_evidence, review_queue
 
 router = APIRouter()
@@ -25,10 +25,18 @@ Reviewer = Annotated[Principal, Depends(may("sightings.review"))]
 
 
 @router.get("/review", response_class=HTMLResponse)
-def queue(request: Request, ctx: Ctx, who: Reviewer, message: str = "", error: bool = False) -> HTMLResponse:
+def queue(request: Request, ctx: Ctx, who: Reviewer, message: str = "", error: bool = False,
+          case: str = "") -> HTMLResponse:
+    """The candidates waiting for a decision, each with who has confirmed it so far and how many more it needs;
+    ``case`` (``?case=C1``) shows one case's only (a case the person may not see: refused, 403)."""
     with ctx.sessions() as s:
-        waiting = review_queue(s, actor=who.actor)
-    return render(request, "review.html", who, title="Review", waiting=waiting, message=message, error=error)
+        everything = review_queue(s, actor=who.actor)
+        waiting = review_queue(s, case.strip(), actor=who.actor) if case.strip() else everything
+        progress = review_progress(s, [w.id for w in waiting], min_reviewers=ctx.settings.min_reviewers)
+    cases = sorted({w.case for w in everything}, key=lambda ref: (len(ref), ref))
+    shown = waiting[0].case if case.strip() and waiting else case.strip().upper()
+    return render(request, "review.html", who, title="Review", waiting=waiting, message=message, error=error,
+                  progress=progress, cases=cases, case=shown)
 
 
 @router.post("/review/{sighting_id}")

@@ -16,7 +16,7 @@ from facesearch.api.console.pages import back_to, render
 from facesearch.api.deps import Ctx, Jobs, check_csrf, may
 from facesearch.api.params import RowId, media_path
 from facesearch.api.schemas import ScanIn
-from facesearch.cases.service import get_case
+from facesearch.cases.service import get_case, parse_case_time
 from facesearch.cases.watchlist import check_searchable
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
@@ -49,11 +49,11 @@ def usable_recordings(ctx: Context, body: ScanIn, actor: str) -> tuple[list[Path
     is audited as a refused search."""
     wanted, bad = [], []
     for raw in body.paths:
-        path, _ = media_path(raw, ctx.settings.resolved_media_root)
+        path, problem = media_path(raw, ctx.settings.resolved_media_root)
         if path is not None:
             wanted.append(path)
-        else:
-            bad.append(raw if "\0" not in raw else repr(raw))
+        else:  # the path and why it cannot be searched (outside the media folder, no such file, ...)
+            bad.append(problem if "\0" not in raw else f"{raw!r}: not a usable path")
     try:
         get_case(ctx.sessions, body.case, actor=actor, contents=True)
         check_searchable(ctx.sessions, body.case, camera=body.camera, actor=actor,
@@ -65,17 +65,26 @@ def usable_recordings(ctx: Context, body: ScanIn, actor: str) -> tuple[list[Path
 
 @router.post("/scans")
 def start_scan(ctx: Ctx, jobs: Jobs, who: Writer, csrf_token: Annotated[str, Form()], case: Annotated[str, Form()],
-               paths: Annotated[str, Form()], camera: Annotated[str, Form()] = "") -> Response:
+               paths: Annotated[str, Form()], camera: Annotated[str, Form()] = "",
+               start: Annotated[str, Form()] = "") -> Response:
+    """Queue a scan; ``start`` (optional, an ISO time, UTC without a zone) is when the recordings started,
+    for files whose own time (metadata, name, modification) is wrong: the CLI's ``--start``."""
     check_csrf(who, csrf_token)
     try:
         body = ScanIn(case=case, paths=[p.strip() for p in paths.splitlines() if p.strip()],
                       camera=blank_is_none(camera))
     except ValidationError as exc:
         return back_to("/console/scans", error=f"not started: {one_line(exc, labels={'paths': 'recordings'})}")
+    began = None
+    if start.strip():
+        try:
+            began = parse_case_time(start, end_of_day=False)
+        except FacesearchError as exc:
+            return back_to("/console/scans", error=f"not started: recording start {exc}")
     wanted, bad = usable_recordings(ctx, body, who.actor)
     if bad or not wanted:
         return back_to("/console/scans", error=f"not started: {'; '.join(bad) or 'no recordings given'}")
-    jobs.submit_scan(body.case, [str(p) for p in wanted], camera=body.camera, actor=who.actor)
+    jobs.submit_scan(body.case, [str(p) for p in wanted], camera=body.camera, actor=who.actor, start=began)
     return back_to("/console/scans")
 
 
