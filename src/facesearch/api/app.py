@@ -7,9 +7,8 @@ engine), ``jobs`` (the scan worker), ``limiter`` (failed sign-ins) and ``metrics
 
 Programs authenticate with an API key (``Authorization: Bearer``), people with a session cookie from
 ``/v1/auth/login``; a request with a session cookie that changes anything must also carry the session's
-CSRF token (``X-CSRF-Token``). Errors are JSON: ``{"error": "..."}``, with the error's ``kind`` when a
-service refused (``bad_input``, ``not_found``, ``conflict``, ``refused``, ``unavailable``). On console
-routes a 403 or 404 is a page for a person instead, in the console's layout (``console.pages.error_page``).
+CSRF token (``X-CSRF-Token``). Errors are JSON (``{"error": "...", "kind": ...}``; kinds in ``errors.py``),
+except a console 403 or 404, which is a page.
 """
 
 from __future__ import annotations
@@ -28,12 +27,10 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from facesearch.accounts import service as accounts
 from facesearch.accounts.limits import LoginLimiter
 from facesearch.api.body_limit import BodyLimit
 from facesearch.api.console import router as console_router
-from facesearch.api.console.pages import error_page
-from facesearch.api.deps import SESSION_COOKIE
+from facesearch.api.console.pages import is_console_page, refusal_page
 from facesearch.api.metrics import ApiMetrics
 from facesearch.api.routes import ROUTERS
 from facesearch.api.slots import StreamSlots, WorkSlots
@@ -142,8 +139,8 @@ async def _headers_and_metrics(request: Request, call_next: Callable[[Request], 
 
 def _service_error(request: Request, exc: FacesearchError) -> Response:
     """A service's refusal: its status comes from the error's kind, never from its wording."""
-    if _console_page(request, exc.http_status):
-        return _console_error(request, exc.http_status, str(exc))
+    if is_console_page(request, exc.http_status):
+        return refusal_page(request, exc.http_status, str(exc))
     headers = None if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse({"error": str(exc), "kind": exc.kind}, status_code=exc.http_status, headers=headers)
 
@@ -174,26 +171,10 @@ def _not_text(_request: Request, _exc: Exception) -> JSONResponse:
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    if _console_page(request, exc.status_code):
-        return _console_error(request, exc.status_code, str(exc.detail))
+    if is_console_page(request, exc.status_code):
+        return refusal_page(request, exc.status_code, str(exc.detail))
     if not isinstance(exc, HTTPException):  # Starlette's own (no route matched): its usual answer, as before
         if exc.status_code in (204, 304):
             return Response(status_code=exc.status_code, headers=exc.headers)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
-def _console_page(request: Request, status: int) -> bool:
-    """Whether a refusal goes to a person in the console (an HTML page) rather than to a program (JSON)."""
-    path = request.url.path
-    return status in (403, 404) and (path == "/console" or path.startswith("/console/"))
-
-
-def _console_error(request: Request, status: int, reason: str) -> Response:
-    """A 403 or 404 on a console route as a page in the console's layout, for whoever is signed in."""
-    token = request.cookies.get(SESSION_COOKIE)
-    try:
-        who = accounts.by_session(request.app.state.context.sessions, token) if token else None
-    except Exception:  # the database away: the page still says why, without the menu
-        who = None
-    return error_page(request, who, status, reason)

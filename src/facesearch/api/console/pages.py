@@ -55,3 +55,22 @@ def back_to(path: str, **query: str | int) -> RedirectResponse:
     ``query`` values (``error=...``, ``note=...``) for the page to show."""
     shown = urlencode({k: v for k, v in query.items() if v != ""})
     return RedirectResponse(path + (f"?{shown}" if shown else ""), status_code=303)
+
+
+def is_console_page(request: Request, status: int) -> bool:
+    """Whether a refusal goes to a person in the console (an HTML page) rather than to a program (JSON)."""
+    path = request.url.path
+    return status in (403, 404) and (path == "/console" or path.startswith("/console/"))
+
+
+def refusal_page(request: Request, status: int, reason: str) -> HTMLResponse:
+    """A 403 or 404 on a console route as a page in the console's layout, for whoever is signed in."""
+    from facesearch.accounts import service as accounts
+    from facesearch.api.deps import SESSION_COOKIE
+
+    token = request.cookies.get(SESSION_COOKIE)
+    try:
+        who = accounts.by_session(request.app.state.context.sessions, token) if token else None
+    except Exception:  # the database away: the page still says why, without the menu
+        who = None
+    return error_page(request, who, status, reason)
