@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesearch.calibration import Calibration, ScoreStats, fit_fmr, load_calibrations
+from facesearch.calibration import (
+    MAX_SCORE,
+    Calibration,
+    ScoreStats,
+    TargetBeyondCalibration,
+    fit_fmr,
+    load_calibrations,
+)
 from facesearch.engine import Engine
 from facesearch.models.registry import BUILTIN_PROFILES, profile_flips
 
@@ -48,6 +55,20 @@ def test_threshold_for_fmr_inverts_fmr() -> None:
     assert cal.threshold_for_fmr(1e-9)[1] is True
     with pytest.raises(ValueError):
         cal.threshold_for_fmr(0)
+
+
+def test_a_target_no_score_can_reach_is_refused_not_searched_silently() -> None:
+    # A watchlist of a million at FPIR 1e-3 asks 1e-9 per comparison: with the dlib calibration the threshold
+    # lies above any score, so a search would match nobody and say nothing. It is refused with the reason.
+    cal = load_calibrations(None)["dlib"]
+    reachable, _ = cal.operating_threshold(1e-3, subject="C1", advice="raise the FPIR")
+    assert reachable == cal.threshold_for_fmr(1e-3)[0] <= MAX_SCORE
+    assert cal.threshold_for_fmr(1e-12)[0] > MAX_SCORE
+    with pytest.raises(TargetBeyondCalibration) as refused:
+        cal.operating_threshold(1e-12, subject="C1", advice="raise the FPIR")
+    message = str(refused.value)
+    assert message.startswith("C1: a false match rate of 1e-12 per comparison is beyond the dlib calibration")
+    assert "raise the FPIR" in message and "\n" not in message
 
 
 def test_shipped_calibrations_cover_the_builtin_profiles() -> None:

@@ -33,6 +33,13 @@ def test_verify_exit_codes_and_json(people: Path) -> None:
     assert "different people" in different.stdout and "false match rate" in different.stdout
 
 
+def test_verify_refuses_a_target_fmr_no_score_reaches(people: Path) -> None:
+    refused = run("verify", str(people / "obama.jpg"), str(people / "obama2.jpg"), "--fmr", "1e-15")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().count("\n") == 0
+    assert "beyond the default calibration" in refused.stderr and "choose a larger target FMR" in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [("empty.jpg", b"", "empty file"), ("notes.png", b"hello, world\n", "not an image")],

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from facesearch.errors import ModelError
+from facesearch.errors import ModelError, RefusedError
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class ScoreStats:
 
     mean: float
     std: float
+
+
+class TargetBeyondCalibration(RefusedError):
+    """A false match rate smaller than any score can promise under this calibration."""
 
 
 MAX_SCORE = 1.0  # a score is the inner product of two unit-length embeddings: no threshold above it means anything
@@ -104,6 +108,17 @@ class Calibration:
             idx = int(np.argmax(values <= target))
             return float(self.fmr_scores[idx]), False
         return float((math.log10(target) - self.tail_intercept) / self.tail_slope), True
+
+    def operating_threshold(self, target: float, *, subject: str, advice: str) -> tuple[float, bool]:
+        """``threshold_for_fmr(target)`` for a search or comparison that acts on it. A target whose threshold
+        lies above ``MAX_SCORE`` would match nothing without saying so (no score reaches it), so it is refused,
+        naming the smallest rate this calibration reaches and ``advice`` (what the caller can change)."""
+        value, extrapolated = self.threshold_for_fmr(target)
+        if value > MAX_SCORE:
+            raise TargetBeyondCalibration(subject, f"a false match rate of {target:.2g} per comparison is beyond the "
+                                          f"{self.profile} calibration (its smallest, at a perfect score, is "
+                                          f"{self.smallest_supported_fmr():.2g}): {advice}")
+        return value, extrapolated
 
     def support(self, target: float) -> ThresholdSupport:
         """``threshold_for_fmr(target)`` with what it rests on (see ``ThresholdSupport``)."""

@@ -255,7 +255,8 @@ class Engine:
         if threshold is None:
             if cal is not None:
                 target = target_fmr
-                threshold = cal.threshold_for_fmr(target_fmr)[0]
+                threshold = cal.operating_threshold(target_fmr, subject="verify",
+                                                    advice="choose a larger target FMR")[0]
             else:
                 threshold = UNCALIBRATED_THRESHOLD
         fmr, extrapolated = cal.fmr(score) if cal is not None else (None, False)

@@ -89,7 +89,10 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
         index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)
         present = {int(i) for i in index.identity_ids.tolist()}
         names = {i: n for i, n in names.items() if i in present}
-        threshold, extrapolated = engine.calibration.threshold_for_fmr(fpir / max(len(names), 1))
+        threshold, extrapolated = engine.calibration.operating_threshold(
+            fpir / max(len(names), 1), subject=case_ref(case.id),
+            advice=f"a watchlist of {len(names)} at an FPIR of {fpir:g} needs it; raise the FPIR or split the "
+                   "watchlist")
         out.append(CaseWatchlist(case_ref(case.id), index, names, threshold, extrapolated, fpir, *window))
     return out
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.calibration import MAX_SCORE
 from facesearch.errors import FacesearchError
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
 from facesearch.images import read_file, to_jpeg
@@ -182,7 +183,8 @@ def enrol(
         # A new face is compared with everyone enrolled: hold the chance of a false warning per photo to
         # 1e-3 whatever the gallery's size (FPIR ~= N x FMR), as identification does.
         people = max(len(set(index.identity_ids.tolist())), 1)
-        threshold = engine.calibration.threshold_for_fmr(1e-3 / people)[0]
+        # Past the calibration's reach (a gallery of millions) the warning holds at the highest usable score.
+        threshold = min(engine.calibration.threshold_for_fmr(1e-3 / people)[0], MAX_SCORE)
     similar = _similar(index, np.stack([v for _, v, _, _ in accepted]), threshold, sessions, sealer)
     k = 0
     for j, o in enumerate(outcomes):

@@ -67,7 +67,7 @@ def find_person(ctx: Context, photo: ImageInput, *, fmr: float = FIND_FMR, sourc
     if len(faces) == 0:
         raise NoFaceError(name, "no face found in the query photo")
     query = faces.embeddings[faces.largest()]
-    threshold = calibration_of(engine).threshold_for_fmr(fmr)[0]
+    threshold = calibration_of(engine).operating_threshold(fmr, subject=name, advice="choose a larger --fmr")[0]
     with sessions() as s:
         stored = load_faces(s, sealer, clusterable_only=False)
         duplicates = list(s.execute(select(LibraryPhotoRow.path, LibraryPhotoRow.duplicate_of).where(
