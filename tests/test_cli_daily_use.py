@@ -36,6 +36,29 @@ def test_a_table_folds_long_cells_at_80_columns(monkeypatch: pytest.MonkeyPatch)
     assert _cells(printed) == [re.sub(r"\s", "", str(cell)) for cell in row]  # every character, in order
 
 
+def test_every_commands_help_fits_80_columns_with_every_option_name_whole() -> None:
+    import click
+    import typer.main
+    from typer.testing import CliRunner
+
+    from facesearch.cli.main import app
+
+    def walk(command: click.Command, path: list[str]) -> Any:
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    runner, checked = CliRunner(), 0
+    for path, command in walk(typer.main.get_command(app), []):
+        helped = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert helped.exit_code == 0, (path, helped.output)
+        assert "…" not in helped.output and max(len(x) for x in helped.output.splitlines()) <= 80, path
+        for option in (o for p in command.params for o in p.opts if o.startswith("--")):
+            assert option in helped.output, (path, option)
+        checked += 1
+    assert checked > 50
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("daily") / "home"

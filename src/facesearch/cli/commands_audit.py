@@ -11,11 +11,11 @@ from typing import Annotated, Any
 import typer
 
 from facesearch.audit.summary import summarise
-from facesearch.cli.output import EXIT_NO, emit_as, emit_json, fail, line, warn
+from facesearch.cli.output import EXIT_NO, JsonOpt, command_group, emit_as, emit_json, fail, line, warn
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
-app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
+app = command_group("Read and verify the tamper-evident audit log.")
 
 
 def _sessions() -> Any:
@@ -24,7 +24,7 @@ def _sessions() -> Any:
     return open_context().sessions
 
 
-def init(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def init(json_out: JsonOpt = False) -> None:
     """Create the data directory (mode 0700), its data key and audit key (mode 0600) and the database (mode 0600);
     safe to run again. It never replaces a lost key while the installation holds data the key is needed for:
     restore the key instead."""
@@ -115,7 +115,7 @@ def verify(
                                                  "its manifest. Needs no database.")] = None,
     key_id: Annotated[str | None, typer.Option("--key-id", help="The audit key id the export must be signed with "
                                                  "(default: this installation's, when it has one).")] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Check every entry of the log against its keyed links and signed checkpoints: exit 0 intact, 1 tampered
     (and which entry or checkpoint), 2 error."""
@@ -181,7 +181,7 @@ def _own_audit_key_id() -> str | None:
 @app.command("show")
 def show(
     case: Annotated[str | None, typer.Option("--case", help="Only this case's entries.")] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """List the log's entries, oldest first."""
     from facesearch.api.schemas import AuditEntryOut

@@ -8,15 +8,25 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from facesearch.cli.output import EXIT_PARTIAL, emit_as, emit_json, fail, flag, format_fmr, line, table, warn
+from facesearch.cli.output import (
+    EXIT_PARTIAL,
+    JsonOpt,
+    command_group,
+    emit_as,
+    emit_json,
+    fail,
+    flag,
+    format_fmr,
+    line,
+    table,
+    warn,
+)
 from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
-app = typer.Typer(help="Create and run cases: authorised, time-limited searches for named people.",
-                  no_args_is_help=True)
+app = command_group("Create and run cases: authorised, time-limited searches for named people.")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def _moment(text: str | None, *, end_of_day: bool) -> datetime | None:
@@ -325,7 +335,7 @@ def remove_person(
          + (f"; templates kept: {done.kept_by} other live case(s) still search this person" if done.kept_by else ""))
 
 
-retention_app = typer.Typer(help="Purge what the retention rules say must go.", no_args_is_help=True)
+retention_app = command_group("Purge what the retention rules say must go.")
 
 
 @retention_app.command("run")

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from facesearch.cli.output import CountBar, emit_json, fail, line, table
+from facesearch.cli.output import CountBar, JsonOpt, command_group, emit_json, fail, line, table
 from facesearch.errors import FacesearchError
 
-app = typer.Typer(help="Evaluate models on standard protocols.", no_args_is_help=True)
+app = command_group("Evaluate models on standard protocols.")
 
 
 @app.command("lfw")
@@ -134,13 +134,14 @@ def report(
 def groups(
     labels: Annotated[Path, typer.Argument(help="A CSV/TSV file or a folder of <value>.txt lists.")],
     data: Annotated[Path, typer.Option(help="Data folder: one folder of images per person.")],
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Check a group-label file against a data set: images per group, and what cannot be used.
 
     Format 1, a table (.csv, or .tsv for tabs; UTF-8): a header row whose first column names the image
     and whose other columns are attributes, then one row per image, e.g.
 
+    \b
         image,sex,age_band
         Aaron_Eckhart/Aaron_Eckhart_0001.jpg,male,40-60
 
@@ -174,7 +175,7 @@ def threshold(
     watchlist_size: Annotated[int | None, typer.Option(help="People on the watchlist (with --fpir).", min=1)
                               ] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """The score threshold for a target FMR (1:1), or for a target FPIR on a watchlist of N people (1:N,
     as 'identify' and 'scan' set it: FMR = FPIR / N per comparison)."""

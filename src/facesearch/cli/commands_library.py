@@ -8,15 +8,24 @@ from typing import Annotated, Any
 
 import typer
 
-from facesearch.cli.output import EXIT_PARTIAL, CountBar, emit_as, emit_json, fail, line, table, warn
+from facesearch.cli.output import (
+    EXIT_PARTIAL,
+    CountBar,
+    JsonOpt,
+    command_group,
+    emit_as,
+    emit_json,
+    fail,
+    line,
+    table,
+    warn,
+)
 from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
-app = typer.Typer(help="Group a personal photo collection by the people in it, and find people in it.",
-                  no_args_is_help=True)
+app = command_group("Group a personal photo collection by the people in it, and find people in it.")
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Model profile (one per library).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 PersonArg = Annotated[str, typer.Argument(help="A person's id, as 'library people' shows (P17).")]
 FaceArg = Annotated[str, typer.Argument(help="A face's id, as 'library show' shows (F123).")]
 
@@ -229,7 +238,7 @@ def find(
 def contact_sheet(
     person: PersonArg,
     out: Annotated[Path, typer.Option("--out", help="The JPEG to write.")],
-    columns: Annotated[int, typer.Option(min=1, max=30)] = 8,
+    columns: Annotated[int, typer.Option(min=1, max=30, help="Faces per row of the sheet.")] = 8,
 ) -> None:
     """A grid of a person's faces, as one JPEG."""
     from facesearch.library.find import contact_sheet as sheet

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from facesearch.cli.output import emit_json, fail, line, table, warn
+from facesearch.cli.output import JsonOpt, command_group, emit_json, fail, line, table, warn
 from facesearch.errors import FacesearchError
 
-app = typer.Typer(help="Install, list and register models.", no_args_is_help=True)
+app = command_group("Install, list and register models.")
 
 
 def _store() -> Any:
@@ -44,7 +44,7 @@ def install(
 
 
 @app.command("list")
-def list_models(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_models(json_out: JsonOpt = False) -> None:
     """The recognizers and profiles known to this installation."""
     from facesearch.models.registry import BUILTIN_RECOGNIZERS
 
@@ -118,7 +118,7 @@ def _audit_state(settings: Any, problems: list[str]) -> dict[str, Any] | None:
 
 def doctor(
     model: Annotated[str, typer.Option("--model", "-m", help="Profile whose models to load.")] = "default",
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Check the installation: models, their checksums and licences, and the execution providers in use."""
     import onnxruntime as ort

@@ -10,14 +10,12 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli.output import emit_as, emit_json, fail, format_fmr, line, table
+from facesearch.cli.output import JsonOpt, command_group, emit_as, emit_json, fail, format_fmr, line, table
 from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
-app = typer.Typer(help="Review candidate sightings: confirmation takes the case's number of distinct reviewers.",
-                  no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+app = command_group("Review candidate sightings: confirmation takes the case's number of distinct reviewers.")
 NoteOpt = Annotated[str | None, typer.Option(help="Why: kept with the decision in the audit log.")]
 
 

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from facesearch.cli.output import emit_as, fail, line
+from facesearch.cli.output import JsonOpt, command_group, emit_as, fail, line
 from facesearch.cli.wiring import bootstrap_actor, open_context, operator
 from facesearch.errors import FacesearchError
 
-user_app = typer.Typer(help="People who sign in to the API and console.", no_args_is_help=True)
-key_app = typer.Typer(help="API keys for programs (shown once, stored hashed); a key is its maker's and acts with "
-                           "their role.", no_args_is_help=True)
+user_app = command_group("People who sign in to the API and console.")
+key_app = command_group("API keys for programs (shown once, stored hashed); a key is its maker's and acts with "
+                           "their role.")
 RoleOpt = Annotated[str, typer.Option(help="admin, officer, reviewer, auditor or library (see 'facesearch roles').")]
 
 
@@ -47,7 +47,7 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def user_list(json_out: JsonOpt = False) -> None:
     """List people, their roles and whether they are disabled."""
     from facesearch.accounts.service import list_users
     from facesearch.api.schemas import UserOut
@@ -84,7 +84,7 @@ def _set_disabled(username: str, disabled: bool) -> None:
 
 
 @key_app.command("list")
-def key_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def key_list(json_out: JsonOpt = False) -> None:
     """List API keys by name and role (the keys themselves are never stored)."""
     from facesearch.accounts.service import list_api_keys
     from facesearch.api.schemas import KeyOut
@@ -115,7 +115,7 @@ def key_add(
     name: Annotated[str, typer.Argument(help="What the key is for.")],
     role: Annotated[str | None, typer.Option(help="Your own role (the default): a key acts with its maker's "
                                                   "role, never another.")] = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Create an API key of yours (signed in with your password, FACESEARCH_USER); it is printed once and
     stored only as its hash. It works while your account is enabled and keeps your role."""
@@ -171,7 +171,7 @@ def serve(
                 forwarded_allow_ips=proxies or "", access_log=False)
 
 
-assets_app = typer.Typer(help="The web console's script (htmx), fetched once at install time.", no_args_is_help=True)
+assets_app = command_group("The web console's script (htmx), fetched once at install time.")
 
 
 @assets_app.command("install")

@@ -8,13 +8,23 @@ from typing import Annotated, Any
 import typer
 
 from facesearch.cli.commands_cases import _moment
-from facesearch.cli.output import EXIT_PARTIAL, emit_as, emit_json, fail, format_fmr, line, table, warn
+from facesearch.cli.output import (
+    EXIT_PARTIAL,
+    JsonOpt,
+    command_group,
+    emit_as,
+    emit_json,
+    fail,
+    format_fmr,
+    line,
+    table,
+    warn,
+)
 from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
 
-camera_app = typer.Typer(help="Cameras and places footage comes from.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+camera_app = command_group("Cameras and places footage comes from.")
 
 
 @camera_app.command("add")

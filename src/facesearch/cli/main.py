@@ -20,14 +20,24 @@ from facesearch.cli import (
     commands_serve,
     commands_video,
 )
-from facesearch.cli.output import EXIT_ERROR, EXIT_NO, EXIT_OK, emit_json, fail, format_fmr, line
+from facesearch.cli.output import (
+    EXIT_ERROR,
+    EXIT_NO,
+    EXIT_OK,
+    JsonOpt,
+    command_group,
+    emit_json,
+    fail,
+    format_fmr,
+    line,
+)
 from facesearch.errors import FacesearchError
 from facesearch.store.failures import STORAGE_EXCEPTIONS, as_service_error
 
-app = typer.Typer(
+app = command_group(
+    "Accountable, offline face recognition: find the people named in an authorised case in photos, recordings "
+    "and camera streams for people to review; verify two faces; group a photo library by the people in it.",
     name="facesearch",
-    help="Accountable, offline face recognition: verify faces, embed photos, evaluate models.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -59,7 +69,6 @@ app.command("threshold")(commands_eval.threshold)
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Profile: default (fused), dlib, mobilefacenet, "
                                                              "or a registered model's name.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 @app.callback()

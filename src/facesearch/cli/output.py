@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,8 +23,17 @@ EXIT_NO = 1  # verify: different people
 EXIT_ERROR = 2
 EXIT_PARTIAL = 3  # some inputs failed, the rest were processed
 
+# Every command that reports results takes --json, said the same way.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
 stdout = Console(highlight=False, soft_wrap=True, emoji=False)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def command_group(help: str, **settings: Any) -> typer.Typer:
+    """A group of commands whose ``--help`` is click's plain layout: it wraps option names and text to the
+    terminal, where rich's three-column panels cut long option names at 80 columns."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, **settings)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
