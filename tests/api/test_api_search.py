@@ -61,8 +61,13 @@ def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: En
 
         outside = client.post("/v1/scans", headers=officer, json={"case": case["id"], "paths": ["/etc"]})
         assert outside.status_code == 400 and "outside the media folder" in outside.json()["error"]
-        job = client.post("/v1/scans", headers=officer,
-                          json={"case": case["id"], "paths": [str(video / "short_hamilton_clip.mp4")]}).json()
+        clip = str(video / "short_hamilton_clip.mp4")
+        no_time = client.post("/v1/scans", headers=officer, json={"case": case["id"], "paths": [clip], "start": "noon"})
+        assert no_time.status_code == 400 and "noon: not a date" in no_time.json()["error"]
+        # The recording's start as the operator knows it (the CLI's --start, the console's "Recording started").
+        began = (now - timedelta(hours=3)).replace(microsecond=0)
+        job = client.post("/v1/scans", headers=officer, json={"case": case["id"], "paths": [clip],
+                                                               "start": began.isoformat()}).json()
         for _ in range(600):
             state = client.get(f"/v1/scans/{job['id']}", headers=officer).json()
             if state["status"] in ("done", "failed", "cancelled"):
@@ -72,6 +77,10 @@ def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: En
         assert state["result"]["sightings"] == 2
 
         listed = client.get(f"/v1/sightings?case={case['id']}", headers=officer)
+        for sighting in listed.json():  # seconds into the recording, from the start given
+            offset = datetime.fromisoformat(sighting["started_at"]) - began
+            assert sighting["time_source"] == "given", sighting
+            assert abs(offset.total_seconds() - sighting["start"]) < 0.01, sighting
         close_up = max(listed.json(), key=lambda x: x["end"] - x["start"])["id"]
         # Reviewers decide in person (signed in, never by key), on a case they are assigned to.
         by_key = client.post(f"/v1/sightings/{close_up}/review", json={"decision": "confirm"},

@@ -142,6 +142,9 @@ class ScanIn(RequestModel):
     case: str = Field(max_length=30)
     paths: list[str] = Field(min_length=1, max_length=1000)
     camera: CameraId | None = None
+    # When the recordings started, for files whose own time (metadata, name, modification) is wrong; a time
+    # without a zone is UTC. The CLI's ``scan --start``.
+    start: CaseStart | None = None
 
 
 class NameIn(RequestModel):

@@ -16,7 +16,7 @@ from facesearch.api.console.pages import back_to, render
 from facesearch.api.deps import Ctx, Jobs, check_csrf, may
 from facesearch.api.params import RowId, media_path
 from facesearch.api.schemas import ScanIn
-from facesearch.cases.service import get_case, parse_case_time
+from facesearch.cases.service import get_case
 from facesearch.cases.watchlist import check_searchable
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
@@ -71,20 +71,16 @@ def start_scan(ctx: Ctx, jobs: Jobs, who: Writer, csrf_token: Annotated[str, For
     for files whose own time (metadata, name, modification) is wrong: the CLI's ``--start``."""
     check_csrf(who, csrf_token)
     try:
-        body = ScanIn(case=case, paths=[p.strip() for p in paths.splitlines() if p.strip()],
-                      camera=blank_is_none(camera))
+        body = ScanIn.model_validate({"case": case, "paths": [p.strip() for p in paths.splitlines() if p.strip()],
+                                      "camera": blank_is_none(camera), "start": blank_is_none(start)})
     except ValidationError as exc:
         return back_to("/console/scans", error=f"not started: {one_line(exc, labels={'paths': 'recordings'})}")
-    began = None
-    if start.strip():
-        try:
-            began = parse_case_time(start, end_of_day=False)
-        except FacesearchError as exc:
-            return back_to("/console/scans", error=f"not started: recording start {exc}")
+    except FacesearchError as exc:  # the one date rule's refusal
+        return back_to("/console/scans", error=f"not started: recording start {exc}")
     wanted, bad = usable_recordings(ctx, body, who.actor)
     if bad or not wanted:
         return back_to("/console/scans", error=f"not started: {'; '.join(bad) or 'no recordings given'}")
-    jobs.submit_scan(body.case, [str(p) for p in wanted], camera=body.camera, actor=who.actor, start=began)
+    jobs.submit_scan(body.case, [str(p) for p in wanted], camera=body.camera, actor=who.actor, start=body.start)
     return back_to("/console/scans")
 
 
