@@ -63,7 +63,7 @@ def test_every_commands_help_fits_80_columns_with_every_option_name_whole() -> N
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("daily") / "home"
     assert run_cli(home, "init").returncode == 0
-    add_people(home, {"olga": "officer"})
+    add_people(home, {"olga": "officer", "ava": "auditor"})
     return home
 
 
@@ -169,3 +169,41 @@ def test_faces_lists_the_numbers_enroll_face_takes_and_draws_them(tmp_path: Path
     assert table.returncode == 0 and "2 faces (enroll --face N)" in table.stdout and "…" not in table.stdout
     helped = run_cli(tmp_path / "home", "enroll", "--help", env={"COLUMNS": "200"})
     assert "facesearch faces PHOTO" in helped.stdout and "most confident first" in helped.stdout
+
+
+def test_widening_the_recording_window_needs_the_authorisation_again_and_narrowing_does_not(home: Path) -> None:
+    import json
+
+    made = olga(home, "case", "create", "--title", "Window", "--purpose", "victim", "--valid-until", UNTIL,
+                "--legal-basis", "Act s.1", "--authorisation-ref", "A-1", "--authorised-by", "Judge R.", "--json")
+    ref = json.loads(made.stdout)["id"]
+    earlier = (datetime.now(UTC) - timedelta(days=90)).strftime("%Y-%m-%d")
+    refused = olga(home, "case", "recording-window", ref, "--recorded-from", earlier)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert ("widening the recording window needs its own authorisation; missing --legal-basis, "
+            "--authorisation-ref, --authorised-by") in refused.stderr
+    widened = olga(home, "case", "recording-window", ref, "--recorded-from", earlier, "--legal-basis", "Act s.2",
+                   "--authorisation-ref", "A-2", "--authorised-by", "Judge S.", "--json")
+    assert widened.returncode == 0, widened.stderr
+    assert json.loads(widened.stdout)["recorded_from"].startswith(earlier)
+    # Narrowing (an end before valid-until) needs nothing more; an end after valid-until is never allowed.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    narrowed = olga(home, "case", "recording-window", ref, "--recorded-until", tomorrow, "--json")
+    assert narrowed.returncode == 0 and json.loads(narrowed.stdout)["recorded_until"].startswith(tomorrow)
+    later = (datetime.now(UTC) + timedelta(days=60)).strftime("%Y-%m-%d")
+    past_validity = olga(home, "case", "recording-window", ref, "--recorded-until", later)
+    assert past_validity.returncode == 2 and "is after valid until" in past_validity.stderr
+    nothing = olga(home, "case", "recording-window", ref)
+    assert nothing.returncode == 2 and "--recorded-from, --recorded-until" in nothing.stderr
+    entries = json.loads(run_cli(home, "audit", "show", "--case", ref, "--json", env=as_person("ava")).stdout)
+    changes = [e["details"] for e in entries if e["action"] == "case.recording_window"]
+    assert [c["widened"] for c in changes] == [True, False]
+    assert changes[0]["authorisation"]["authorisation_ref"] == "A-2" and changes[0]["before"] != changes[0]["after"]
+
+
+def test_a_case_stored_before_the_window_existed_covers_its_validity_only() -> None:
+    from facesearch.cases.service import recording_window
+    from facesearch.store.schema import CaseRow
+
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 31, tzinfo=UTC)
+    assert recording_window(CaseRow(valid_from=start, valid_until=end)) == (start, end)

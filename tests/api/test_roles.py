@@ -28,6 +28,7 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     ("POST", "/v1/cases", "cases.write", CASE),
     ("GET", "/v1/cases/C1", "cases.read", None),
     ("POST", "/v1/cases/C1/authorise", "cases.write", {"authorising_authority": "Court"}),
+    ("POST", "/v1/cases/C1/recording-window", "cases.write", {"recorded_until": UNTIL}),
     ("POST", "/v1/cases/C1/activate", "cases.write", None),
     ("GET", "/v1/cameras", "cameras.read", None),
     ("POST", "/v1/cameras", "cameras.write", {"id": "cam-1", "name": "Door"}),

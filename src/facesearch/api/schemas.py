@@ -99,6 +99,13 @@ class AuthoriseIn(RequestModel):
     authorised_by: Text = None
 
 
+class RecordingWindowIn(AuthoriseIn):
+    """A new recording window; widening it needs the authorisation fields again (the service says which)."""
+
+    recorded_from: CaseStart | None = None
+    recorded_until: CaseEnd | None = None
+
+
 class ReviewIn(RequestModel):
     decision: str = Field(max_length=20)
     note: str | None = Field(default=None, max_length=2000)

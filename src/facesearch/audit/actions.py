@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     CAMERA_REMOVE = "camera.remove"
     CASE_CREATE = "case.create"
     CASE_AUTHORISE = "case.authorise"
+    CASE_RECORDING_WINDOW = "case.recording_window"
     CASE_ACTIVATE = "case.activate"
     CASE_CLOSE = "case.close"
     CASE_EXPIRE = "case.expire"

@@ -168,7 +168,8 @@ def choose_recording_window(valid_from: datetime, valid_until: datetime, recorde
     if start < earliest:
         raise CaseError("recorded_from", f"{start:%Y-%m-%d %H:%M} is before the widest recording window this "
                         f"installation allows ({lookback.days} days before valid from: {earliest:%Y-%m-%d %H:%M}); "
-                        "a case may narrow its recording window, widening it needs its own authorisation")
+                        "a case may narrow its recording window; widening it needs its own authorisation "
+                        "('case recording-window')")
     if end > latest:
         raise CaseError("recorded_until", f"{end:%Y-%m-%d %H:%M} is after valid until ({latest:%Y-%m-%d %H:%M}); "
                         "a case may narrow its recording window, widening it needs its own authorisation")
@@ -179,10 +180,10 @@ def choose_recording_window(valid_from: datetime, valid_until: datetime, recorde
 
 def recording_window(row: CaseRow) -> tuple[datetime, datetime]:
     """The recordings ``row``'s searches may cover: as stored, or (a case made before the window existed,
-    stored null) the default rule."""
-    earliest, latest = default_recording_window(row.valid_from, row.valid_until)
-    return (earliest if row.recorded_from is None else as_utc(row.recorded_from),
-            latest if row.recorded_until is None else as_utc(row.recorded_until))
+    stored null) its validity, as when it was authorised: no look-back was authorised then. Such a case
+    reaches further back through ``change_recording_window``, with an authorisation of its own."""
+    return (as_utc(row.valid_from) if row.recorded_from is None else as_utc(row.recorded_from),
+            as_utc(row.valid_until) if row.recorded_until is None else as_utc(row.recorded_until))
 
 
 def _row(session: Session, ref: str | int, lock: bool = False) -> CaseRow:
@@ -330,6 +331,47 @@ def authorise_case(sessions: sessionmaker[Session], ref: str, *, actor: str, **a
             row.status = CaseStatus.AUTHORISED
         audit.append(s, actor=actor, action=AuditAction.CASE_AUTHORISE, case_id=case_ref(row.id),
                      details={"fields": _for_audit(given), "status": row.status})
+        return to_case(s, row)
+
+
+def change_recording_window(sessions: sessionmaker[Session], ref: str, *, actor: str,
+                            recorded_from: datetime | None = None, recorded_until: datetime | None = None,
+                            **authorisation: str | None) -> Case:
+    """Move a live case's recording window (which recordings its searches may cover). Narrowing it needs
+    nothing more; widening it (an earlier start or a later end) needs the authorisation fields again
+    (``REQUIRED_FOR_AUTHORISATION``), recorded in the audit entry with the window before and after. The end
+    never passes the validity's end: a case searches nothing recorded after it may no longer be searched."""
+    unknown = set(authorisation) - set(AUTHORISATION_FIELDS)
+    if unknown:
+        raise CaseError(str(ref), f"unknown fields {sorted(unknown)}")
+    for field_name, value in authorisation.items():
+        require_plain(field_name, value)
+    if recorded_from is None and recorded_until is None:
+        raise MissingAuthorisation(str(ref), "nothing given; give any of", ["recorded_from", "recorded_until"])
+    with sessions.begin() as s:
+        row = _row(s, ref, lock=True)
+        access.check(s, actor, row.id)
+        status = effective_status(row)
+        if status not in (CaseStatus.DRAFT, *LIVE):
+            raise CaseRefused(case_ref(row.id), f"is {status}; its recording window can no longer change")
+        before = recording_window(row)
+        start = before[0] if recorded_from is None else as_utc(recorded_from)
+        end = before[1] if recorded_until is None else as_utc(recorded_until)
+        if end > as_utc(row.valid_until):
+            raise CaseError("recorded_until", f"{end:%Y-%m-%d %H:%M} is after valid until "
+                            f"({as_utc(row.valid_until):%Y-%m-%d %H:%M})")
+        if end <= start:
+            raise CaseError("recorded_until", f"{end:%Y-%m-%d %H:%M} is not after recorded from {start:%Y-%m-%d %H:%M}")
+        given = {k: v for k, v in authorisation.items() if v}
+        widened = start < before[0] or end > before[1]
+        missing = [f for f in REQUIRED_FOR_AUTHORISATION if f not in given]
+        if widened and missing:
+            raise MissingAuthorisation(case_ref(row.id), "widening the recording window needs its own "
+                                       "authorisation; missing", missing)
+        row.recorded_from, row.recorded_until = start, end
+        audit.append(s, actor=actor, action=AuditAction.CASE_RECORDING_WINDOW, case_id=case_ref(row.id), details={
+            "before": [before[0].isoformat(), before[1].isoformat()], "after": [start.isoformat(), end.isoformat()],
+            "widened": widened, "authorisation": _for_audit(given)})
         return to_case(s, row)
 
 

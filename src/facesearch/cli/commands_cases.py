@@ -124,6 +124,35 @@ def authorise(
         warn(f"{result.ref} is still a draft: missing {', '.join(flag(f) for f in missing)}")
 
 
+@app.command("recording-window")
+def recording_window(
+    case: Annotated[str, typer.Argument(help="Case id, e.g. C1.")],
+    recorded_from: Annotated[str | None, typer.Option(help="Earliest recording time searches may cover.")] = None,
+    recorded_until: Annotated[str | None, typer.Option(help="Latest recording time (at most valid-until).")] = None,
+    legal_basis: Annotated[str | None, typer.Option(help="The law that allows the wider search.")] = None,
+    authorisation_ref: Annotated[str | None, typer.Option(help="Reference of the new authorisation.")] = None,
+    authorising_authority: Annotated[str | None, typer.Option(help="Body that authorised it.")] = None,
+    authorised_by: Annotated[str | None, typer.Option(help="Person who authorised it.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Move a case's recording window (which recordings its searches may cover). Narrowing needs nothing
+    more; widening it needs --legal-basis, --authorisation-ref and --authorised-by again. Audited with the
+    window before and after."""
+    from facesearch.cases.service import change_recording_window
+
+    try:
+        ctx = open_context()
+        result = change_recording_window(
+            ctx.sessions, case, actor=operator(ctx, "cases.write").actor,
+            recorded_from=_moment(recorded_from, end_of_day=False),
+            recorded_until=_moment(recorded_until, end_of_day=True), legal_basis=legal_basis,
+            authorisation_ref=authorisation_ref, authorising_authority=authorising_authority,
+            authorised_by=authorised_by)
+    except FacesearchError as exc:
+        _fail_case(exc)
+    _print_case(result, json_out)
+
+
 def _fail_case(exc: FacesearchError) -> NoReturn:
     """``fail`` for the case services' errors, with the fields they name written as this command's flags."""
     from facesearch.cases.service import MissingAuthorisation

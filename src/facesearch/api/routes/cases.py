@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from facesearch.accounts.service import Principal
 from facesearch.api.deps import Ctx, require
 from facesearch.api.routes.errors import DENIED
-from facesearch.api.schemas import AssignIn, AssignmentOut, AuthoriseIn, CaseIn, CaseOut
+from facesearch.api.schemas import AssignIn, AssignmentOut, AuthoriseIn, CaseIn, CaseOut, RecordingWindowIn
 from facesearch.cases import access
 from facesearch.cases import service as cases
 
@@ -39,6 +39,13 @@ def create_case(body: CaseIn, ctx: Ctx, who: Writer) -> dict[str, Any]:
 @router.get("/{ref}", response_model=CaseOut)
 def get_case(ref: str, ctx: Ctx, who: Reader) -> dict[str, Any]:
     return cases.get_case(ctx.sessions, ref, actor=who.actor).to_json()
+
+
+@router.post("/{ref}/recording-window", response_model=CaseOut)
+def change_recording_window(ref: str, body: RecordingWindowIn, ctx: Ctx, who: Writer) -> dict[str, Any]:
+    """Move the recording window (which recordings searches may cover); widening it needs the
+    authorisation fields again. Audited with the window before and after."""
+    return cases.change_recording_window(ctx.sessions, ref, actor=who.actor, **body.model_dump()).to_json()
 
 
 @router.post("/{ref}/authorise", response_model=CaseOut)
