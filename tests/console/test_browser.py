@@ -5,14 +5,17 @@ Screenshots of the main pages go to the test's folder (``tmp_path / "screens"``)
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -22,6 +25,42 @@ from support.browser import browser, keep_screenshots, sign_in
 from support.cli import cli_env
 from support.rtsp import free_port
 from support.serve import start_server
+
+
+@contextmanager
+def phone_width(driver: webdriver.Chrome) -> Iterator[None]:
+    """The page as a phone shows it (390 CSS pixels wide), then back to the desktop's 1280."""
+    driver.set_window_size(390, 844)
+    try:
+        yield
+    finally:
+        driver.set_window_size(1280, 900)
+
+
+def assert_no_sideways_scroll(driver: webdriver.Chrome) -> None:
+    """Nothing sticks out of the page sideways: wide tables scroll inside themselves, the page does not."""
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{driver.current_url} is {overflow} px wider than the window"
+
+
+def assert_labels_above_their_fields(driver: webdriver.Chrome) -> None:
+    """Every label of a form's field grid sits above its own field, left-aligned with it, and no two overlap:
+    the layout people read a form by (labels beside the wrong fields was the bug)."""
+    boxes = driver.execute_script("""
+        return [...document.querySelectorAll('.fields label')].map(label => {
+            const field = label.querySelector('input, select, textarea');
+            const l = label.getBoundingClientRect(), f = field.getBoundingClientRect();
+            return {name: field.name, label: [l.left, l.top, l.right, l.bottom],
+                    field: [f.left, f.top, f.right, f.bottom]};
+        });""")
+    assert boxes
+    for box in boxes:
+        (l_left, l_top, l_right, l_bottom), (f_left, f_top, f_right, f_bottom) = box["label"], box["field"]
+        assert abs(l_left - f_left) < 2 and f_top > l_top + 8 and f_right <= l_right + 1, box
+        assert f_bottom <= l_bottom + 1, box  # the field is inside its own label's box
+    for a, b in itertools.combinations(boxes, 2):
+        (al, at, ar, ab), (bl, bt, br, bb) = a["label"], b["label"]
+        assert ar <= bl or br <= al or ab <= bt or bb <= at, (a["name"], b["name"])
 
 
 @pytest.fixture()
@@ -61,7 +100,12 @@ def test_the_whole_review_flow_in_a_real_browser(server: tuple[str, Path], tmp_p
         window = ((now - timedelta(days=1)).strftime("%Y-%m-%d"), (now + timedelta(days=5)).strftime("%Y-%m-%d"))
         driver.execute_script("document.querySelector('[name=valid_from]').value = arguments[0];"
                               "document.querySelector('[name=valid_until]').value = arguments[1];", *window)
+        assert_labels_above_their_fields(driver)
         driver.save_screenshot(str(screens / "case-new.png"))
+        with phone_width(driver):
+            assert_labels_above_their_fields(driver)
+            assert_no_sideways_scroll(driver)
+            driver.save_screenshot(str(screens / "case-new-390.png"))
         driver.find_element(By.CSS_SELECTOR, "button.primary").click()
         wait.until(ready.url_contains("/console/cases/C1"))
         assert "authorised" in driver.find_element(By.TAG_NAME, "h1").text
@@ -88,6 +132,11 @@ def test_the_whole_review_flow_in_a_real_browser(server: tuple[str, Path], tmp_p
         driver.save_screenshot(str(screens / "scans.png"))
         driver.get(f"{base}/console/cases/C1")
         assert driver.page_source.count("candidate</span>") == 2
+        timeline = driver.find_element(By.CSS_SELECTOR, "svg[aria-label^=timeline]")
+        assert "Lin-Manuel Miranda" in timeline.get_attribute("innerHTML")  # each bar's row names its person
+        driver.execute_script("arguments[0].scrollIntoView()", timeline)
+        wait.until(lambda d: d.execute_script(  # the lazy thumbnails and faces, loaded before the picture
+            "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"))
         driver.save_screenshot(str(screens / "case.png"))
 
         sign_in(driver, base, "adam")  # need to know: the administrator assigns the reviewers on the case page
@@ -105,10 +154,22 @@ def test_the_whole_review_flow_in_a_real_browser(server: tuple[str, Path], tmp_p
             images = driver.find_elements(By.CSS_SELECTOR, ".pair img")
             assert len(images) == 6 and all(driver.execute_script("return arguments[0].naturalWidth", i) > 0
                                             for i in images)  # evidence and enrolment photo loaded
+            progress = driver.find_element(By.CSS_SELECTOR, ".progress").text
+            if reviewer == "rob":  # rita's confirmation shows, and how many are still needed
+                assert "Confirmed by rita · 1 of 2 confirmations, 1 still needed" in progress
             driver.save_screenshot(str(screens / f"review-{reviewer}.png"))
             driver.find_element(By.XPATH, "(//button[@value='confirm'])[1]").click()
             wait.until(ready.text_to_be_present_in_element((By.TAG_NAME, "main"), "Sighting"))
         assert "now confirmed" in driver.page_source
+        with phone_width(driver):
+            driver.get(f"{base}/console/review?case=C1")  # the other sighting still waits, its photos fit
+            assert "case C1" in driver.find_element(By.CSS_SELECTOR, ".card").text
+            assert_no_sideways_scroll(driver)
+            driver.save_screenshot(str(screens / "review-390.png"))
+        driver.get(f"{base}/console/audit")  # a reviewer may not read the log: a page that says so, not JSON
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Not allowed"
+        assert driver.find_element(By.ID, "reason").text == "role 'reviewer' may not audit.read"
+        driver.save_screenshot(str(screens / "forbidden.png"))
 
         sign_in(driver, base, "olga")
         driver.get(f"{base}/console/cases/C1")
@@ -124,6 +185,11 @@ def test_the_whole_review_flow_in_a_real_browser(server: tuple[str, Path], tmp_p
         driver.get(f"{base}/console/audit")
         assert "Chain verified" in driver.page_source and "export.package" in driver.page_source
         driver.save_screenshot(str(screens / "audit.png"))
+        with phone_width(driver):
+            for page in ("audit", "cases/C1"):
+                driver.get(f"{base}/console/{page}")
+                assert_no_sideways_scroll(driver)
+            driver.save_screenshot(str(screens / "case-390.png"))
 
         sign_in(driver, base, "adam")
         driver.get(f"{base}/console/accounts")
@@ -136,6 +202,6 @@ def test_the_whole_review_flow_in_a_real_browser(server: tuple[str, Path], tmp_p
     finally:
         driver.quit()
     shots = sorted(p.name for p in screens.glob("*.png"))
-    assert shots == ["accounts.png", "audit.png", "case-new.png", "case.png", "enrol.png", "review-rita.png",
-                     "review-rob.png", "scans.png"]
+    assert shots == ["accounts.png", "audit.png", "case-390.png", "case-new-390.png", "case-new.png", "case.png",
+                     "enrol.png", "forbidden.png", "review-390.png", "review-rita.png", "review-rob.png", "scans.png"]
     keep_screenshots(screens, "console")  # FACESEARCH_KEEP_SCREENS=<folder> keeps them for people to look at

@@ -54,7 +54,8 @@ class NoFaceEngine:
     recognizers: tuple[Any, ...] = ()
     weights: tuple[float, ...] = ()
     detector = SimpleNamespace(config=DetectorConfig())
-    calibration = SimpleNamespace(threshold_for_fmr=lambda _fmr: (0.5, False), fmr=lambda s: [1e-6] * len(s))
+    calibration = SimpleNamespace(threshold_for_fmr=lambda _fmr: (0.5, False), fmr=lambda s: [1e-6] * len(s),
+                                  operating_threshold=lambda _fmr, **_why: (0.5, False))
 
     def detect(self, images: list[Any], config: Any = None) -> list[Faces]:
         return [Faces.empty() for _ in images]

@@ -121,6 +121,11 @@ def test_removing_one_photo_deletes_its_templates_only(world: World) -> None:
     with world.sessions() as s:
         left = set(s.scalars(select(TemplateRow.source_sha256).where(TemplateRow.identity_id == person)))
     assert left == {f"{person:032d}{0:032d}", f"{person:032d}{2:032d}"}
+    # The same request again, naming the photo it meant: photo 2 is now another photo, so it is refused.
+    again = world.client.delete(f"/v1/cases/C1/people/{person}/photos/2?sha256={person:032d}{1:032d}",
+                                headers=world.key("olga"))
+    assert again.status_code == 409 and "is no longer the photo you saw" in again.json()["error"]
+    assert _templates(world, person) == (2, 2)
     assert not world.ctx.index_cache().path(PROFILE).exists()
     [entry] = _entries(world, AuditAction.IDENTITY_PHOTO_REMOVE)
     assert entry.details["photo"] == 2 and entry.details["left"] == 2

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def start_server(env: dict[str, str], port: int, *args: str, capture: bool = False) -> subprocess.Popen[str]:
@@ -24,3 +26,17 @@ def start_server(env: dict[str, str], port: int, *args: str, capture: bool = Fal
             time.sleep(0.1)
     server.kill()
     raise AssertionError(f"the server on port {port} did not start")
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """``facesearch serve`` on a free loopback port for the ``with`` block: yields its base address, then stops it."""
+    from support.rtsp import free_port
+
+    port = free_port()
+    process = start_server(env, port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -67,7 +67,7 @@ def trail_of(session: Session) -> AuditTrail:
     return trail
 
 
-def _to_event(row: AuditEventRow) -> AuditEvent:
+def to_event(row: AuditEventRow) -> AuditEvent:
     return AuditEvent(seq=row.seq, at=row.at, actor=row.actor, action=row.action, case_id=row.case_id,
                       subject=row.subject, details=dict(row.details), prev_hash=row.prev_hash, hash=row.hash,
                       key_id=row.key_id)
@@ -166,7 +166,7 @@ def events(session: Session, case_id: str | None = None, *, upto: int | None = N
     if upto is not None:
         query = query.where(AuditEventRow.seq < upto)
     for row in session.scalars(query.execution_options(yield_per=1000)):
-        yield _to_event(row)
+        yield to_event(row)
 
 
 def entry_count(session: Session) -> int:

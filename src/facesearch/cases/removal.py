@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases import access
+from facesearch.cases.photos import photo_sources
 from facesearch.cases.service import LIVE, CaseError, require_open
 from facesearch.context import Context
-from facesearch.errors import NotFoundError
+from facesearch.errors import ConflictError, NotFoundError
 from facesearch.refs import case_ref
 from facesearch.store.schema import CaseRow, CaseTargetRow, EnrolmentPhotoRow, TemplateRow
 
@@ -107,9 +108,16 @@ def remove_person(ctx: Context, case: str, identity_id: int, *, actor: str) -> R
     return result
 
 
-def remove_photo(ctx: Context, case: str, identity_id: int, photo: int, *, actor: str) -> Removal:
+class PhotoMoved(CaseError, ConflictError):
+    """Photo number K is no longer the photo the caller saw: another removal renumbered the photos."""
+
+
+def remove_photo(ctx: Context, case: str, identity_id: int, photo: int, *, actor: str,
+                 expected_sha256: str | None = None) -> Removal:
     """Delete enrolment photo number ``photo`` (1-based, enrolment order) of a person on ``case``'s watchlist
-    and its templates, audited."""
+    and its templates, audited. ``expected_sha256`` (the photo's SHA-256 or a prefix of it, as a page showed
+    it): refused unless number ``photo`` is still that photo, so that two people removing "photo 1" at once
+    never delete two photos."""
     with ctx.sessions.begin() as s:
         row = _target(s, case, identity_id, actor)
         for other in _other_live_cases(s, row.id, identity_id):
@@ -120,15 +128,14 @@ def remove_photo(ctx: Context, case: str, identity_id: int, photo: int, *, actor
                     case_ref(row.id), f"identity {identity_id} is also searched by a case you are not assigned "
                     "to: removing a photo would change its watchlist (remove the person from this case instead)"
                 ) from None
-        sources: list[str] = []
-        for source in s.scalars(select(TemplateRow.source_sha256).where(TemplateRow.identity_id == identity_id)
-                                .order_by(TemplateRow.id)):
-            if source not in sources:
-                sources.append(source)
+        sources = photo_sources(s, identity_id)
         if not 1 <= photo <= len(sources):
             raise RemovalNotFound(f"photo {photo}", f"identity {identity_id} has {len(sources)} enrolment photo(s)"
                                   + (f": give 1 to {len(sources)}" if sources else ""))
         digest = sources[photo - 1]
+        if expected_sha256 is not None and not digest.startswith(expected_sha256.lower()):
+            raise PhotoMoved(f"photo {photo}", "is no longer the photo you saw (the photos changed since): "
+                             "look again and choose")
         doomed = list(s.scalars(select(TemplateRow.id).where(TemplateRow.identity_id == identity_id,
                                                              TemplateRow.source_sha256 == digest)))
         templates, photos, profiles = _delete_templates(s, doomed)

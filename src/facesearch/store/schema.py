@@ -193,6 +193,8 @@ class ScannedFileRow(Base):
     sightings: Mapped[int] = mapped_column(Integer, nullable=False)
     problem: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The recording's length in seconds (migration 0014); NULL for files scanned before, or of unknown length.
+    duration_s: Mapped[float | None] = mapped_column()
 
 
 class ReviewRow(Base):

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import html
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,29 +51,67 @@ def _img(data: bytes | None, cls: str, alt: str) -> str:
     return f'<img class="{cls}" alt="{html.escape(alt)}" src="data:image/jpeg;base64,{encoded}">'
 
 
-def timeline_svg(sightings: list[Sighting]) -> str:
-    """An SVG strip per recording: a bar from each sighting's start to its end, in seconds."""
-    rows: dict[str, list[Sighting]] = defaultdict(list)
+# Bar colours by review status (the same hues as the console's badges, darker so a thin bar shows).
+STATUS_COLOURS = {"candidate": "#c98a00", "confirmed": "#2e8b57", "rejected": "#b0413e"}
+
+
+def _recording(s: Sighting) -> str:
+    return f"{s.camera + ': ' if s.camera else ''}{Path(s.source).name}"
+
+
+def timeline_svg(sightings: list[Sighting], lengths: Mapping[str, float] | None = None) -> str:
+    """An SVG strip per person and recording, labelled with both: a bar from each sighting's start to its end,
+    coloured by its review status (legend above), on an axis in seconds that runs to the end of the longest
+    recording (``lengths``: seconds by ``Sighting.source``, as scans record them; a recording without one ends
+    at its last sighting). It fills the width it is given: bars and ticks are placed in percent of it, while
+    text keeps its size, so a phone's narrow screen shrinks the bars, not the labels.
+
+    >>> timeline_svg(list_sightings(s, "C1", actor=actor), {"/media/a.mp4": 120.0})[:4]  # doctest: +SKIP
+    '<svg'
+    """
+    lengths = lengths or {}
+    ends: dict[str, float] = defaultdict(float)  # each recording's length: as stored, else its last sighting's end
     for s in sightings:
-        rows[f"{s.camera + ': ' if s.camera else ''}{Path(s.source).name}"].append(s)
-    width, label, height = 900, 260, 22
-    span = max(max(s.end for s in sightings), 1.0)
-    scale = (width - label - 20) / span
-    parts = [f'<svg width="{width}" height="{height * len(rows) + 24}" role="img" aria-label="timeline">']
-    for i, (name, items) in enumerate(sorted(rows.items())):
-        y = i * height + 4
-        parts.append(f'<text x="0" y="{y + 13}">{html.escape(name[:40])}</text>')
-        parts.append(f'<line x1="{label}" y1="{y + 9}" x2="{width - 20}" y2="{y + 9}" stroke="#ddd"/>')
+        ends[s.source] = max(ends[s.source], s.end, lengths.get(s.source, 0.0))
+    span = max([*ends.values(), 1.0])
+    rows: dict[tuple[str, int, str], list[Sighting]] = defaultdict(list)
+    for s in sightings:
+        rows[(s.name, s.identity_id, _recording(s))].append(s)
+
+    def pct(seconds: float) -> str:
+        return f"{100 * seconds / span:.2f}%"
+
+    step, top = 40, 26
+    height = top + step * len(rows) + 22
+    parts = [f'<svg class="timeline" width="100%" height="{height}" role="img" font-family="system-ui,sans-serif" '
+             f'font-size="13" aria-label="timeline of {len(sightings)} sightings by person and recording">']
+    x = 0
+    for status, colour in STATUS_COLOURS.items():  # the legend
+        parts.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{colour}"/>'
+                     f'<text x="{x + 16}" y="14">{status}</text>')
+        x += 24 + 8 * len(status)
+    for i, ((name, identity_id, recording), items) in enumerate(sorted(rows.items())):
+        y = top + i * step
+        label = f"{name} (identity {identity_id}) · {recording}"
+        source = items[0].source
+        parts.append(f'<text x="0" y="{y + 12}"><tspan font-weight="600">{html.escape(name[:40])}</tspan>'
+                     f'<tspan fill="#5b6573"> · {html.escape(recording[:48])}</tspan><title>{html.escape(label)}'
+                     "</title></text>")
+        parts.append(f'<line x1="0" y1="{y + 24}" x2="{pct(ends[source])}" y2="{y + 24}" stroke="#c9ced6" '
+                     'stroke-width="2"/>')
         for s in items:
-            x = label + s.start * scale
-            w = max((s.end - s.start) * scale, 3)
-            parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="14" fill="#3a7bd5"><title>'
-                         f'#{s.id}: {s.start:.1f}-{s.end:.1f} s, score {s.score:.3f}</title></rect>')
-    axis_y = len(rows) * height + 16
-    for k in range(6):
-        t = span * k / 5
-        anchor = "start" if k == 0 else "end" if k == 5 else "middle"  # the end labels stay inside the strip
-        parts.append(f'<text x="{label + t * scale:.1f}" y="{axis_y}" text-anchor="{anchor}">{t:.1f} s</text>')
+            colour = STATUS_COLOURS.get(s.status, "#3a7bd5")
+            width = f"{max(100 * (s.end - s.start) / span, 0.4):.2f}%"
+            parts.append(f'<rect data-status="{html.escape(s.status)}" x="{pct(s.start)}" y="{y + 17}" width="{width}" '
+                         f'height="14" rx="2" fill="{colour}"><title>#{s.id} {html.escape(name)}: {s.start:.1f}-'
+                         f"{s.end:.1f} s, {html.escape(s.status)}, score {s.score:.3f}</title></rect>")
+    axis_y = top + len(rows) * step + 14
+    ticks = 4  # few enough that their labels stay apart on a phone
+    for k in range(ticks + 1):
+        anchor = "start" if k == 0 else "end" if k == ticks else "middle"  # the end labels stay inside the strip
+        at = span * k / ticks
+        shown = f"{at:.1f}" if span < 100 else f"{at:.0f}"
+        parts.append(f'<text x="{pct(at)}" y="{axis_y}" text-anchor="{anchor}" fill="#5b6573">{shown} s</text>')
     parts.append("</svg>")
     return "".join(parts)
 

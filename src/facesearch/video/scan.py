@@ -170,6 +170,8 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
                                   (lambda p: on_progress(name, p, reader.info.duration_s)),
                                   should_stop=None if should_stop is None else (lambda _frame: should_stop())))
         problem = reader.problem
+        # How long the recording is, for the case's timeline: as the file declares it, else as far as it was read.
+        length = reader.info.duration_s or search.progress.seconds or None
     if should_stop is not None and should_stop():
         return FileOutcome(name, FileStatus.CANCELLED, search.progress.frames)
     digest = sha256_file(path) if matched else None  # the input that led to a match (only then: it costs a read)
@@ -180,7 +182,7 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
         s.execute(delete(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))
         s.add(ScannedFileRow(case_id=case_id, path=name, camera_id=camera, size=stat.st_size,
                              mtime_ns=stat.st_mtime_ns, frames=search.progress.frames, sightings=len(ids),
-                             problem=problem, finished_at=datetime.now(UTC)))
+                             problem=problem, finished_at=datetime.now(UTC), duration_s=length))
     report.sighting_ids += ids
     return FileOutcome(name, FileStatus.SCANNED, search.progress.frames, search.progress.seconds,
                        time.perf_counter() - began, len(ids), problem, when.source)

@@ -10,14 +10,27 @@ is for programs, not for the console). Everything a page needs comes through ``a
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from facesearch.api.console import accounts, alerts, audit, auth, cameras, cases, enrol, library, review, scans
+from facesearch.api.console import (
+    accounts,
+    alerts,
+    audit,
+    auth,
+    cameras,
+    case_list,
+    cases,
+    enrol,
+    library,
+    review,
+    scans,
+    watchlist,
+)
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 # The home page sits at the prefix itself, which an included router may not declare (an empty path).
-router.add_api_route("", cases.case_list, methods=["GET"], response_class=HTMLResponse)
+router.add_api_route("", case_list.case_list, methods=["GET"], response_class=HTMLResponse)
 # Order matters where paths overlap: each module lists its fixed paths (``/cases/new``, ``/library/faces/...``)
 # before the ones with parameters that would also match them.
-for part in (library, auth, cases, cameras, accounts, review, alerts, scans, enrol, audit):
+for part in (library, auth, cases, watchlist, cameras, accounts, review, alerts, scans, enrol, audit):
     router.include_router(part.router)
 
 __all__ = ["router"]

@@ -16,8 +16,10 @@ from facesearch.api.console.forms import blank_is_none, comma_list, one_line
 from facesearch.api.console.pages import back_to, render
 from facesearch.api.deps import Ctx, check_csrf, may
 from facesearch.api.downloads import zip_download
+from facesearch.api.params import RowId
 from facesearch.api.schemas import AssignIn, AuthoriseIn, CaseIn
 from facesearch.cases import access, removal
+from facesearch.cases.photos import watchlist_photos
 from facesearch.cases.service import (
     PURPOSES,
     activate_case,
@@ -25,25 +27,18 @@ from facesearch.cases.service import (
     close_case,
     create_case,
     get_case,
-    list_cases,
     list_people,
 )
 from facesearch.errors import FacesearchError
 from facesearch.review.export import hand_over
 from facesearch.video.case_report import timeline_svg
+from facesearch.video.recording_length import recording_lengths
 from facesearch.video.sightings import list_sightings
 
 router = APIRouter()
 Reader = Annotated[Principal, Depends(may("cases.read"))]
 Writer = Annotated[Principal, Depends(may("cases.write"))]
 TextBox = Annotated[str, Form()]  # a text box that may be left empty
-
-
-def case_list(request: Request, ctx: Ctx, who: Reader) -> HTMLResponse:
-    """The console's home page (``/console``): every case, newest first. Mounted by the package, as a
-    route at the router's own prefix."""
-    found = list_cases(ctx.sessions, newest_first=True, actor=who.actor)
-    return render(request, "cases.html", who, title="Cases", cases=found, can_write=allowed(who.role, "cases.write"))
 
 
 @router.get("/cases/new", response_class=HTMLResponse)
@@ -89,21 +84,27 @@ def export(ref: str, ctx: Ctx, who: Annotated[Principal, Depends(may("exports.wr
 
 @router.get("/cases/{ref}", response_class=HTMLResponse)
 def case(ref: str, request: Request, ctx: Ctx, who: Reader) -> HTMLResponse:
+    """A case: its record, who is assigned, its watchlist (each person's enrolment photos as thumbnails, for
+    those who may see its people) and its sightings, with a timeline per person and recording."""
     found = get_case(ctx.sessions, ref, actor=who.actor)
+    lengths: dict[str, float] = {}
     with ctx.sessions() as s:
         sightings = list_sightings(s, ref, actor=who.actor) if allowed(who.role, "sightings.read") else []
+        if sightings:
+            lengths = recording_lengths(s, ref, actor=who.actor)
     can_assign = allowed(who.role, "cases.assign")
-    watchlist = None
+    watchlist, photos = None, {}
     if allowed(who.role, "identities.read"):
         try:
             watchlist = list_people(ctx.sessions, actor=who.actor, case=ref)
+            photos = watchlist_photos(ctx.sessions, ref, actor=who.actor)
         except FacesearchError:  # need to know: not assigned, so no people shown
-            watchlist = None
+            watchlist, photos = None, {}
     return render(request, "case.html", who, title=found.ref, case=found, sightings=sightings,
-                  watchlist=watchlist, can_enrol=allowed(who.role, "identities.enrol"),
+                  watchlist=watchlist, photos=photos, can_enrol=allowed(who.role, "identities.enrol"),
                   can_write=allowed(who.role, "cases.write"), can_export=allowed(who.role, "exports.write"),
                   can_assign=can_assign, assigned=access.assignments(ctx.sessions, ref) if can_assign else [],
-                  timeline=timeline_svg(sightings) if sightings else "")
+                  timeline=timeline_svg(sightings, lengths) if sightings else "")
 
 
 @router.post("/cases/{ref}/assign")
@@ -128,7 +129,7 @@ def unassign(ref: str, username: str, ctx: Ctx, who: Annotated[Principal, Depend
 
 
 @router.post("/cases/{ref}/people/{identity_id}/remove")
-def remove_person(ref: str, identity_id: int, ctx: Ctx,
+def remove_person(ref: str, identity_id: RowId, ctx: Ctx,
                   who: Annotated[Principal, Depends(may("identities.enrol"))],
                   csrf_token: Annotated[str, Form()]) -> Response:
     """Take a person off the watchlist (audited; their templates go at once unless another live case needs them)."""

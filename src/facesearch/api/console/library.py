@@ -11,12 +11,15 @@ from pydantic import ValidationError
 from facesearch.accounts.service import Principal
 from facesearch.api.console.forms import one_line
 from facesearch.api.console.pages import back_to, render
+from facesearch.api.console.paging import page_links
 from facesearch.api.deps import Ctx, check_csrf, may
 from facesearch.api.schemas import MergeIn, NameIn
 from facesearch.errors import FacesearchError
 from facesearch.library import people as library
 from facesearch.library.cluster import split_attempts
+from facesearch.library.listing import search_people
 from facesearch.library.records import calibration_of, grouping_thresholds
+from facesearch.paging import QUERY_MAX, page_number
 from facesearch.refs import RefKind, normalise_ref
 
 router = APIRouter()
@@ -30,11 +33,20 @@ def back(ref: str | None, error: str = "", note: str = "") -> RedirectResponse:
 
 
 @router.get("/library", response_class=HTMLResponse)
-def people(request: Request, ctx: Ctx, who: Reader, everyone: bool = False, error: str = "",
-           note: str = "") -> HTMLResponse:
-    listing = library.list_people(ctx.sessions, everyone=everyone)
-    return render(request, "library.html", who, title="People", listing=listing, everyone=everyone, error=error,
-                  note=note)
+def people(request: Request, ctx: Ctx, who: Reader, q: str = "", page: str = "", everyone: str = "",
+           error: str = "", note: str = "") -> HTMLResponse:
+    """The grid of people, a page of tiles at a time, with a name search; bad input is one line on the page
+    (status 400), never an error trace."""
+    show_all = everyone.strip().lower() in ("true", "1", "on", "yes")
+    found, refused = None, ""
+    try:
+        found = search_people(ctx.sessions, text=q, page=page_number(page), everyone=show_all)
+    except FacesearchError as exc:
+        refused = str(exc)
+    links = (page_links("/console/library", found.page, found.pages, q=q.strip(), everyone="true" if show_all else "")
+             if found else {})
+    return render(request, "library.html", who, status_code=400 if refused else 200, title="People", found=found,
+                  q=q[:QUERY_MAX], everyone=show_all, links=links, error=refused or error, note=note)
 
 
 # The image routes come before ``/library/{ref}``, so that ``faces`` and ``photos`` are never taken for people.
