@@ -59,7 +59,9 @@ def test_the_report_shows_each_sighting_with_its_stored_redacted_evidence(hamilt
     assert summary["sightings"] == 2 and summary["people"] == 1
     assert hashlib.sha256(page.encode()).hexdigest() == summary["sha256"]
     assert "Lin-Manuel Miranda (2 sightings)" in page and page.count("candidate</span>") == 2
-    assert page.count("<rect ") == 2  # the timeline: one bar per sighting
+    assert page.count('data-status="candidate"') == 2  # the timeline: one bar per sighting, coloured by status
+    axis = [float(t) for t in re.findall(r">([0-9.]+) s</text>", page)]
+    assert max(axis) > 8.5  # it runs to the recording's end (9.2 s), not to the last sighting's (7.0 s)
     images = [base64.b64decode(m) for m in re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page)]
     assert len(images) == 4  # a redacted frame and a crop per sighting
     created = [e for e in json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)

@@ -23,6 +23,7 @@ from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import get_case
 from facesearch.context import Context
 from facesearch.files import atomic_write
+from facesearch.video.recording_length import recording_lengths
 from facesearch.video.sightings import Sighting, list_sightings, open_evidence
 
 _STYLE = """
@@ -122,6 +123,7 @@ def write_report(ctx: Context, case_ref: str, out: Path, *, actor: str) -> Repor
     with sessions() as s:
         sightings = list_sightings(s, case_ref, actor=actor)
         evidence = {x.id: open_evidence(s, sealer, x.id, actor=actor) for x in sightings}
+        lengths = recording_lengths(s, case_ref, actor=actor)  # each timeline runs to its recording's end
     people: dict[str, list[Sighting]] = defaultdict(list)
     for x in sightings:
         people[x.name].append(x)
@@ -144,7 +146,7 @@ def write_report(ctx: Context, case_ref: str, out: Path, *, actor: str) -> Repor
     if not sightings:
         body.append("<p>No sightings.</p>")
     for name, items in sorted(people.items()):
-        body.append(f"<h2>{html.escape(name)} ({len(items)} sightings)</h2>{timeline_svg(items)}")
+        body.append(f"<h2>{html.escape(name)} ({len(items)} sightings)</h2>{timeline_svg(items, lengths)}")
         for x in items:
             ev = evidence[x.id]
             source = x.time_source + (", weak" if x.time_weak else "")
