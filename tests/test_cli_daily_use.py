@@ -124,6 +124,35 @@ def test_already_matches_is_one_clean_line_and_close_and_export_say_what_happene
     assert closed.returncode == 0 and "3 face templates deleted" in closed.stdout, closed.stdout
 
 
+def test_a_name_already_on_the_watchlist_gets_the_photos_not_a_second_person(home: Path, people: Path) -> None:
+    import json
+
+    auth = ["--legal-basis", "x", "--authorisation-ref", "y", "--authorised-by", "z"]
+    refs = [json.loads(olga(home, "case", "create", "--title", f"Same name {n}", "--purpose", "victim",
+                            "--valid-until", UNTIL, *auth, "--json").stdout)["id"] for n in (1, 2)]
+    first = olga(home, "enroll", "--case", refs[0], "--name", "J. Doe", str(people / "obama.jpg"), "--json")
+    person = json.loads(first.stdout)["identity_id"]
+    # The README's second enrolment of J. Doe: the same person (names compare case-folded, spaces collapsed).
+    more = olga(home, "enroll", "--case", refs[0], "--name", "j.  doe", str(people / "obama2.jpg"))
+    assert more.returncode == 0, more.stderr
+    assert more.stdout.strip() == (f"added 1 of 1 photos to j.  doe (identity {person}, already on the watchlist) "
+                                   f"in {refs[0]}")
+    assert "already matches" not in more.stderr  # their own photo matching them is no warning
+    listed = json.loads(olga(home, "case", "show", refs[0], "--json").stdout)
+    assert listed["targets"] == [person]
+    again = olga(home, "enroll", "--case", refs[0], "--name", "J. Doe", str(people / "obama.jpg"))
+    assert again.returncode == 2 and "this photo is already enrolled for this person" in again.stderr
+    # Someone else's photo under the name: kept (the officer decides) but said plainly, on one line.
+    other = olga(home, "enroll", "--case", refs[0], "--name", "J. Doe", str(people / "biden.jpg"), "--json")
+    [photo] = json.loads(other.stdout)["photos"]
+    assert photo["accepted"] and photo["unlike_person"] is not None and photo["unlike_person"] < 0.8
+    said = olga(home, "enroll", "--case", refs[0], "--name", "J. Doe", str(people / "alex-lacamoire.png"))
+    assert [x for x in said.stderr.splitlines() if "does not match J. Doe's other photos" in x], said.stderr
+    elsewhere = json.loads(olga(home, "enroll", "--case", refs[1], "--name", "J. Doe", str(people / "obama.jpg"),
+                                "--json").stdout)
+    assert elsewhere["identity_id"] != person and elsewhere["added_to_existing"] is False  # another case: its own
+
+
 def test_threshold_refuses_targets_beyond_the_calibration_and_says_what_a_rate_rests_on(tmp_path: Path) -> None:
     from facesearch.calibration import MAX_SCORE
     from facesearch.engine import Engine

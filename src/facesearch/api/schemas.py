@@ -299,6 +299,8 @@ class EnrolledPhotoOut(BaseModel):
     accepted: bool
     reason: str
     similar_to: list[SimilarOut] = Field(description="Other enrolled people this photo already matches")
+    unlike_person: float | None = Field(None, description="Added to a person already enrolled whose photos it does "
+                                        "not match: its best score against them (below the 1:1 threshold)")
 
 
 class EnrolmentOut(BaseModel):
@@ -306,6 +308,8 @@ class EnrolmentOut(BaseModel):
     name: str
     case: str | None
     photos: list[EnrolledPhotoOut]
+    # True when the name was already on the case's watchlist: the photos joined that person.
+    added_to_existing: bool = False
 
 
 class IdentityOut(BaseModel):

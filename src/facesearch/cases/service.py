@@ -448,18 +448,26 @@ def _purge_templates(s: Session, case_id: int) -> int:
 def enrol_into_case(ctx: Context, case: str, name: str, photos: Sequence[Path | bytes], *, actor: str,
                     **options: Any) -> EnrolmentReport:
     """Enrol ``name`` from ``photos`` into the watchlist of ``case`` (not closed or expired), in one
-    transaction with the link to the case and the audit entry. ``options`` go to ``gallery.service.enrol``."""
+    transaction with the link to the case and the audit entry. ``options`` go to ``gallery.service.enrol``.
+
+    A name already on this watchlist (compared as names are: case-folded, spaces collapsed) is that person:
+    the photos join them rather than making a second person of the same name, whom reviewers could not tell
+    apart. Two different people of one name in one case need names that tell them apart."""
+    require_plain("name", name)
     with ctx.sessions() as s:
         row = require_open(s, case)  # refused before any photo is analysed
         access.check(s, actor, row.id, contents=True)
         ref = case_ref(row.id)
+        targets = set(s.scalars(select(CaseTargetRow.identity_id).where(CaseTargetRow.case_id == row.id)))
+    same_name = [p.id for p in find_identities(ctx.sessions, name) if p.id in targets] if targets else []
 
     def link(s: Session, identity_id: int) -> str:
         row = require_open(s, ref)  # checked again inside the transaction: it may have closed meanwhile
-        s.add(CaseTargetRow(case_id=row.id, identity_id=identity_id))
+        if s.get(CaseTargetRow, (row.id, identity_id)) is None:
+            s.add(CaseTargetRow(case_id=row.id, identity_id=identity_id))
         return ref
 
-    return _enrol(ctx, name, photos, actor=actor, link=link, **options)
+    return _enrol(ctx, name, photos, actor=actor, link=link, add_to=same_name[0] if same_name else None, **options)
 
 
 def enrol_person(ctx: Context, name: str, photos: Sequence[Path | bytes], *, actor: str, case: str | None = None,

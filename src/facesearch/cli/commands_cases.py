@@ -282,17 +282,25 @@ def enroll(
         report = enrol_person(ctx, name, photos, actor=operator(ctx, "identities.enrol").actor, case=case, face=face)
     except FacesearchError as exc:
         fail(str(exc))
-    photos_json = [{"source": p.source, "accepted": p.accepted, "reason": p.reason, "similar_to": p.similar_to}
-                   for p in report.photos]
+    photos_json = [p.to_json() for p in report.photos]
     if json_out:
         emit_as(EnrolmentOut, {"identity_id": report.identity_id, "name": report.name, "case": case,
+                               "added_to_existing": report.added,
                                "photos": photos_json})
     else:
-        line(f"enrolled {report.name} as identity {report.identity_id} from {report.accepted} of "
-             f"{len(report.photos)} photos" + (f" into {normalise_ref(case, RefKind.CASE)}" if case else ""))
+        into = f" in {normalise_ref(case, RefKind.CASE)}" if case else ""
+        if report.added:  # the name is already on this watchlist: the same person, more photos
+            line(f"added {report.accepted} of {len(report.photos)} photos to {report.name} (identity "
+                 f"{report.identity_id}, already on the watchlist){into}")
+        else:
+            line(f"enrolled {report.name} as identity {report.identity_id} from {report.accepted} of "
+                 f"{len(report.photos)} photos" + (f" into {normalise_ref(case, RefKind.CASE)}" if case else ""))
         for p in report.photos:
             if not p.accepted:
                 warn(f"{p.source}: refused: {p.reason}")
+            if p.unlike_person is not None:
+                warn(f"{p.source}: does not match {report.name}'s other photos (best score {p.unlike_person}): if "
+                     "it is someone else, remove it (case remove-person --photo) and enrol them under their name")
             if p.similar_to:  # one line per photo, however many it matches
                 warn(f"{p.source}: already matches " + "; ".join(
                     f"enrolled identity {o['identity_id']} ({o['name']}, score {o['score']})" for o in p.similar_to))

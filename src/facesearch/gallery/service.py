@@ -107,6 +107,13 @@ class PhotoOutcome:
     accepted: bool
     reason: str = ""
     similar_to: list[dict[str, object]] = field(default_factory=list)  # other identities it matches
+    # Added to a person enrolled before (``enrol``'s ``add_to``) whose photos it does not match: their best
+    # score, below the one-to-one threshold. Someone else's photo under their name, perhaps.
+    unlike_person: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"source": self.source, "accepted": self.accepted, "reason": self.reason,
+                "similar_to": self.similar_to, "unlike_person": self.unlike_person}
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ class EnrolmentReport:
     identity_id: int | None
     name: str
     photos: list[PhotoOutcome]
+    added: bool = False  # the photos joined a person enrolled before (``enrol``'s ``add_to``)
 
     @property
     def accepted(self) -> int:
@@ -141,6 +149,7 @@ def enrol(
     warn_threshold: float | None = None,
     link: Callable[[Session, int], str] | None = None,
     cache: IndexCache | None = None,
+    add_to: int | None = None,
 ) -> EnrolmentReport:
     """Enrol a new identity from ``photos``; photos that fail the policy are refused with their reason.
 
@@ -149,18 +158,21 @@ def enrol(
     accepted photos that already match another identity. ``link`` runs inside the enrolment's
     transaction with the new identity's id, and returns the case reference it was linked to for the
     audit entry: enrolment into a case is the cases service's (``cases.service.enrol_into_case``).
+    ``add_to``: the photos join that enrolled person instead of a new one (a photo already theirs is refused,
+    and their own templates are not reported as "already matches").
     """
     require_plain("name", name)  # before any photo is read
     policy = policy or EnrolmentPolicy()
     outcomes: list[PhotoOutcome] = []
     accepted: list[tuple[str, NDArray[np.float32], dict[str, object], bytes]] = []  # sha, vector, quality, JPEG
-    seen: set[str] = set()
+    seen: set[str] = set() if add_to is None else _sources_of(sessions, add_to, engine.profile)
     for photo in photos:
         data = photo if isinstance(photo, bytes) else read_file(photo, str(photo))
         source = f"<{len(data)} bytes>" if isinstance(photo, bytes) else str(photo)
         digest = hashlib.sha256(data).hexdigest()
         if digest in seen:
-            outcomes.append(PhotoOutcome(source, False, "the same photo was given twice"))
+            outcomes.append(PhotoOutcome(source, False, "the same photo was given twice" if add_to is None
+                                         else "this photo is already enrolled for this person"))
             continue
         seen.add(digest)
         try:
@@ -185,12 +197,16 @@ def enrol(
         people = max(len(set(index.identity_ids.tolist())), 1)
         # Past the calibration's reach (a gallery of millions) the warning holds at the highest usable score.
         threshold = min(engine.calibration.threshold_for_fmr(1e-3 / people)[0], MAX_SCORE)
-    similar = _similar(index, np.stack([v for _, v, _, _ in accepted]), threshold, sessions, sealer)
+    similar = [[x for x in found if x["identity_id"] != add_to]  # a person's own photos match them: expected
+               for found in _similar(index, np.stack([v for _, v, _, _ in accepted]), threshold, sessions, sealer)]
+    unlike = _unlike(engine, index, add_to, np.stack([v for _, v, _, _ in accepted]))
     k = 0
     for j, o in enumerate(outcomes):
         if o.accepted:
+            if unlike[k] is not None:
+                outcomes[j] = o = PhotoOutcome(o.source, True, "", o.similar_to, unlike[k])
             if similar[k]:
-                outcomes[j] = PhotoOutcome(o.source, True, "", similar[k])
+                outcomes[j] = PhotoOutcome(o.source, True, "", similar[k], o.unlike_person)
                 # The caller tells the person enrolling (the CLI's warning, the API's ``similar_to``); the log
                 # records it at INFO, ids only: a log is no place for the names of people who are sought.
                 log.info("photo %d already matches identities %s", j + 1,
@@ -199,10 +215,16 @@ def enrol(
 
     now = datetime.now(UTC)
     with sessions.begin() as s:
-        identity = IdentityRow(name="", reference={}, created_at=now, created_by=actor)
-        sealed_text.put(s, identity, {"name": name, "reference": reference or {}}, sealer)  # bound to the row
-        s.add(identity)
-        s.flush()
+        if add_to is None:
+            identity = IdentityRow(name="", reference={}, created_at=now, created_by=actor)
+            sealed_text.put(s, identity, {"name": name, "reference": reference or {}}, sealer)  # bound to the row
+            s.add(identity)
+            s.flush()
+        else:
+            found = s.get(IdentityRow, add_to)
+            if found is None:  # removed since the caller looked it up
+                raise EnrolmentRefused(name, f"identity {add_to} no longer exists")
+            identity = found
         case_ref = None if link is None else link(s, identity.id)
         new_rows = []
         for digest, vector, quality, _ in accepted:
@@ -216,6 +238,7 @@ def enrol(
         audit.append(s, actor=actor, action=AuditAction.IDENTITY_ENROL, case_id=case_ref,
                      subject=f"identity:{identity.id}",
                      details={"profile": engine.profile,  # no name: the log cannot be sealed, only its rows
+                              "added_to_existing": add_to is not None,
                               "photos_sha256": [d for d, _, _, _ in accepted],
                               # photos by number: a file's name may be the person's
                               "refused": [{"photo": i + 1, "reason": o.reason}
@@ -230,7 +253,26 @@ def enrol(
         vectors = np.stack([v for _, v, _, _ in accepted])
         index.add(new_ids, np.full(len(new_ids), identity_id, np.int64), vectors)
         cache.save(engine.profile, index)
-    return EnrolmentReport(identity_id, name, outcomes)
+    return EnrolmentReport(identity_id, name, outcomes, added=add_to is not None)
+
+
+def _unlike(engine: Engine, index: GalleryIndex, add_to: int | None,
+            vectors: NDArray[np.float32]) -> list[float | None]:
+    """For photos joining person ``add_to``: each one's best score against that person's own templates when it
+    falls below verification's threshold (FMR 1e-3), else ``None`` (a match, or nothing to compare with)."""
+    own = index.subset({add_to}) if add_to is not None else None
+    if own is None or len(own) == 0 or engine.calibration is None:
+        return [None for _ in vectors]
+    same = engine.calibration.threshold_for_fmr(1e-3)[0]
+    best = [row[0][1] if row else -1.0 for row in own.matches(vectors, -2.0, 1)]
+    return [round(b, 4) if b < same else None for b in best]
+
+
+def _sources_of(sessions: sessionmaker[Session], identity_id: int, profile: str) -> set[str]:
+    """The SHA-256 of the photos already enrolled for ``identity_id`` under ``profile``."""
+    with sessions() as s:
+        return set(s.scalars(select(TemplateRow.source_sha256).where(TemplateRow.identity_id == identity_id,
+                                                                     TemplateRow.profile == profile)))
 
 
 def _similar(index: GalleryIndex, vectors: NDArray[np.float32], threshold: float | None,

@@ -25,9 +25,8 @@ def enrol(name: Annotated[str, Form(min_length=1, max_length=300)], photos: list
     """Enrol a person from photos; with ``case``, into that case's watchlist (not closed or expired)."""
     data = [checked(ctx, p) for p in photos]  # pixels counted from each header; the service decodes each once
     report = enrol_person(ctx, name, data, actor=who.actor, case=case)
-    return {"identity_id": report.identity_id, "name": report.name, "case": case,
-            "photos": [{"source": f.source, "accepted": f.accepted, "reason": f.reason,
-                        "similar_to": f.similar_to} for f in report.photos]}
+    return {"identity_id": report.identity_id, "name": report.name, "case": case, "added_to_existing": report.added,
+            "photos": [f.to_json() for f in report.photos]}
 
 
 @router.get("", response_model=list[IdentityOut])
