@@ -112,6 +112,19 @@ def test_the_sealed_index_is_used_when_fresh_and_rebuilt_when_stale(
     with pytest.raises(KeyMismatchError):  # a cache cannot be opened with another key either
         Sealer(os.urandom(32)).open(path.read_bytes(), f"gallery-index:{engine.profile}")
 
+    # A file an earlier installation left in the folder (sealed with its key) is rebuilt over, not an error...
+    _, new_sessions = open_audited(f"sqlite:///{tmp_path / 'new.db'}")
+    new_sealer = Sealer(os.urandom(32))
+    enrol(engine, new_sessions, new_sealer, "Barack Obama", [people / "obama.jpg"], actor="o")
+    with caplog.at_level(logging.WARNING, logger="facesearch.index.cache"):
+        reused = load_index(new_sessions, new_sealer, engine.profile, engine.embedding_size,
+                            cache=IndexCache(tmp_path / "index", new_sealer))
+    assert len(reused) == 1 and "sealed with another key" in caplog.text
+    # ...while the wrong key for the database's own templates still stops everything, naming both keys.
+    with pytest.raises(KeyMismatchError, match="wrong key"):
+        load_index(new_sessions, Sealer(os.urandom(32)), engine.profile, engine.embedding_size,
+                   cache=IndexCache(tmp_path / "index", Sealer(os.urandom(32))))
+
 
 def test_approximate_indexes_find_what_exact_search_finds() -> None:
     from facesearch.index.gallery_index import GalleryIndex

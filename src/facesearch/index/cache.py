@@ -5,7 +5,9 @@ The file holds the template ids, their identities and vectors of one profile, an
 of the data directory without the key yields no embedding). It carries the fingerprint of the template
 ids it was built from; when the database's ids differ (a crash between a commit and the cache update,
 templates deleted by a closed case, a restored backup), the index is stale and is rebuilt from the
-database, which is the source of truth. A damaged file is rebuilt too; a wrong key is an error.
+database, which is the source of truth. A damaged file is rebuilt too, and so is one sealed with another key:
+a file left by an earlier installation in the same folder. Where the key in use is the wrong one, the rebuild
+reads the database's templates with it and fails there, naming both keys: nothing is hidden.
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ class IndexCache:
                     return GalleryIndex.from_serialized(data["template_ids"], data["identity_ids"], data["vectors"],
                                                         dim, str(data["kind"]), data["serialized"])
                 return GalleryIndex.build(data["template_ids"], data["identity_ids"], data["vectors"], dim)
-        except WrongKeyError:
-            raise  # the cache is fine; the key is not: rebuilding would fail the same way, or hide it
+        except WrongKeyError as exc:
+            log.warning("%s: sealed with another key (%s); rebuilding from the database", path, exc.reason)
+            return None
         except (FacesearchError, OSError, ValueError, KeyError) as exc:
             log.warning("%s: unreadable index (%s); rebuilding", path, exc)
             return None
