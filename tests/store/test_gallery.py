@@ -119,7 +119,7 @@ def test_the_sealed_index_is_used_when_fresh_and_rebuilt_when_stale(
     with caplog.at_level(logging.WARNING, logger="facesearch.index.cache"):
         reused = load_index(new_sessions, new_sealer, engine.profile, engine.embedding_size,
                             cache=IndexCache(tmp_path / "index", new_sealer))
-    assert len(reused) == 1 and "sealed with another key" in caplog.text
+    assert len(reused) == 1 and "left by another installation" in caplog.text
     # ...while the wrong key for the database's own templates still stops everything, naming both keys.
     with pytest.raises(KeyMismatchError, match="wrong key"):
         load_index(new_sessions, Sealer(os.urandom(32)), engine.profile, engine.embedding_size,

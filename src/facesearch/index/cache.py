@@ -56,7 +56,7 @@ class IndexCache:
                                                         dim, str(data["kind"]), data["serialized"])
                 return GalleryIndex.build(data["template_ids"], data["identity_ids"], data["vectors"], dim)
         except WrongKeyError as exc:
-            log.warning("%s: sealed with another key (%s); rebuilding from the database", path, exc.reason)
+            log.warning("%s: left by another installation (%s); rebuilding it from the database", path, exc.reason)
             return None
         except (FacesearchError, OSError, ValueError, KeyError) as exc:
             log.warning("%s: unreadable index (%s); rebuilding", path, exc)
