@@ -144,6 +144,7 @@ class SightingRow(Base):
     absolute times, when the recording's start is known (``time_source`` says from where)."""
 
     __tablename__ = "sightings"
+    __table_args__ = (UniqueConstraint("track_key", "identity_id", name="uq_sighting_track_person"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -163,6 +164,22 @@ class SightingRow(Base):
     box: Mapped[list[float]] = mapped_column(JSON, nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="candidate")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    # A live track's identity across retries (migration 0015): camera, the lease token of the worker that
+    # followed it, and its track number; unique with the person. NULL for files and older rows.
+    track_key: Mapped[str | None] = mapped_column(String(200))
+
+
+class CameraLeaseRow(Base):
+    """Which worker owns a camera's stream until ``expires_at``. ``token`` grows by one with every new owner
+    (a fencing token): a worker writes only while the row still holds its token."""
+
+    __tablename__ = "camera_leases"
+
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), nullable=False)
+    token: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class EvidenceRow(Base):

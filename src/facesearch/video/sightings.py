@@ -25,6 +25,7 @@ from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
 from facesearch.video.evidence import redact_frame, sha256
+from facesearch.video.leases import Lease, check_fence, track_key
 from facesearch.video.recording_time import WEAK_SOURCES, RecordingStart
 from facesearch.video.search import MatchedTrack
 
@@ -71,22 +72,37 @@ class Sighting:
 
 
 def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, camera: str | None,
-               start: RecordingStart | None, actor: str, source_sha256: str | None = None) -> list[int]:
+               start: RecordingStart | None, actor: str, source_sha256: str | None = None,
+               fence: Lease | None = None) -> list[int]:
     """One sighting per match of ``track``, with sealed evidence and an audit entry, in ``s``'s transaction.
-    ``source_sha256``: the recording's content hash (the input that led to the match), for files."""
+    ``source_sha256``: the recording's content hash (the input that led to the match), for files.
+
+    ``fence``: the camera lease of the worker writing (a cluster's stream worker). Nothing is written unless
+    it still owns the camera (``LeaseLost``), and a track written before under this lease (a retry after an
+    answer was lost) gives the sightings already stored instead of new ones."""
+    key = None
+    if fence is not None:
+        check_fence(s, fence)
+        key = track_key(fence, track.track_id)
     frame_jpeg = jpeg(redact_frame(track.best_frame, track.best_box))
     crop_jpeg = jpeg(track.best_chip)
     hashes = {"frame": sha256(frame_jpeg), "crop": sha256(crop_jpeg)}
     now = datetime.now(UTC)
     ids = []
     for m in track.matches:
+        if key is not None:
+            stored = s.scalar(select(SightingRow.id).where(SightingRow.track_key == key,
+                                                           SightingRow.identity_id == m.identity_id))
+            if stored is not None:
+                ids.append(stored)
+                continue
         row = SightingRow(
             case_id=parse_case_ref(m.case_ref), identity_id=m.identity_id, camera_id=camera, source=source,
             track=track.track_id, start_s=track.start_s, end_s=track.end_s, best_s=track.best_s,
             started_at=None if start is None else start.at + timedelta(seconds=track.start_s),
             ended_at=None if start is None else start.at + timedelta(seconds=track.end_s),
             time_source=start.source if start else "unknown", score=m.score, fmr=m.fmr, threshold=m.threshold,
-            box=[round(float(v), 1) for v in track.best_box], status="candidate", created_at=now)
+            box=[round(float(v), 1) for v in track.best_box], status="candidate", created_at=now, track_key=key)
         s.add(row)
         s.flush()
         for kind, data in (("frame", frame_jpeg), ("crop", crop_jpeg)):
