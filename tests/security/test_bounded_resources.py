@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from facesearch.accounts import service as accounts
 from facesearch.accounts.limits import LoginLimiter
@@ -26,6 +30,7 @@ from facesearch.api.app import create_app
 from facesearch.context import Context
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
+from facesearch.store.schema import SignInFailureRow
 from support.audit import open_audited
 from support.cli import cli_env, run
 from support.rtsp import free_port
@@ -86,15 +91,52 @@ def test_the_limiter_keeps_bounded_memory(app_and_sessions: tuple[object, object
     for i in range(1000):
         assert not limiter.blocked(f"never-failed-{i}")
     assert len(limiter) == 0  # checking creates nothing
-    for i in range(30):  # failures with a megabyte name each keep 16 bytes, not the name
+    for i in range(30):  # failures with a megabyte name each keep a 16-byte hash, not the name
         limiter.failed(f"{i}" + "u" * 1_000_000)
-    assert len(limiter) == 30 and all(len(k) == 16 for k in limiter._recent)
-    small = LoginLimiter(failures=2, max_keys=10)
-    for i in range(50):
-        small.failed(f"k{i}")
-    assert len(small) == 10 and small.blocked("k49") is False
-    small.failed("k49")
-    assert small.blocked("k49")
+    _, sessions = app_and_sessions
+    with sessions() as s:  # type: ignore[attr-defined]
+        digests = list(s.scalars(select(SignInFailureRow.key_digest)))
+    assert len(limiter) == 30 and len(digests) == 30 and all(len(d) == 32 for d in digests)
+    short = LoginLimiter(sessions, failures=2, window_s=0.5)  # type: ignore[arg-type]
+    short.failed("k1")
+    assert not short.blocked("k1")
+    short.failed("k1")
+    assert short.blocked("k1")
+    time.sleep(0.6)  # the window passed: the key is free again, and the next failure deletes the old rows
+    assert not short.blocked("k1")
+    short.failed("k2")
+    with sessions() as s:  # type: ignore[attr-defined]
+        assert s.scalar(select(func.count()).select_from(SignInFailureRow)) == 1
+
+
+def test_the_limit_holds_across_replicas_sharing_one_database(tmp_path: Path) -> None:
+    """Two ``serve`` replicas over one database (a cluster's API): failures on one block the name on the other."""
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'shared.db'}")
+    accounts.add_user(sessions, "rita", "correct horse battery", "reviewer", actor="setup")
+    replicas = [TestClient(create_app(Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32))),
+                                      run_jobs=False)) for _ in range(2)]
+    for i in range(5):
+        wrong = replicas[i % 2].post("/v1/auth/login", json={"username": "rita", "password": "wrong"})
+        assert wrong.status_code == 401
+    refused = replicas[1].post("/v1/auth/login", json={"username": "rita", "password": "correct horse battery"})
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+
+
+def test_the_cli_shares_the_limit_across_its_runs(tmp_path: Path) -> None:
+    """A script starting one CLI process per guess gets no more guesses than a browser."""
+    from owned_keys import add_people, as_person
+
+    home = tmp_path / "home"
+    assert run(home, "init").returncode == 0
+    add_people(home, {"olga": "officer"})
+    env = {**cli_env(home), "FACESEARCH_USER": "olga"}
+    for _ in range(5):
+        guessed = subprocess.run([sys.executable, "-m", "facesearch.cli", "case", "list"], capture_output=True,
+                                 text=True, env={**env, "FACESEARCH_PASSWORD": "guess"}, timeout=120, check=False)
+        assert guessed.returncode == 2 and "wrong name or password" in guessed.stderr
+    right = subprocess.run([sys.executable, "-m", "facesearch.cli", "case", "list"], capture_output=True, text=True,
+                           env={**env, **as_person("olga")}, timeout=120, check=False)
+    assert right.returncode == 2 and right.stderr.strip() == "error: olga: too many failed sign-ins; wait a minute"
 
 
 def test_forwarded_headers_do_not_reset_the_sign_in_limit(tmp_path: Path) -> None:

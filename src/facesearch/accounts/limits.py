@@ -1,11 +1,11 @@
-"""Sign-in and password-change limits, shared by the API and the console: after 5 failures in a minute for
-one key (an address and a user name), further attempts, even right ones, are refused until the minute has
+"""Sign-in and password-change limits, shared by the API, the console and the CLI: after 5 failures in a minute
+for one key (an address and a user name), further attempts, even right ones, are refused until the minute has
 passed.
 
-Memory is bounded whatever a client sends: a key is kept as a 16-byte hash (a 1 MB user name costs 16
-bytes), only failures create entries, entries older than the window are dropped, and at most ``max_keys``
-are kept (the least recently failed go first). A flood of fresh names could push a real name's count out
-early; the flood itself is what the limit then sees.
+The failures live in the database (``sign_in_failures``), so the limit holds across processes: several
+``serve`` replicas sharing one PostgreSQL, and CLI runs that each sign in once. A key is kept as a 16-byte hash
+(a 1 MB user name costs 16 bytes), only failures create rows, and rows older than the window are deleted as
+new ones are written: the table holds at most a minute of failures, whatever a client sends.
 """
 
 from __future__ import annotations
@@ -13,60 +13,48 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
+from facesearch.store.schema import SignInFailureRow
 
 FAILURES_PER_MINUTE = 5
-MAX_KEYS = 10_000
 
 
 class LoginLimiter:
-    def __init__(self, failures: int = FAILURES_PER_MINUTE, window_s: float = 60.0,
-                 max_keys: int = MAX_KEYS) -> None:
-        self.failures, self.window_s, self.max_keys = failures, window_s, max_keys
+    def __init__(self, sessions: sessionmaker[Session], failures: int = FAILURES_PER_MINUTE,
+                 window_s: float = 60.0) -> None:
+        self.sessions, self.failures, self.window = sessions, failures, timedelta(seconds=window_s)
         self.failed_sign_ins = FailedSignIns(window_s)  # how the failures this limiter counts reach the audit log
-        self._recent: OrderedDict[bytes, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
 
     @staticmethod
-    def _digest(key: str) -> bytes:
-        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:16]
-
-    def _fresh(self, digest: bytes, now: float) -> deque[float] | None:
-        recent = self._recent.get(digest)
-        if recent is None:
-            return None
-        while recent and now - recent[0] > self.window_s:
-            recent.popleft()
-        if not recent:
-            del self._recent[digest]
-            return None
-        return recent
+    def _digest(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     def blocked(self, key: str) -> bool:
-        with self._lock:
-            recent = self._fresh(self._digest(key), time.monotonic())
-            return recent is not None and len(recent) >= self.failures
+        since = datetime.now(UTC) - self.window
+        with self.sessions() as s:
+            count = s.scalar(select(func.count()).select_from(SignInFailureRow).where(
+                SignInFailureRow.key_digest == self._digest(key), SignInFailureRow.at > since))
+        return int(count or 0) >= self.failures
 
     def failed(self, key: str) -> None:
-        digest, now = self._digest(key), time.monotonic()
-        with self._lock:
-            recent = self._fresh(digest, now)
-            if recent is None:
-                recent = self._recent[digest] = deque(maxlen=self.failures)
-            recent.append(now)
-            self._recent.move_to_end(digest)
-            while len(self._recent) > self.max_keys:
-                self._recent.popitem(last=False)
+        now = datetime.now(UTC)
+        with self.sessions.begin() as s:
+            s.execute(delete(SignInFailureRow).where(SignInFailureRow.at <= now - self.window))
+            s.add(SignInFailureRow(key_digest=self._digest(key), at=now))
 
     def __len__(self) -> int:
-        return len(self._recent)
+        """How many keys have failures in the window."""
+        since = datetime.now(UTC) - self.window
+        with self.sessions() as s:
+            return int(s.scalar(select(func.count(func.distinct(SignInFailureRow.key_digest)))
+                                .where(SignInFailureRow.at > since)) or 0)
 
 
 AUDITED_SOURCES = 20  # addresses whose failed sign-ins are followed one by one in each window

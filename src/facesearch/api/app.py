@@ -59,7 +59,7 @@ def create_app(context: Context, *, run_jobs: bool = True) -> FastAPI:
     app.state.context = context
     # One worker for the process: it shares the context's engine (loaded once) and index cache with requests.
     app.state.jobs = JobRunner(context)
-    app.state.limiter = LoginLimiter()
+    app.state.limiter = LoginLimiter(context.sessions)
     app.state.work = WorkSlots.from_settings(context.settings)  # face work on uploads, a few at once
     app.state.streams = StreamSlots.from_settings(context.settings)  # live alert streams, per person and in all
     app.state.metrics = ApiMetrics()  # each app its own registry: tests make several apps in one process

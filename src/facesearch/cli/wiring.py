@@ -41,6 +41,7 @@ def open_context(model: str = "default") -> Context:
 def operator(ctx: Context, action: str) -> Principal:
     """The account this command acts as, signed in now, when its role may do ``action`` (a key: when the
     action is not one a person must take in person); otherwise an error to print, naming what to set."""
+    from facesearch.accounts.limits import LoginLimiter
     from facesearch.accounts.roles import PERSON_ONLY, allowed
     from facesearch.accounts.service import AccountForbidden, authenticate, by_api_key
 
@@ -58,11 +59,17 @@ def operator(ctx: Context, action: str) -> Principal:
             raise AccountForbidden(action, f"this command acts as an account: set {ENV_USER} (the password is "
                                            f"asked for, or read from {ENV_PASSWORD}) or {ENV_KEY}; the "
                                            "operating-system login is not an account")
+        # The limit every sign-in shares (API, console, other CLI runs), kept in the database: a script cannot
+        # try passwords faster by starting a process per guess.
+        limiter, limit_key = LoginLimiter(ctx.sessions), f"cli|{username}"
+        if limiter.blocked(limit_key):
+            raise AccountForbidden(username[:100], "too many failed sign-ins; wait a minute")
         password = os.environ.get(ENV_PASSWORD)
         if password is None:
             password = getpass.getpass(f"password for {username}: ")
         found = authenticate(ctx.sessions, username, password)
         if found is None:
+            limiter.failed(limit_key)
             raise AccountForbidden(username[:100], "wrong name or password, or the account is disabled")
         who = found
     if not allowed(who.role, action):

@@ -182,6 +182,16 @@ class CameraLeaseRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
+class SignInFailureRow(Base):
+    """One failed sign-in: a 16-byte hash of its key (address and name, never the name itself) and when."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_digest: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
 class EvidenceRow(Base):
     """Sealed evidence of a sighting: ``frame`` (the best frame, everyone else blurred) or ``crop`` (the
     aligned face that matched), JPEG bytes sealed with the installation's key."""
