@@ -27,6 +27,7 @@ from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import LIVE, expire_cases
 from facesearch.context import Context
+from facesearch.store.notify import Channel, notify
 from facesearch.store.schema import CaseRow, CaseTargetRow, EvidenceRow, SightingRow, TemplateRow
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def _purge_templates_of_people_no_live_case_needs(s: Session) -> int:
     count = s.scalar(select(func.count()).select_from(doomed.subquery())) or 0
     if count:
         s.execute(delete(TemplateRow).where(TemplateRow.id.in_(doomed)))
+        notify(s, Channel.GALLERY)
     return int(count)
 
 

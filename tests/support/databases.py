@@ -26,14 +26,11 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         server.cleanup()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'facesearch.db'}"
-        return
-    server = request.getfixturevalue("postgres")
+@pytest.fixture()
+def postgres_url(postgres: Any) -> Iterator[str]:
+    """A database of its own on the session's PostgreSQL, dropped after the test."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin_url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    admin_url = postgres.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -44,3 +41,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'facesearch.db'}"
+        return
+    yield request.getfixturevalue("postgres_url")

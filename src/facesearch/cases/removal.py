@@ -32,6 +32,7 @@ from facesearch.cases.service import LIVE, CaseError, require_open
 from facesearch.context import Context
 from facesearch.errors import ConflictError, NotFoundError
 from facesearch.refs import case_ref
+from facesearch.store.notify import Channel, notify
 from facesearch.store.schema import CaseRow, CaseTargetRow, EnrolmentPhotoRow, TemplateRow
 
 
@@ -80,6 +81,8 @@ def _delete_templates(s: Session, template_ids: list[int]) -> tuple[int, int, li
                                 .where(EnrolmentPhotoRow.template_id.in_(template_ids)))))
     s.execute(delete(EnrolmentPhotoRow).where(EnrolmentPhotoRow.template_id.in_(template_ids)))
     s.execute(delete(TemplateRow).where(TemplateRow.id.in_(template_ids)))
+    for profile in profiles:
+        notify(s, Channel.GALLERY, profile)
     return len(template_ids), photos, profiles
 
 

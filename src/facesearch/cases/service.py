@@ -26,6 +26,7 @@ from facesearch.gallery.service import EnrolmentReport, IdentitySummary, enrol, 
 from facesearch.refs import case_ref, parse_case_ref
 from facesearch.settings import DEFAULT_MIN_REVIEWERS, DEFAULT_RECORDING_LOOKBACK_DAYS
 from facesearch.store import sealed_text
+from facesearch.store.notify import Channel, notify
 from facesearch.store.schema import CameraRow, CaseRow, CaseTargetRow, TemplateRow
 from facesearch.text import require_plain
 
@@ -442,6 +443,7 @@ def _purge_templates(s: Session, case_id: int) -> int:
         return 0
     count = s.scalar(select(func.count()).select_from(TemplateRow).where(TemplateRow.identity_id.in_(doomed))) or 0
     s.execute(delete(TemplateRow).where(TemplateRow.identity_id.in_(doomed)))
+    notify(s, Channel.GALLERY)  # every profile: index replicas elsewhere look again, at commit
     return int(count)
 
 

@@ -29,6 +29,7 @@ from facesearch.index.cache import IndexCache
 from facesearch.index.gallery_index import GalleryIndex, fingerprint
 from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
+from facesearch.store.notify import Channel, notify
 from facesearch.store.schema import CaseTargetRow, EnrolmentPhotoRow, IdentityRow, TemplateRow
 from facesearch.text import require_plain
 
@@ -245,6 +246,7 @@ def enrol(
                                           for i, o in enumerate(outcomes) if not o.accepted],
                               "similar_to": [{"identity_id": x["identity_id"], "score": x["score"]}
                                              for o in outcomes for x in o.similar_to]})
+        notify(s, Channel.GALLERY, engine.profile)  # other nodes' index replicas look again, at commit
         identity_id = identity.id
         new_ids = np.array([r.id for r in new_rows], np.int64)
     if cache is not None:

@@ -23,6 +23,7 @@ from facesearch.images import to_jpeg as jpeg
 from facesearch.refs import case_ref, parse_case_ref
 from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
+from facesearch.store.notify import Channel, notify
 from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
 from facesearch.video.evidence import redact_frame, sha256
 from facesearch.video.leases import Lease, check_fence, track_key
@@ -116,6 +117,7 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
                               "score": round(m.score, 6), "fmr": float(f"{m.fmr:.3g}"),
                               "threshold": round(m.threshold, 6),
                               "evidence_sha256": hashes})
+        notify(s, Channel.SIGHTINGS, f"{m.case_ref} {row.id}")  # heard at commit: the console's alerts
         ids.append(row.id)
     return ids
 
