@@ -13,12 +13,10 @@ except a console 403 or 404, which is a page.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -31,12 +29,13 @@ from facesearch.accounts.limits import LoginLimiter
 from facesearch.api.body_limit import BodyLimit
 from facesearch.api.console import router as console_router
 from facesearch.api.console.pages import is_console_page, refusal_page
+from facesearch.api.lifespan import lifespan
 from facesearch.api.metrics import ApiMetrics
+from facesearch.api.notices import SightingNotices
 from facesearch.api.routes import ROUTERS
 from facesearch.api.slots import StreamSlots, WorkSlots
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
-from facesearch.retention import RetentionSweeper
 from facesearch.store.failures import STORAGE_EXCEPTIONS, as_service_error
 from facesearch.video.jobs import JobRunner
 
@@ -55,13 +54,14 @@ def create_app(context: Context, *, run_jobs: bool = True) -> FastAPI:
     """The API and the console over ``context``. The background work (scan jobs, retention sweeps) runs while
     the app is served; ``run_jobs=False`` leaves it out (tests: submitted scans stay queued)."""
     app = FastAPI(title="facesearch", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
-                  redoc_url=None, lifespan=_lifespan(run_jobs), generate_unique_id_function=_operation_id)
+                  redoc_url=None, lifespan=lifespan(run_jobs), generate_unique_id_function=_operation_id)
     app.state.context = context
     # One worker for the process: it shares the context's engine (loaded once) and index cache with requests.
     app.state.jobs = JobRunner(context)
     app.state.limiter = LoginLimiter(context.sessions)
     app.state.work = WorkSlots.from_settings(context.settings)  # face work on uploads, a few at once
     app.state.streams = StreamSlots.from_settings(context.settings)  # live alert streams, per person and in all
+    app.state.notices = SightingNotices(context)  # alerts woken by NOTIFY
     app.state.metrics = ApiMetrics()  # each app its own registry: tests make several apps in one process
     # Bodies are capped before anything reads them (authentication included); the headers middleware, added
     # last, is the outermost, so refusals carry the security headers too.
@@ -83,42 +83,6 @@ def create_app(context: Context, *, run_jobs: bool = True) -> FastAPI:
 def _operation_id(route: APIRoute) -> str:
     """The handler's name (``get_case``): what generated clients name their functions after."""
     return route.name
-
-
-def _lifespan(run_jobs: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        jobs: JobRunner = app.state.jobs
-        sweeper = RetentionSweeper(app.state.context)
-        if run_jobs:
-            sweeper.start()  # what the rules say must go goes before the first request, then every few minutes
-            jobs.start()  # jobs a killed server left running resume here
-        flusher = asyncio.create_task(_flush_failed_sign_ins(app))
-        try:
-            yield
-        finally:
-            flusher.cancel()
-            await _flush_failed_sign_ins(app, force=True)  # the counted failures reach the log as it stops
-            jobs.stop()
-            sweeper.stop()
-
-    return lifespan
-
-
-async def _flush_failed_sign_ins(app: FastAPI, *, force: bool = False) -> None:
-    """Write each window's summary of failed sign-ins (``accounts.limits.FailedSignIns``) as it ends, even when
-    no further failure comes to write it; with ``force``, once, the current window too."""
-    limiter: LoginLimiter = app.state.limiter
-    failures = limiter.failed_sign_ins
-    while True:
-        if not force:
-            await asyncio.sleep(failures.window_s)
-        try:
-            await asyncio.to_thread(failures.flush, app.state.context.sessions, force=force)
-        except Exception:  # a database away for a moment: the counts wait for the next window
-            log.exception("could not write the summary of failed sign-ins to the audit log")
-        if force:
-            return
 
 
 async def _headers_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

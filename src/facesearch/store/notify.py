@@ -16,7 +16,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 PAYLOAD_MAX = 7000  # bytes: PostgreSQL refuses a payload of 8000 or more
@@ -34,6 +34,14 @@ def notify(session: Session, channel: Channel, payload: str = "") -> None:
     if len(payload.encode()) > PAYLOAD_MAX:
         raise ValueError(f"notice payload of {len(payload.encode())} bytes (at most {PAYLOAD_MAX})")
     session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": str(channel), "payload": payload})
+
+
+def listen_url(sessions: sessionmaker[Session]) -> str | None:
+    """The address a listener connects to for the database behind ``sessions``: ``None`` unless PostgreSQL."""
+    bind = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name != "postgresql":
+        return None
+    return str(bind.url.render_as_string(hide_password=False))
 
 
 class Listener:

@@ -26,6 +26,7 @@ from facesearch.accounts.service import Principal
 from facesearch.api.assets import htmx_path
 from facesearch.api.console.pages import API_DIR
 from facesearch.api.deps import SESSION_COOKIE, Ctx, may
+from facesearch.api.notices import SightingNotices
 from facesearch.api.slots import StreamSlots
 from facesearch.context import Context
 from facesearch.video.sightings import Sighting, latest_sighting_id, sightings_after
@@ -33,6 +34,7 @@ from facesearch.video.sightings import Sighting, latest_sighting_id, sightings_a
 router = APIRouter()
 LONGEST_S = 3600.0  # a stream ends after an hour at most; the browser's EventSource reconnects by itself
 POLL_S = (0.2, 10.0)  # the shortest and longest pause between two looks at the database
+NOTICE_CHECK_S = 0.05  # how often a waiting stream looks for a notice (in memory)
 ACTION = "sightings.read"
 
 
@@ -52,12 +54,16 @@ def poll(ctx: Context, token: str, last: int) -> list[Sighting] | None:
         return sightings_after(s, last, actor=who.actor)
 
 
-async def stream(ctx: Context, token: str, last: int, poll_s: float, limit_s: float) -> AsyncIterator[str]:
-    """Events for the sightings stored after ``last``, polled every ``poll_s`` seconds for ``limit_s``."""
+async def stream(ctx: Context, notices: SightingNotices, token: str, last: int, poll_s: float,
+                 limit_s: float) -> AsyncIterator[str]:
+    """Events for the sightings stored after ``last``, for ``limit_s``: the database is read when a notice says
+    a sighting was stored (PostgreSQL), or every ``poll_s`` seconds without notices, and at least every
+    ``POLL_S[1]`` either way (the session is checked then too)."""
     yield ": connected\n\n"
     pause = min(max(poll_s, POLL_S[0]), POLL_S[1])
     deadline = time.monotonic() + min(max(limit_s, 1.0), LONGEST_S)
     while time.monotonic() < deadline:
+        seen = notices.generation
         found = await run_in_threadpool(poll, ctx, token, last)
         if found is None:
             yield "event: end\ndata: {\"reason\": \"session expired or signed out\"}\n\n"
@@ -67,7 +73,12 @@ async def stream(ctx: Context, token: str, last: int, poll_s: float, limit_s: fl
             yield event(sighting)
         if not found:
             yield ": idle\n\n"  # a comment: writing it is how a closed connection is noticed
-        await anyio.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+        if not notices.live:
+            await anyio.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+            continue
+        until = min(deadline, time.monotonic() + POLL_S[1])
+        while time.monotonic() < until and notices.generation == seen:  # memory only: no database while idle
+            await anyio.sleep(NOTICE_CHECK_S)
 
 
 class EventStream(StreamingResponse):
@@ -98,7 +109,7 @@ async def alerts(request: Request, ctx: Ctx, who: Annotated[Principal, Depends(m
         close()
         raise
     token = request.cookies.get(SESSION_COOKIE, "")
-    return EventStream(stream(ctx, token, last, poll_s, limit_s), close)
+    return EventStream(stream(ctx, request.app.state.notices, token, last, poll_s, limit_s), close)
 
 
 def _latest(ctx: Context) -> int:
