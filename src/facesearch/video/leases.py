@@ -12,6 +12,9 @@ The database is the one record of who owns what: SQLite serialises writers, Post
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +26,7 @@ from facesearch.errors import ConflictError
 from facesearch.store.schema import CameraLeaseRow
 from facesearch.text import require_plain
 
+log = logging.getLogger(__name__)
 DEFAULT_TERM = timedelta(seconds=6)  # renewed every term/3: a dead worker's cameras move within about a term
 
 
@@ -117,6 +121,48 @@ def _fenced_row(s: Session, lease: Lease) -> CameraLeaseRow:
         raise LeaseLost(lease.camera, f"lease token {lease.token} of {lease.holder} is no longer current: the "
                                       f"camera is now held by {now_held}; nothing written")
     return row
+
+
+def lease_holds(sessions: sessionmaker[Session], lease: Lease) -> bool:
+    """Whether ``lease`` still owns its camera (a read, no lock: for noticing a takeover, not for fencing)."""
+    with sessions() as s:
+        row = s.get(CameraLeaseRow, lease.camera)
+        return row is not None and row.token == lease.token and row.holder == lease.holder
+
+
+class LeaseKeeper:
+    """Renews a lease every third of its term in a thread, until stopped or the lease is lost (``lost`` set:
+    another worker has the camera, or the database was unreachable for a whole term). Whoever works under
+    the lease checks ``lost``; its writes are fenced anyway."""
+
+    def __init__(self, sessions: sessionmaker[Session], lease: Lease, *, term: timedelta = DEFAULT_TERM) -> None:
+        self.sessions, self.lease, self.term = sessions, lease, term
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.camera}", daemon=True)
+
+    def start(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        renewed = time.monotonic()
+        while not self._stop.wait(self.term.total_seconds() / 3):
+            try:
+                self.lease = renew(self.sessions, self.lease, term=self.term)
+                renewed = time.monotonic()
+            except LeaseLost:
+                self.lost.set()
+                return
+            except Exception:  # the database away for a moment: try again, until the term has run out
+                log.warning("renewing the lease of %s failed; retrying", self.lease.camera, exc_info=True)
+                if time.monotonic() - renewed > self.term.total_seconds():
+                    self.lost.set()
+                    return
 
 
 def current_leases(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[Lease]:

@@ -22,6 +22,7 @@ from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import CaseError, require_searchable
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.context import Context
+from facesearch.video.leases import Lease, LeaseLost, lease_holds
 from facesearch.video.recording_time import RecordingStart
 from facesearch.video.search import SearchConfig, VideoSearch
 from facesearch.video.sightings import save_track
@@ -42,6 +43,7 @@ class StopReason(StrEnum):
     REQUESTED = "requested"  # Ctrl-C, SIGTERM, or the caller's stop event
     CASE_ENDED = "case_ended"  # expired, closed, or no longer allowed on this camera
     GAVE_UP = "gave_up"  # max_failures connection attempts in a row failed
+    LEASE_LOST = "lease_lost"  # a cluster's worker: another worker now owns the camera
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,14 @@ class Backoff:
 def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
           actor: str, stop: threading.Event, fps: float | None = None, target_fpir: float = DEFAULT_FPIR,
           config: SearchConfig | None = None, backoff: Backoff | None = None, read_timeout_s: float = 5.0,
-          max_failures: int | None = None,
+          max_failures: int | None = None, fence: Lease | None = None,
           on_event: Callable[[WatchEvent], None] | None = None) -> WatchReport:
     """Watch ``url`` (camera ``camera``) for ``case_ref``'s watchlist until ``stop`` is set, the case may no
-    longer be searched, or ``max_failures`` connection attempts in a row have failed."""
+    longer be searched, or ``max_failures`` connection attempts in a row have failed.
+
+    ``fence``: the camera's lease, for a cluster's stream worker. Every sighting is written only while it
+    still owns the camera, a track retried after a lost answer is not written twice, and the watch stops
+    (``StopReason.LEASE_LOST``) within a second of another worker taking the camera."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     backoff = backoff or Backoff()
     shown = redact_url(url)
@@ -97,9 +103,13 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
     with sessions.begin() as s:
         audit.append(s, actor=actor, action=AuditAction.WATCH_START, case_id=ref, details={
             "camera": camera, "stream": shown, "watchlist_size": watchlists[0].size,
+            "lease_token": None if fence is None else fence.token,
             "threshold": round(watchlists[0].threshold, 6), "target_fpir": target_fpir, "profile": engine.profile})
 
     def case_ended() -> str | None:
+        if fence is not None and not lease_holds(sessions, fence):
+            lease_lost.append(True)
+            return f"no longer owns {camera} (lease token {fence.token} taken over)"
         with sessions() as s:
             try:
                 require_searchable(s, ref, camera=camera, actor=actor)
@@ -110,6 +120,7 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
     failures = 0
     checked_at = datetime.min.replace(tzinfo=UTC)
     ended_reason: list[str] = []
+    lease_lost: list[bool] = []
     gave_up = False
 
     def should_stop(_frame: Any) -> bool:
@@ -124,14 +135,14 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
             checked_at = now
             reason = case_ended()
             if reason is not None:
-                ended_reason.append(f"{ref} {reason}")
+                ended_reason.append(reason if lease_lost else f"{ref} {reason}")
                 return True
         return False
 
     while not stop.is_set() and not ended_reason:
         reason = case_ended()
         if reason is not None:
-            ended_reason.append(f"{ref} {reason}")
+            ended_reason.append(reason if lease_lost else f"{ref} {reason}")
             break
         try:
             reader = VideoReader(url, fps=fps, timeout_s=read_timeout_s,
@@ -157,9 +168,14 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
         with reader:
             try:
                 for track in search.run(reader.frames(), should_stop=should_stop):
-                    with sessions.begin() as s:
-                        ids = save_track(s, sealer, track, source=source, camera=camera,
-                                         start=RecordingStart(connected_at, "stream clock"), actor=actor)
+                    try:
+                        with sessions.begin() as s:
+                            ids = save_track(s, sealer, track, source=source, camera=camera, fence=fence,
+                                             start=RecordingStart(connected_at, "stream clock"), actor=actor)
+                    except LeaseLost as exc:  # taken over between two checks: this track is the new owner's
+                        lease_lost.append(True)
+                        ended_reason.append(str(exc))
+                        break
                     report.sighting_ids += ids
                     for m in track.matches:
                         emit(WatchEventKind.SIGHTING, f"{m.name}: score {m.score:.3f}, FMR {m.fmr:.2g}, "
@@ -174,8 +190,8 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
         emit(WatchEventKind.DISCONNECTED, f"{shown}: {lost or 'stream ended'}; reconnecting")
         stop.wait(backoff.delay(failures))
     report.stopped = ended_reason[0] if ended_reason else "stopped on request"
-    report.stop_reason = (StopReason.GAVE_UP if gave_up else StopReason.CASE_ENDED if ended_reason
-                          else StopReason.REQUESTED)
+    report.stop_reason = (StopReason.GAVE_UP if gave_up else StopReason.LEASE_LOST if lease_lost
+                          else StopReason.CASE_ENDED if ended_reason else StopReason.REQUESTED)
     emit(WatchEventKind.STOPPED, report.stopped)
     with sessions.begin() as s:
         audit.append(s, actor=actor, action=AuditAction.WATCH_END, case_id=ref, details={

@@ -1,0 +1,70 @@
+"""A cluster's stream worker is ``watch`` under a camera lease (issue 15): its sightings carry the lease's track
+keys, and once another worker takes the camera it stops within a second and writes nothing more. The "stream"
+is the Hamilton clip read again at each reconnection, so no RTSP server is needed for this."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from facesearch.audit import log as audit
+from facesearch.cases.service import activate_case, create_case, enrol_into_case
+from facesearch.engine import Engine
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import CameraRow, SightingRow
+from facesearch.video.leases import acquire, release
+from facesearch.video.watch import Backoff, StopReason, WatchEvent, WatchEventKind, watch
+from support.audit import open_audited
+from support.context import context_for
+
+
+def test_a_worker_that_loses_its_camera_stops_and_writes_nothing_more(tmp_path: Path, engine: Engine,
+                                                                     people: Path, video: Path) -> None:
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
+    ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
+    case = create_case(sessions, title="Hamilton", purpose="victim", actor="officer", cameras=["cam-1"],
+                       valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y", authorised_by="z")
+    enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
+    activate_case(sessions, case.ref, actor="officer")
+    lease = acquire(sessions, "cam-1", "worker-a", term=timedelta(hours=1))
+    assert lease is not None
+
+    events: list[WatchEvent] = []
+    sighted = threading.Event()
+    result: list[Any] = []
+
+    def on_event(event: WatchEvent) -> None:
+        events.append(event)
+        if event.kind == WatchEventKind.SIGHTING:
+            sighted.set()
+
+    def run() -> None:
+        result.append(watch(ctx, case.ref, "cam-1", str(video / "short_hamilton_clip.mp4"), actor="system:worker-a",
+                            stop=threading.Event(), fence=lease, backoff=Backoff(first_s=0.1, max_s=0.2),
+                            on_event=on_event))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert sighted.wait(180), events
+    release(sessions, lease)  # the camera moves: worker-b takes it with a higher token
+    taken = acquire(sessions, "cam-1", "worker-b", term=timedelta(hours=1))
+    assert taken is not None and taken.token == 2
+    moved_at = datetime.now(UTC)
+    worker.join(60)
+    assert not worker.is_alive() and result
+    report = result[0]
+    assert report.stop_reason == StopReason.LEASE_LOST and "taken over" in report.stopped, report.stopped
+    with sessions() as s:
+        rows = list(s.scalars(select(SightingRow)))
+        ended = [e for e in audit.events(s) if e.action == "watch.end"]
+    assert rows and all(r.track_key and r.track_key.startswith("cam-1/1/") for r in rows)  # the lease's keys
+    assert all(r.created_at.replace(tzinfo=UTC) < moved_at for r in rows)  # nothing written after the move
+    assert len(ended) == 1 and "taken over" in ended[0].details["reason"]
