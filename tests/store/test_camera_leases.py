@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 from facesearch.audit import log as audit
 from facesearch.cases.service import create_case
 from facesearch.store.crypto import Sealer
-from facesearch.store.schema import CameraRow, IdentityRow, SightingRow
+from facesearch.store.schema import CameraLeaseRow, CameraRow, IdentityRow, SightingRow
 from facesearch.video.leases import LeaseLost, acquire, check_fence, current_leases, release, renew, track_key
 from facesearch.video.search import MatchedTrack
 from facesearch.video.sightings import save_track
@@ -118,3 +119,22 @@ def test_a_retried_write_makes_no_second_sighting_and_a_lost_lease_writes_nothin
                    actor="system:worker-a", fence=lease)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(SightingRow)) == 1
+
+
+def test_a_keeper_renews_the_lease_and_says_when_another_took_it(database_url: str) -> None:
+    from facesearch.video.leases import LeaseKeeper, lease_holds
+
+    sessions = _world(database_url)
+    term = timedelta(seconds=0.6)
+    lease = acquire(sessions, "cam-1", "worker-a", term=term)
+    assert lease is not None
+    keeper = LeaseKeeper(sessions, lease, term=term).start()
+    try:
+        time.sleep(1.5)  # past two terms: only renewals keep it
+        assert not keeper.lost.is_set() and lease_holds(sessions, lease)
+        assert acquire(sessions, "cam-1", "worker-b", term=term) is None
+        with sessions.begin() as s:  # another worker takes it (as after a network partition healed)
+            s.execute(CameraLeaseRow.__table__.update().values(holder="worker-b", token=2))
+        assert keeper.lost.wait(2) and not lease_holds(sessions, lease)
+    finally:
+        keeper.stop()
