@@ -138,3 +138,17 @@ def test_a_keeper_renews_the_lease_and_says_when_another_took_it(database_url: s
         assert keeper.lost.wait(2) and not lease_holds(sessions, lease)
     finally:
         keeper.stop()
+
+
+def test_a_supervisor_takes_a_dead_workers_camera_at_once_and_the_fence_holds(database_url: str) -> None:
+    from facesearch.video.leases import take_over
+
+    sessions = _world(database_url)
+    dead = acquire(sessions, "cam-1", "worker-a", term=timedelta(hours=1), now=T0)
+    assert dead is not None
+    moved = take_over(sessions, "cam-1", "worker-b", term=TERM, now=T0 + timedelta(seconds=1))  # no waiting
+    assert (moved.holder, moved.token) == ("worker-b", 2)
+    with pytest.raises(LeaseLost), sessions.begin() as s:  # the "dead" worker was alive after all: fenced
+        check_fence(s, dead)
+    fresh = take_over(sessions, "cam-2", "worker-b", term=TERM)  # a camera nobody held yet
+    assert fresh.token == 1

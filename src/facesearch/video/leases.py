@@ -86,6 +86,31 @@ def acquire(sessions: sessionmaker[Session], camera: str, holder: str, *, term: 
         return None
 
 
+def take_over(sessions: sessionmaker[Session], camera: str, holder: str, *, term: timedelta = DEFAULT_TERM,
+              now: datetime | None = None) -> Lease:
+    """The lease of ``camera`` for ``holder`` now, whoever holds it: for a supervisor that knows the holder's
+    node is dead and will not wait out its term. Safe by the fence, not by trust: the old holder, should it
+    be alive after all, can write nothing under its lower token."""
+    require_plain("holder", holder)
+    moment = _utc(now or datetime.now(UTC))
+    for _ in range(3):  # a first owner inserted at the same moment: read it and take it over
+        try:
+            with sessions.begin() as s:
+                row = s.get(CameraLeaseRow, camera, with_for_update=True)
+                if row is None:
+                    row = CameraLeaseRow(camera_id=camera, holder=holder, token=1, acquired_at=moment,
+                                         expires_at=moment + term)
+                    s.add(row)
+                else:
+                    row.holder, row.token = holder, row.token + 1
+                    row.acquired_at, row.expires_at = moment, moment + term
+                s.flush()
+                return _lease(row)
+        except IntegrityError:
+            continue
+    raise LeaseLost(camera, "could not take the lease over: others kept taking it at the same moment")
+
+
 def renew(sessions: sessionmaker[Session], lease: Lease, *, term: timedelta = DEFAULT_TERM,
           now: datetime | None = None) -> Lease:
     """``lease`` for another term, while the row still holds its token (even if the term ran out and nobody
