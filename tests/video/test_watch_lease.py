@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,48 @@ def test_a_worker_that_loses_its_camera_stops_and_writes_nothing_more(tmp_path: 
     assert rows and all(r.track_key and r.track_key.startswith("cam-1/1/") for r in rows)  # the lease's keys
     assert all(r.created_at.replace(tzinfo=UTC) < moved_at for r in rows)  # nothing written after the move
     assert len(ended) == 1 and "taken over" in ended[0].details["reason"]
+
+
+def test_a_live_watch_follows_the_watchlist_as_people_are_removed_and_enrolled(
+        tmp_path: Path, engine: Engine, people: Path, video: Path) -> None:
+    from facesearch.cases.removal import remove_person
+
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
+    ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
+    case = create_case(sessions, title="Hamilton", purpose="victim", actor="officer",
+                       valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y", authorised_by="z")
+    first = enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
+    activate_case(sessions, case.ref, actor="officer")
+    events: list[WatchEvent] = []
+    stop = threading.Event()
+
+    def seen(kind: WatchEventKind) -> int:
+        return sum(e.kind == kind for e in list(events))
+
+    def wait_until(condition: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(condition())
+
+    worker = threading.Thread(target=watch, args=(ctx, case.ref, "cam-1", str(video / "short_hamilton_clip.mp4")),
+                              kwargs={"actor": "officer", "stop": stop, "on_event": events.append,
+                                      "backoff": Backoff(first_s=0.1, max_s=0.2)})
+    worker.start()
+    try:
+        assert wait_until(lambda: seen(WatchEventKind.SIGHTING) > 0, 180), events
+        remove_person(ctx, case.ref, first.identity_id or 0, actor="officer")  # taken off: templates deleted
+        assert wait_until(lambda: seen(WatchEventKind.WATCHLIST) == 1, 5), events
+        quiet_from = seen(WatchEventKind.SIGHTING)
+        time.sleep(8)  # the clip comes round again at least twice (a file "stream" reconnects at its end)
+        assert seen(WatchEventKind.SIGHTING) == quiet_from  # nobody is matched against a removed person
+        enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
+        assert wait_until(lambda: seen(WatchEventKind.WATCHLIST) == 2, 5), events
+        assert wait_until(lambda: seen(WatchEventKind.SIGHTING) > quiet_from, 60), events  # and found again
+    finally:
+        stop.set()
+        worker.join(60)
+    assert not worker.is_alive()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NoReturn
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,11 +26,11 @@ from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.gallery.service import load_index
 from facesearch.index.cache import IndexCache
-from facesearch.index.gallery_index import GalleryIndex
-from facesearch.refs import RefKind, case_ref, normalise_ref
+from facesearch.index.gallery_index import GalleryIndex, fingerprint
+from facesearch.refs import RefKind, case_ref, normalise_ref, parse_case_ref
 from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
-from facesearch.store.schema import CaseTargetRow, IdentityRow
+from facesearch.store.schema import CaseTargetRow, IdentityRow, TemplateRow
 
 DEFAULT_FPIR = 1e-3
 
@@ -95,6 +96,14 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
                    "watchlist")
         out.append(CaseWatchlist(case_ref(case.id), index, names, threshold, extrapolated, fpir, *window))
     return out
+
+
+def watchlist_fingerprint(s: Session, ref: str, profile: str) -> str:
+    """The fingerprint of the templates ``ref``'s watchlist holds now, as its index's ``fingerprint``: a live
+    search compares the two to notice people added to or taken off the watchlist while it runs."""
+    ids = s.scalars(select(TemplateRow.id).join(CaseTargetRow, CaseTargetRow.identity_id == TemplateRow.identity_id)
+                    .where(CaseTargetRow.case_id == parse_case_ref(ref), TemplateRow.profile == profile))
+    return fingerprint(np.fromiter(ids, np.int64))
 
 
 def check_searchable(sessions: sessionmaker[Session], ref: str, *, camera: str | None, actor: str,

@@ -20,7 +20,7 @@ from typing import Any
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.service import CaseError, require_searchable
-from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
+from facesearch.cases.watchlist import DEFAULT_FPIR, CaseWatchlist, load_watchlists, watchlist_fingerprint
 from facesearch.context import Context
 from facesearch.video.leases import Lease, LeaseLost, lease_holds
 from facesearch.video.recording_time import RecordingStart
@@ -34,6 +34,7 @@ class WatchEventKind(StrEnum):
     DISCONNECTED = "disconnected"
     RETRYING = "retrying"
     SIGHTING = "sighting"
+    WATCHLIST = "watchlist"  # people were enrolled into or removed from the watchlist while it ran
     STOPPED = "stopped"
 
 
@@ -90,9 +91,13 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
     backoff = backoff or Backoff()
     shown = redact_url(url)
     source = f"{camera} (live)"
-    watchlists = [w.live() for w in load_watchlists(  # live: the recording window always covers "now"
-        engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
-        refusal_details={"source": shown}, cache=ctx.index_cache())]
+
+    def current_watchlists() -> list[CaseWatchlist]:
+        return [w.live() for w in load_watchlists(  # live: the recording window always covers "now"
+            engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
+            refusal_details={"source": shown}, cache=ctx.index_cache())]
+
+    watchlists = current_watchlists()
     ref = watchlists[0].case_ref
     report = WatchReport(ref, camera)
 
@@ -115,6 +120,10 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
                 require_searchable(s, ref, camera=camera, actor=actor)
             except CaseError as exc:
                 return exc.reason
+            changed = watchlist_fingerprint(s, ref, engine.profile) != watchlists[0].index.fingerprint
+        if changed:  # someone enrolled into or removed from the watchlist: searched from this frame on
+            watchlists[:] = current_watchlists()
+            emit(WatchEventKind.WATCHLIST, f"{ref}: the watchlist changed; {watchlists[0].size} people now")
         return None
 
     failures = 0
