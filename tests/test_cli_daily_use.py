@@ -228,11 +228,3 @@ def test_widening_the_recording_window_needs_the_authorisation_again_and_narrowi
     changes = [e["details"] for e in entries if e["action"] == "case.recording_window"]
     assert [c["widened"] for c in changes] == [True, False]
     assert changes[0]["authorisation"]["authorisation_ref"] == "A-2" and changes[0]["before"] != changes[0]["after"]
-
-
-def test_a_case_stored_before_the_window_existed_covers_its_validity_only() -> None:
-    from facesearch.cases.service import recording_window
-    from facesearch.store.schema import CaseRow
-
-    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 31, tzinfo=UTC)
-    assert recording_window(CaseRow(valid_from=start, valid_until=end)) == (start, end)

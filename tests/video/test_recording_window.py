@@ -141,10 +141,12 @@ def test_the_api_creates_a_case_with_its_recording_window(tmp_path: Path) -> Non
         assert wide.status_code == 400 and wide.json()["error"].startswith("recorded_from:"), wide.text
 
 
-def test_a_case_stored_before_the_window_existed_follows_the_default_rule() -> None:
+def test_a_case_stored_before_the_window_existed_covers_its_validity_only() -> None:
+    """No look-back was authorised for such a case: it covers its validity, as when it was authorised (and not a
+    constant look-back that ignored the installation's setting); ``case recording-window`` widens it, authorised."""
     from facesearch.cases.service import recording_window
     from facesearch.store.schema import CaseRow
 
     start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC)
     old = CaseRow(valid_from=start.replace(tzinfo=None), valid_until=end.replace(tzinfo=None))  # as SQLite returns
-    assert recording_window(old) == (start - timedelta(days=30), end)
+    assert recording_window(old) == (start, end)
