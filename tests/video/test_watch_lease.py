@@ -114,3 +114,55 @@ def test_a_live_watch_follows_the_watchlist_as_people_are_removed_and_enrolled(
         stop.set()
         worker.join(60)
     assert not worker.is_alive()
+
+
+def test_one_decode_serves_several_cases_and_a_case_that_ends_leaves_alone(
+        tmp_path: Path, engine: Engine, people: Path, video: Path) -> None:
+    from facesearch.cases.service import close_case
+
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
+    ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
+    refs = []
+    for title in ("Missing", "Victim"):
+        case = create_case(sessions, title=title, purpose="victim", actor="officer",
+                           valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y",
+                           authorised_by="z")
+        enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
+        activate_case(sessions, case.ref, actor="officer")
+        refs.append(case.ref)
+    events: list[WatchEvent] = []
+    result: list[Any] = []
+
+    def sightings_of(ref: str) -> int:
+        with sessions() as s:
+            return len(list(s.scalars(select(SightingRow.id).where(SightingRow.case_id == int(ref[1:])))))
+
+    def wait_until(condition: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(condition())
+
+    worker = threading.Thread(target=lambda: result.append(watch(
+        ctx, refs, "cam-1", str(video / "short_hamilton_clip.mp4"), actor="officer", stop=threading.Event(),
+        on_event=events.append, backoff=Backoff(first_s=0.1, max_s=0.2))))
+    worker.start()
+    try:
+        assert wait_until(lambda: sightings_of(refs[0]) > 0 and sightings_of(refs[1]) > 0, 180), events
+        close_case(sessions, refs[0], actor="officer")
+        assert wait_until(lambda: any(e.kind == WatchEventKind.CASE_LEFT for e in list(events)), 5), events
+        left_with = sightings_of(refs[0])
+        still = sightings_of(refs[1])
+        assert wait_until(lambda: sightings_of(refs[1]) > still, 60)  # the other case goes on being searched
+        assert sightings_of(refs[0]) == left_with  # the closed one is not
+        close_case(sessions, refs[1], actor="officer")
+    finally:
+        worker.join(60)
+    report = result[0]
+    assert report.stop_reason == StopReason.CASE_ENDED and report.case == ", ".join(refs)
+    with sessions() as s:
+        ends = {e.case_id: e.details["reason"] for e in audit.events(s) if e.action == "watch.end"}
+    assert set(ends) == set(refs) and all("closed" in r for r in ends.values()), ends

@@ -241,7 +241,8 @@ def sightings(
 
 
 def watch(
-    case: Annotated[str, typer.Option(help="Active case whose watchlist is searched.")],
+    case: Annotated[list[str], typer.Option(metavar="CASE", help="Active case whose watchlist is searched; "
+                                            "repeat it to search several cases from one decode of the stream.")],
     camera: Annotated[str, typer.Option(help="Registered camera to watch (its URL is used).")],
     url: Annotated[str | None, typer.Option(help="Stream URL, instead of the camera's own.")] = None,
     fps: Annotated[float | None, typer.Option(help="Frames per second to search (default: every frame).")] = None,
@@ -251,7 +252,8 @@ def watch(
     model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
     json_out: Annotated[bool, typer.Option("--json", help="Print events as JSON lines.")] = False,
 ) -> None:
-    """Search a live stream until Ctrl-C (or the case ends): sightings as they happen, reconnecting on drops."""
+    """Search a live stream until Ctrl-C (or every case has ended): sightings as they happen, reconnecting on
+    drops. A case that ends leaves the watch at once; the others go on."""
     import json
     import signal
     import sys

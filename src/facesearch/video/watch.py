@@ -11,7 +11,7 @@ tracks are finished and stored, and the end is audited.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -19,10 +19,10 @@ from typing import Any
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
-from facesearch.cases.service import CaseError, require_searchable
-from facesearch.cases.watchlist import DEFAULT_FPIR, CaseWatchlist, load_watchlists, watchlist_fingerprint
+from facesearch.cases.watchlist import DEFAULT_FPIR
 from facesearch.context import Context
 from facesearch.video.leases import Lease, LeaseLost, lease_holds
+from facesearch.video.live_cases import CaseLeft, LiveCases
 from facesearch.video.recording_time import RecordingStart
 from facesearch.video.search import SearchConfig, VideoSearch
 from facesearch.video.sightings import save_track
@@ -35,6 +35,7 @@ class WatchEventKind(StrEnum):
     RETRYING = "retrying"
     SIGHTING = "sighting"
     WATCHLIST = "watchlist"  # people were enrolled into or removed from the watchlist while it ran
+    CASE_LEFT = "case_left"  # one case may no longer be searched; the watch goes on for the others
     STOPPED = "stopped"
 
 
@@ -76,13 +77,14 @@ class Backoff:
         return min(self.first_s * self.factor ** max(failures - 1, 0), self.max_s)
 
 
-def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
+def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
           actor: str, stop: threading.Event, fps: float | None = None, target_fpir: float = DEFAULT_FPIR,
           config: SearchConfig | None = None, backoff: Backoff | None = None, read_timeout_s: float = 5.0,
           max_failures: int | None = None, fence: Lease | None = None,
           on_event: Callable[[WatchEvent], None] | None = None) -> WatchReport:
-    """Watch ``url`` (camera ``camera``) for ``case_ref``'s watchlist until ``stop`` is set, the case may no
-    longer be searched, or ``max_failures`` connection attempts in a row have failed.
+    """Watch ``url`` (camera ``camera``) for the watchlists of ``case_ref`` (one case or several, searched from
+    one decode of the stream) until ``stop`` is set, no case may be searched any longer, or ``max_failures``
+    connection attempts in a row have failed. A case that ends leaves at once; the others go on.
 
     ``fence``: the camera's lease, for a cluster's stream worker. Every sighting is written only while it
     still owns the camera, a track retried after a lost answer is not written twice, and the watch stops
@@ -91,44 +93,54 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
     backoff = backoff or Backoff()
     shown = redact_url(url)
     source = f"{camera} (live)"
-
-    def current_watchlists() -> list[CaseWatchlist]:
-        return [w.live() for w in load_watchlists(  # live: the recording window always covers "now"
-            engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=target_fpir,
-            refusal_details={"source": shown}, cache=ctx.index_cache())]
-
-    watchlists = current_watchlists()
-    ref = watchlists[0].case_ref
-    report = WatchReport(ref, camera)
+    cases = LiveCases(ctx, [case_ref] if isinstance(case_ref, str) else list(case_ref), camera=camera, actor=actor,
+                      fpir=target_fpir, source=shown)
+    watchlists = cases.watchlists
+    report = WatchReport(", ".join(cases.refs), camera)
 
     def emit(kind: WatchEventKind, message: str, **data: Any) -> None:
         if on_event is not None:
             on_event(WatchEvent(kind, message, data=data))
 
     with sessions.begin() as s:
-        audit.append(s, actor=actor, action=AuditAction.WATCH_START, case_id=ref, details={
-            "camera": camera, "stream": shown, "watchlist_size": watchlists[0].size,
-            "lease_token": None if fence is None else fence.token,
-            "threshold": round(watchlists[0].threshold, 6), "target_fpir": target_fpir, "profile": engine.profile})
+        for w in watchlists:
+            audit.append(s, actor=actor, action=AuditAction.WATCH_START, case_id=w.case_ref, details={
+                "camera": camera, "stream": shown, "watchlist_size": w.size, "cases": cases.refs,
+                "lease_token": None if fence is None else fence.token,
+                "threshold": round(w.threshold, 6), "target_fpir": target_fpir, "profile": engine.profile})
+
+    def end_cases(left: list[CaseLeft], *, announce: bool = True) -> None:
+        """Audit each case that left the watch (the watch goes on for the others), and say so."""
+        if not left:
+            return
+        frames = report.frames + (searching[0].progress.frames if searching else 0)
+        with sessions.begin() as s:
+            for gone in left:
+                audit.append(s, actor=actor, action=AuditAction.WATCH_END, case_id=gone.case, details={
+                    "camera": camera, "connections": report.connections, "frames": frames,
+                    "sightings": len(report.sighting_ids), "reason": gone.reason})
+        for gone in left:
+            ended_reason.append(gone.reason)
+            if announce:
+                emit(WatchEventKind.CASE_LEFT, gone.reason, case=gone.case)
 
     def case_ended() -> str | None:
+        """A reason to stop the whole watch (no case left, or the camera's lease lost), after looking."""
         if fence is not None and not lease_holds(sessions, fence):
             lease_lost.append(True)
             return f"no longer owns {camera} (lease token {fence.token} taken over)"
-        with sessions() as s:
-            try:
-                require_searchable(s, ref, camera=camera, actor=actor)
-            except CaseError as exc:
-                return exc.reason
-            changed = watchlist_fingerprint(s, ref, engine.profile) != watchlists[0].index.fingerprint
-        if changed:  # someone enrolled into or removed from the watchlist: searched from this frame on
-            watchlists[:] = current_watchlists()
-            emit(WatchEventKind.WATCHLIST, f"{ref}: the watchlist changed; {watchlists[0].size} people now")
-        return None
+        left, changed = cases.check()
+        end_cases(left)
+        for ref in changed:  # someone enrolled into or removed from a watchlist: searched from this frame on
+            size = next((w.size for w in watchlists if w.case_ref == ref), 0)
+            emit(WatchEventKind.WATCHLIST, f"{ref}: the watchlist changed; {size} people now", case=ref)
+        return None if watchlists else "; ".join(ended_reason)
 
     failures = 0
     checked_at = datetime.min.replace(tzinfo=UTC)
-    ended_reason: list[str] = []
+    ended_reason: list[str] = []  # why each case left
+    stop_reasons: list[str] = []  # why the whole watch stops
+    searching: list[VideoSearch] = []  # the search of the current connection
     lease_lost: list[bool] = []
     gave_up = False
 
@@ -137,21 +149,21 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
         if stop.is_set():
             return True
         now = datetime.now(UTC)
-        if now >= watchlists[0].valid_until:  # the validity ends: stop matching at that very frame
-            ended_reason.append(f"{ref} expired at {watchlists[0].valid_until:%Y-%m-%d %H:%M:%S} UTC")
+        end_cases(cases.expired(now))  # a validity ends: no match for that case from this very frame
+        if not watchlists:
             return True
         if (now - checked_at).total_seconds() >= 1.0:  # closed by someone else: noticed within a second
             checked_at = now
             reason = case_ended()
             if reason is not None:
-                ended_reason.append(reason if lease_lost else f"{ref} {reason}")
+                stop_reasons.append(reason)
                 return True
         return False
 
-    while not stop.is_set() and not ended_reason:
+    while not stop.is_set() and not stop_reasons:
         reason = case_ended()
         if reason is not None:
-            ended_reason.append(reason if lease_lost else f"{ref} {reason}")
+            stop_reasons.append(reason)
             break
         try:
             reader = VideoReader(url, fps=fps, timeout_s=read_timeout_s,
@@ -159,7 +171,7 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
         except VideoError as exc:
             failures += 1
             if max_failures is not None and failures >= max_failures:
-                ended_reason.append(f"{shown}: gave up after {failures} failed connection attempts ({exc.reason})")
+                stop_reasons.append(f"{shown}: gave up after {failures} failed connection attempts ({exc.reason})")
                 gave_up = True
                 break
             wait = backoff.delay(failures)
@@ -173,6 +185,7 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
         emit(WatchEventKind.CONNECTED, f"{shown}: connected ({info.width}x{info.height}, {info.codec})")
         search = VideoSearch(engine, watchlists, recording_start=connected_at, fps=reader.info.fps or 25.0,
                              config=config)
+        searching[:] = [search]
         lost = ""
         with reader:
             try:
@@ -183,7 +196,7 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
                                              start=RecordingStart(connected_at, "stream clock"), actor=actor)
                     except LeaseLost as exc:  # taken over between two checks: this track is the new owner's
                         lease_lost.append(True)
-                        ended_reason.append(str(exc))
+                        stop_reasons.append(str(exc))
                         break
                     report.sighting_ids += ids
                     for m in track.matches:
@@ -193,17 +206,17 @@ def watch(ctx: Context, case_ref: str, camera: str, url: str, *,
             except VideoError as exc:
                 lost = exc.reason
         report.frames += search.progress.frames
-        if stop.is_set() or ended_reason:
+        searching.clear()
+        if stop.is_set() or stop_reasons or not watchlists:
             break
         failures += 1
         emit(WatchEventKind.DISCONNECTED, f"{shown}: {lost or 'stream ended'}; reconnecting")
         stop.wait(backoff.delay(failures))
-    report.stopped = ended_reason[0] if ended_reason else "stopped on request"
+    if not watchlists and not stop_reasons:
+        stop_reasons.append("; ".join(ended_reason))  # every case ended
+    report.stopped = stop_reasons[0] if stop_reasons else "stopped on request"
     report.stop_reason = (StopReason.GAVE_UP if gave_up else StopReason.LEASE_LOST if lease_lost
-                          else StopReason.CASE_ENDED if ended_reason else StopReason.REQUESTED)
+                          else StopReason.CASE_ENDED if not watchlists else StopReason.REQUESTED)
     emit(WatchEventKind.STOPPED, report.stopped)
-    with sessions.begin() as s:
-        audit.append(s, actor=actor, action=AuditAction.WATCH_END, case_id=ref, details={
-            "camera": camera, "connections": report.connections, "frames": report.frames,
-            "sightings": len(report.sighting_ids), "reason": report.stopped})
+    end_cases([CaseLeft(w.case_ref, report.stopped) for w in watchlists], announce=False)  # the rest end here
     return report
