@@ -166,3 +166,79 @@ def test_one_decode_serves_several_cases_and_a_case_that_ends_leaves_alone(
     with sessions() as s:
         ends = {e.case_id: e.details["reason"] for e in audit.events(s) if e.action == "watch.end"}
     assert set(ends) == set(refs) and all("closed" in r for r in ends.values()), ends
+
+
+class FlakyDatabase:
+    """The test's session factory, made to fail as an unreachable database does while ``down`` is set."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.down = inner, threading.Event()
+
+    def _reach(self) -> None:
+        if self.down.is_set():
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused: the server is away"))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._reach()
+        return self.inner(*args, **kwargs)
+
+    def begin(self, *args: Any, **kwargs: Any) -> Any:
+        self._reach()
+        return self.inner.begin(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_database_away_stops_the_matching_and_says_so_then_it_resumes(
+        tmp_path: Path, engine: Engine, people: Path, video: Path) -> None:
+    from facesearch.audit.verification import verify
+
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
+    flaky = FlakyDatabase(sessions)
+    ctx = context_for(flaky, Sealer(os.urandom(32)), engine, tmp_path)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
+    case = create_case(sessions, title="Hamilton", purpose="victim", actor="officer",
+                       valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y", authorised_by="z")
+    enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
+    activate_case(sessions, case.ref, actor="officer")
+    events: list[WatchEvent] = []
+    stop = threading.Event()
+
+    def stored() -> int:
+        with sessions() as s:
+            return len(list(s.scalars(select(SightingRow.id))))
+
+    def said(text: str) -> bool:
+        return any(e.kind == WatchEventKind.DATABASE and text in e.message for e in list(events))
+
+    def wait_until(condition: Any, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(condition())
+
+    worker = threading.Thread(target=watch, args=(ctx, case.ref, "cam-1", str(video / "short_hamilton_clip.mp4")),
+                              kwargs={"actor": "officer", "stop": stop, "on_event": events.append,
+                                      "backoff": Backoff(first_s=0.1, max_s=0.2)})
+    worker.start()
+    try:
+        assert wait_until(lambda: stored() > 0, 180), events
+        flaky.down.set()
+        assert wait_until(lambda: said("database unreachable"), 10), events
+        before = stored()
+        time.sleep(5)  # the clip comes round again: nothing is matched, nothing half-written
+        flaky.down.clear()
+        assert stored() == before
+        assert wait_until(lambda: said("matching resumed"), 10), events
+        assert wait_until(lambda: stored() > before, 60), events  # found again once the database is back
+    finally:
+        stop.set()
+        worker.join(60)
+    assert not worker.is_alive()
+    with sessions() as s:
+        assert verify(s).ok  # the audit chain holds: every entry whole, nothing half-written

@@ -29,6 +29,23 @@ class LiveCases:
         self.ctx, self.camera, self.actor, self.fpir, self.source = ctx, camera, actor, fpir, source
         # The list the search holds: changed in place, so the search sees every change at its next track.
         self.watchlists: list[CaseWatchlist] = self._load(list(case_refs))
+        self._held: list[CaseWatchlist] = []  # the cases put aside while the database cannot be reached
+
+    @property
+    def suspended(self) -> bool:
+        return bool(self._held)
+
+    def suspend(self) -> None:
+        """Stop matching every case (the database cannot be reached: whether a case may still be searched
+        cannot be known, and nothing could be stored); ``resume`` puts them back."""
+        if self.watchlists:
+            self._held = list(self.watchlists)
+            self.watchlists.clear()
+
+    def resume(self) -> None:
+        if self._held:
+            self.watchlists[:] = self._held
+            self._held = []
 
     def _load(self, refs: list[str]) -> list[CaseWatchlist]:
         """The watchlists of ``refs``, live (the recording window always covers "now"); a case that may not be

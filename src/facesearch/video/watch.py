@@ -10,12 +10,15 @@ tracks are finished and stored, and the end is audited.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
@@ -28,6 +31,8 @@ from facesearch.video.search import SearchConfig, VideoSearch
 from facesearch.video.sightings import save_track
 from facesearch.video.source import VideoError, VideoReader, redact_url
 
+log = logging.getLogger(__name__)
+
 
 class WatchEventKind(StrEnum):
     CONNECTED = "connected"
@@ -36,6 +41,7 @@ class WatchEventKind(StrEnum):
     SIGHTING = "sighting"
     WATCHLIST = "watchlist"  # people were enrolled into or removed from the watchlist while it ran
     CASE_LEFT = "case_left"  # one case may no longer be searched; the watch goes on for the others
+    DATABASE = "database"  # the database cannot be reached: matching stops until it is back (and then resumes)
     STOPPED = "stopped"
 
 
@@ -114,15 +120,36 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
         if not left:
             return
         frames = report.frames + (searching[0].progress.frames if searching else 0)
-        with sessions.begin() as s:
-            for gone in left:
-                audit.append(s, actor=actor, action=AuditAction.WATCH_END, case_id=gone.case, details={
-                    "camera": camera, "connections": report.connections, "frames": frames,
-                    "sightings": len(report.sighting_ids), "reason": gone.reason})
+        try:
+            with sessions.begin() as s:
+                for gone in left:
+                    audit.append(s, actor=actor, action=AuditAction.WATCH_END, case_id=gone.case, details={
+                        "camera": camera, "connections": report.connections, "frames": frames,
+                        "sightings": len(report.sighting_ids), "reason": gone.reason})
+        except DBAPIError:  # the database is away: the end cannot be recorded; say so where the watch runs
+            log.warning("%s left the watch of %s (%s) with the database unreachable: watch.end not recorded",
+                        ", ".join(g.case for g in left), camera, left[0].reason)
         for gone in left:
             ended_reason.append(gone.reason)
             if announce:
                 emit(WatchEventKind.CASE_LEFT, gone.reason, case=gone.case)
+
+    def look() -> str | None:
+        """``case_ended``, through a database that may be away: then every case is put aside (nothing is matched
+        that could not be checked or stored), and taken up again once a look succeeds."""
+        held = cases.suspended
+        cases.resume()
+        try:
+            reason = case_ended()
+        except DBAPIError as exc:
+            cases.suspend()
+            if not held:
+                emit(WatchEventKind.DATABASE, f"database unreachable ({str(exc.orig or exc).splitlines()[0][:200]}): "
+                     "not matching until it is back")
+            return None
+        if held:
+            emit(WatchEventKind.DATABASE, "database reachable again: matching resumed")
+        return reason
 
     def case_ended() -> str | None:
         """A reason to stop the whole watch (no case left, or the camera's lease lost), after looking."""
@@ -150,18 +177,18 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
             return True
         now = datetime.now(UTC)
         end_cases(cases.expired(now))  # a validity ends: no match for that case from this very frame
-        if not watchlists:
+        if not watchlists and not cases.suspended:
             return True
         if (now - checked_at).total_seconds() >= 1.0:  # closed by someone else: noticed within a second
             checked_at = now
-            reason = case_ended()
+            reason = look()
             if reason is not None:
                 stop_reasons.append(reason)
                 return True
         return False
 
     while not stop.is_set() and not stop_reasons:
-        reason = case_ended()
+        reason = look()
         if reason is not None:
             stop_reasons.append(reason)
             break
@@ -198,6 +225,12 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
                         lease_lost.append(True)
                         stop_reasons.append(str(exc))
                         break
+                    except DBAPIError as exc:  # the database went away: this track is lost, the rest waits
+                        cases.suspend()
+                        emit(WatchEventKind.DATABASE, f"database unreachable: the track at {track.start_s:.1f}-"
+                             f"{track.end_s:.1f} s was not stored ({str(exc.orig or exc).splitlines()[0][:200]}); "
+                             "not matching until it is back")
+                        continue
                     report.sighting_ids += ids
                     for m in track.matches:
                         emit(WatchEventKind.SIGHTING, f"{m.name}: score {m.score:.3f}, FMR {m.fmr:.2g}, "
@@ -207,11 +240,12 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
                 lost = exc.reason
         report.frames += search.progress.frames
         searching.clear()
-        if stop.is_set() or stop_reasons or not watchlists:
+        if stop.is_set() or stop_reasons or (not watchlists and not cases.suspended):
             break
         failures += 1
         emit(WatchEventKind.DISCONNECTED, f"{shown}: {lost or 'stream ended'}; reconnecting")
         stop.wait(backoff.delay(failures))
+    cases.resume()  # stopped while the database was away: the cases put aside end here too
     if not watchlists and not stop_reasons:
         stop_reasons.append("; ".join(ended_reason))  # every case ended
     report.stopped = stop_reasons[0] if stop_reasons else "stopped on request"
