@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from facesearch.audit import log as audit
-from facesearch.cases.service import activate_case, create_case, enrol_into_case
+from facesearch.cases.service import activate_case, create_case, enrol_into_case, list_people
 from facesearch.engine import Engine
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CameraRow, SightingRow
@@ -24,17 +24,33 @@ from support.audit import open_audited
 from support.context import context_for
 
 
+def wait_until(condition: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def active_case(ctx: Any, sessions: Any, people: Path, title: str = "Hamilton",
+                cameras: list[str] | None = None) -> str:
+    """An active case with Lin-Manuel Miranda on its watchlist (cam-1 registered once)."""
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        if s.get(CameraRow, "cam-1") is None:
+            s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
+    ref = create_case(sessions, title=title, purpose="victim", actor="officer", cameras=cameras or [],
+                      valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y",
+                      authorised_by="z").ref
+    enrol_into_case(ctx, ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
+    activate_case(sessions, ref, actor="officer")
+    return ref
+
+
 def test_a_worker_that_loses_its_camera_stops_and_writes_nothing_more(tmp_path: Path, engine: Engine,
                                                                      people: Path, video: Path) -> None:
     _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
     ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
-    now = datetime.now(UTC)
-    with sessions.begin() as s:
-        s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
-    case = create_case(sessions, title="Hamilton", purpose="victim", actor="officer", cameras=["cam-1"],
-                       valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y", authorised_by="z")
-    enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
-    activate_case(sessions, case.ref, actor="officer")
+    ref = active_case(ctx, sessions, people, cameras=["cam-1"])
     lease = acquire(sessions, "cam-1", "worker-a", term=timedelta(hours=1))
     assert lease is not None
 
@@ -48,7 +64,7 @@ def test_a_worker_that_loses_its_camera_stops_and_writes_nothing_more(tmp_path: 
             sighted.set()
 
     def run() -> None:
-        result.append(watch(ctx, case.ref, "cam-1", str(video / "short_hamilton_clip.mp4"), actor="system:worker-a",
+        result.append(watch(ctx, ref, "cam-1", str(video / "short_hamilton_clip.mp4"), actor="system:worker-a",
                             stop=threading.Event(), fence=lease, backoff=Backoff(first_s=0.1, max_s=0.2),
                             on_event=on_event))
 
@@ -77,37 +93,27 @@ def test_a_live_watch_follows_the_watchlist_as_people_are_removed_and_enrolled(
 
     _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
     ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
-    now = datetime.now(UTC)
-    with sessions.begin() as s:
-        s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
-    case = create_case(sessions, title="Hamilton", purpose="victim", actor="officer",
-                       valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y", authorised_by="z")
-    first = enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
-    activate_case(sessions, case.ref, actor="officer")
+    ref = active_case(ctx, sessions, people)
+    [first] = list_people(sessions, actor="officer", case=ref)
     events: list[WatchEvent] = []
     stop = threading.Event()
 
     def seen(kind: WatchEventKind) -> int:
         return sum(e.kind == kind for e in list(events))
 
-    def wait_until(condition: Any, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return bool(condition())
 
-    worker = threading.Thread(target=watch, args=(ctx, case.ref, "cam-1", str(video / "short_hamilton_clip.mp4")),
+    worker = threading.Thread(target=watch, args=(ctx, ref, "cam-1", str(video / "short_hamilton_clip.mp4")),
                               kwargs={"actor": "officer", "stop": stop, "on_event": events.append,
                                       "backoff": Backoff(first_s=0.1, max_s=0.2)})
     worker.start()
     try:
         assert wait_until(lambda: seen(WatchEventKind.SIGHTING) > 0, 180), events
-        remove_person(ctx, case.ref, first.identity_id or 0, actor="officer")  # taken off: templates deleted
+        remove_person(ctx, ref, first.id, actor="officer")  # taken off: templates deleted
         assert wait_until(lambda: seen(WatchEventKind.WATCHLIST) == 1, 5), events
         quiet_from = seen(WatchEventKind.SIGHTING)
         time.sleep(8)  # the clip comes round again at least twice (a file "stream" reconnects at its end)
         assert seen(WatchEventKind.SIGHTING) == quiet_from  # nobody is matched against a removed person
-        enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
+        enrol_into_case(ctx, ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
         assert wait_until(lambda: seen(WatchEventKind.WATCHLIST) == 2, 5), events
         assert wait_until(lambda: seen(WatchEventKind.SIGHTING) > quiet_from, 60), events  # and found again
     finally:
@@ -122,17 +128,7 @@ def test_one_decode_serves_several_cases_and_a_case_that_ends_leaves_alone(
 
     _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
     ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
-    now = datetime.now(UTC)
-    with sessions.begin() as s:
-        s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
-    refs = []
-    for title in ("Missing", "Victim"):
-        case = create_case(sessions, title=title, purpose="victim", actor="officer",
-                           valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y",
-                           authorised_by="z")
-        enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
-        activate_case(sessions, case.ref, actor="officer")
-        refs.append(case.ref)
+    refs = [active_case(ctx, sessions, people, title) for title in ("Missing", "Victim")]
     events: list[WatchEvent] = []
     result: list[Any] = []
 
@@ -140,11 +136,6 @@ def test_one_decode_serves_several_cases_and_a_case_that_ends_leaves_alone(
         with sessions() as s:
             return len(list(s.scalars(select(SightingRow.id).where(SightingRow.case_id == int(ref[1:])))))
 
-    def wait_until(condition: Any, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return bool(condition())
 
     worker = threading.Thread(target=lambda: result.append(watch(
         ctx, refs, "cam-1", str(video / "short_hamilton_clip.mp4"), actor="officer", stop=threading.Event(),
@@ -199,13 +190,7 @@ def test_the_database_away_stops_the_matching_and_says_so_then_it_resumes(
     _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
     flaky = FlakyDatabase(sessions)
     ctx = context_for(flaky, Sealer(os.urandom(32)), engine, tmp_path)
-    now = datetime.now(UTC)
-    with sessions.begin() as s:
-        s.add(CameraRow(id="cam-1", name="Stage", created_at=now, created_by="user:adam"))
-    case = create_case(sessions, title="Hamilton", purpose="victim", actor="officer",
-                       valid_until=now + timedelta(days=1), legal_basis="x", authorisation_ref="y", authorised_by="z")
-    enrol_into_case(ctx, case.ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
-    activate_case(sessions, case.ref, actor="officer")
+    ref = active_case(ctx, sessions, people)
     events: list[WatchEvent] = []
     stop = threading.Event()
 
@@ -216,13 +201,8 @@ def test_the_database_away_stops_the_matching_and_says_so_then_it_resumes(
     def said(text: str) -> bool:
         return any(e.kind == WatchEventKind.DATABASE and text in e.message for e in list(events))
 
-    def wait_until(condition: Any, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not condition() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return bool(condition())
 
-    worker = threading.Thread(target=watch, args=(ctx, case.ref, "cam-1", str(video / "short_hamilton_clip.mp4")),
+    worker = threading.Thread(target=watch, args=(ctx, ref, "cam-1", str(video / "short_hamilton_clip.mp4")),
                               kwargs={"actor": "officer", "stop": stop, "on_event": events.append,
                                       "backoff": Backoff(first_s=0.1, max_s=0.2)})
     worker.start()

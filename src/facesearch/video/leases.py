@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from facesearch.cases.service import as_utc
 from facesearch.errors import ConflictError
 from facesearch.store.schema import CameraLeaseRow
 from facesearch.text import require_plain
@@ -52,12 +53,20 @@ def track_key(lease: Lease, track: int) -> str:
     return f"{lease.camera}/{lease.token}/{track}"
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _lease(row: CameraLeaseRow) -> Lease:
-    return Lease(row.camera_id, row.holder, int(row.token), _utc(row.expires_at))
+    return Lease(row.camera_id, row.holder, int(row.token), as_utc(row.expires_at))
+
+
+def _new_owner(s: Session, row: CameraLeaseRow | None, camera: str, holder: str, moment: datetime,
+               term: timedelta) -> CameraLeaseRow:
+    """The lease row given to ``holder`` from ``moment``: the camera's first (token 1), or the next token."""
+    if row is None:
+        row = CameraLeaseRow(camera_id=camera, holder=holder, token=1, acquired_at=moment, expires_at=moment + term)
+        s.add(row)
+        return row
+    row.holder, row.token = holder, row.token + 1
+    row.acquired_at, row.expires_at = moment, moment + term
+    return row
 
 
 def acquire(sessions: sessionmaker[Session], camera: str, holder: str, *, term: timedelta = DEFAULT_TERM,
@@ -65,19 +74,14 @@ def acquire(sessions: sessionmaker[Session], camera: str, holder: str, *, term: 
     """The lease of ``camera`` for ``holder``: renewed if it is already theirs and current, taken with a new
     token if it is free or expired, ``None`` while another holder's lease runs (or another took it first)."""
     require_plain("holder", holder)
-    moment = _utc(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     try:
         with sessions.begin() as s:
             row = s.get(CameraLeaseRow, camera, with_for_update=True)
-            if row is None:
-                row = CameraLeaseRow(camera_id=camera, holder=holder, token=1, acquired_at=moment,
-                                     expires_at=moment + term)
-                s.add(row)
-            elif row.holder == holder and _utc(row.expires_at) > moment:
+            if row is not None and row.holder == holder and as_utc(row.expires_at) > moment:
                 row.expires_at = moment + term
-            elif _utc(row.expires_at) <= moment:
-                row.holder, row.token = holder, row.token + 1
-                row.acquired_at, row.expires_at = moment, moment + term
+            elif row is None or as_utc(row.expires_at) <= moment:
+                row = _new_owner(s, row, camera, holder, moment, term)
             else:
                 return None
             s.flush()
@@ -92,18 +96,12 @@ def take_over(sessions: sessionmaker[Session], camera: str, holder: str, *, term
     node is dead and will not wait out its term. Safe by the fence, not by trust: the old holder, should it
     be alive after all, can write nothing under its lower token."""
     require_plain("holder", holder)
-    moment = _utc(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     for _ in range(3):  # a first owner inserted at the same moment: read it and take it over
         try:
             with sessions.begin() as s:
-                row = s.get(CameraLeaseRow, camera, with_for_update=True)
-                if row is None:
-                    row = CameraLeaseRow(camera_id=camera, holder=holder, token=1, acquired_at=moment,
-                                         expires_at=moment + term)
-                    s.add(row)
-                else:
-                    row.holder, row.token = holder, row.token + 1
-                    row.acquired_at, row.expires_at = moment, moment + term
+                row = _new_owner(s, s.get(CameraLeaseRow, camera, with_for_update=True), camera, holder, moment,
+                                 term)
                 s.flush()
                 return _lease(row)
         except IntegrityError:
@@ -115,7 +113,7 @@ def renew(sessions: sessionmaker[Session], lease: Lease, *, term: timedelta = DE
           now: datetime | None = None) -> Lease:
     """``lease`` for another term, while the row still holds its token (even if the term ran out and nobody
     took the camera meanwhile); ``LeaseLost`` once another holder has it."""
-    moment = _utc(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     with sessions.begin() as s:
         row = _fenced_row(s, lease)
         row.expires_at = moment + term
@@ -126,11 +124,11 @@ def renew(sessions: sessionmaker[Session], lease: Lease, *, term: timedelta = DE
 def release(sessions: sessionmaker[Session], lease: Lease, *, now: datetime | None = None) -> None:
     """Give the camera up now (it stays with its token, expired, so the next owner's token is higher). A lease
     already lost is left as it is."""
-    moment = _utc(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     with sessions.begin() as s:
         row = s.get(CameraLeaseRow, lease.camera, with_for_update=True)
         if row is not None and row.token == lease.token and row.holder == lease.holder:
-            row.expires_at = min(_utc(row.expires_at), moment)
+            row.expires_at = min(as_utc(row.expires_at), moment)
 
 
 def check_fence(s: Session, lease: Lease) -> None:
@@ -192,7 +190,7 @@ class LeaseKeeper:
 
 def current_leases(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[Lease]:
     """Every lease whose term has not run out, by camera."""
-    moment = _utc(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     with sessions() as s:
         rows = s.scalars(select(CameraLeaseRow).order_by(CameraLeaseRow.camera_id))
-        return [_lease(r) for r in rows if _utc(r.expires_at) > moment]
+        return [_lease(r) for r in rows if as_utc(r.expires_at) > moment]
