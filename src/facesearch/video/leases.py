@@ -155,14 +155,21 @@ def lease_holds(sessions: sessionmaker[Session], lease: Lease) -> bool:
 
 class LeaseKeeper:
     """Renews a lease every third of its term in a thread, until stopped or the lease is lost (``lost`` set:
-    another worker has the camera, or the database was unreachable for a whole term). Whoever works under
-    the lease checks ``lost``; its writes are fenced anyway."""
+    another worker has the camera). Through a database outage it keeps trying: a lease whose term ran out
+    while nobody could take it is renewed as it was (``renew``), and one taken meanwhile sets ``lost``; whoever
+    works under the lease checks ``lost``, and its writes are fenced anyway. ``overdue`` says the lease has
+    gone a whole term without renewal (the supervisor may hand the camera on)."""
 
     def __init__(self, sessions: sessionmaker[Session], lease: Lease, *, term: timedelta = DEFAULT_TERM) -> None:
         self.sessions, self.lease, self.term = sessions, lease, term
         self.lost = threading.Event()
         self._stop = threading.Event()
+        self._renewed = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"lease-{lease.camera}", daemon=True)
+
+    @property
+    def overdue(self) -> bool:
+        return time.monotonic() - self._renewed > self.term.total_seconds()
 
     def start(self) -> LeaseKeeper:
         self._thread.start()
@@ -173,19 +180,16 @@ class LeaseKeeper:
         self._thread.join(5)
 
     def _run(self) -> None:
-        renewed = time.monotonic()
         while not self._stop.wait(self.term.total_seconds() / 3):
             try:
                 self.lease = renew(self.sessions, self.lease, term=self.term)
-                renewed = time.monotonic()
+                self._renewed = time.monotonic()
             except LeaseLost:
                 self.lost.set()
                 return
-            except Exception:  # the database away for a moment: try again, until the term has run out
-                log.warning("renewing the lease of %s failed; retrying", self.lease.camera, exc_info=True)
-                if time.monotonic() - renewed > self.term.total_seconds():
-                    self.lost.set()
-                    return
+            except Exception as exc:  # the database away: try again next time; the fence keeps the writes safe
+                log.warning("renewing the lease of %s failed (%s); retrying", self.lease.camera,
+                            type(exc).__name__)
 
 
 def current_leases(sessions: sessionmaker[Session], *, now: datetime | None = None) -> list[Lease]:
@@ -194,3 +198,9 @@ def current_leases(sessions: sessionmaker[Session], *, now: datetime | None = No
     with sessions() as s:
         rows = s.scalars(select(CameraLeaseRow).order_by(CameraLeaseRow.camera_id))
         return [_lease(r) for r in rows if as_utc(r.expires_at) > moment]
+
+
+def lease_table(sessions: sessionmaker[Session]) -> dict[str, Lease]:
+    """Every camera's lease row, current or run out: the last holder of each camera and its token."""
+    with sessions() as s:
+        return {r.camera_id: _lease(r) for r in s.scalars(select(CameraLeaseRow))}

@@ -73,6 +73,7 @@ class MatchedTrack:
 class SearchProgress:
     frames: int = 0
     seconds: float = 0.0  # footage time reached
+    faces: int = 0  # faces detected, over every frame
     tracks: int = 0  # tracks ended
     matched: int = 0
     # Where the time goes (seconds of wall time; decoding overlaps the rest, in its own thread).
@@ -223,6 +224,7 @@ class VideoSearch:
             if self.cuts.is_cut(frame.detection_image[0]):  # another view: nobody's track continues across it
                 ended += self.tracker.finish()
             assignment = self.tracker.step(frame.index, faces.boxes, faces.scores)
+            self.progress.faces += len(faces.boxes)
             useful = usefulness(faces.face_size, faces.frontal)
             for i, track_id in enumerate(assignment.track_ids.tolist()):
                 if track_id < 0:

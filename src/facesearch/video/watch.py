@@ -26,6 +26,7 @@ from facesearch.cases.watchlist import DEFAULT_FPIR
 from facesearch.context import Context
 from facesearch.video.leases import Lease, LeaseLost, lease_holds
 from facesearch.video.live_cases import CaseLeft, LiveCases
+from facesearch.video.live_stats import LiveStats
 from facesearch.video.recording_time import RecordingStart
 from facesearch.video.search import SearchConfig, VideoSearch
 from facesearch.video.sightings import save_track
@@ -83,18 +84,37 @@ class Backoff:
         return min(self.first_s * self.factor ** max(failures - 1, 0), self.max_s)
 
 
+def _count(stats: LiveStats, kind: WatchEventKind, message: str, data: dict[str, Any]) -> None:
+    """What an event changes in a watch's running numbers."""
+    if kind == WatchEventKind.CONNECTED:
+        stats.connected()
+    elif kind in (WatchEventKind.RETRYING, WatchEventKind.DISCONNECTED):
+        stats.state, stats.last_error = "retrying", message
+    elif kind == WatchEventKind.DATABASE:
+        away = "unreachable" in message
+        stats.state = "database away" if away else "connected"
+        stats.last_error = message if away else stats.last_error
+    elif kind == WatchEventKind.SIGHTING:
+        stats.sightings += 1  # one event per person matched
+    elif kind == WatchEventKind.STOPPED:
+        stats.state, stats.stopped = "stopped", message
+
+
 def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
           actor: str, stop: threading.Event, fps: float | None = None, target_fpir: float = DEFAULT_FPIR,
           config: SearchConfig | None = None, backoff: Backoff | None = None, read_timeout_s: float = 5.0,
           max_failures: int | None = None, fence: Lease | None = None,
-          on_event: Callable[[WatchEvent], None] | None = None) -> WatchReport:
+          on_event: Callable[[WatchEvent], None] | None = None, stats: LiveStats | None = None) -> WatchReport:
     """Watch ``url`` (camera ``camera``) for the watchlists of ``case_ref`` (one case or several, searched from
     one decode of the stream) until ``stop`` is set, no case may be searched any longer, or ``max_failures``
     connection attempts in a row have failed. A case that ends leaves at once; the others go on.
 
     ``fence``: the camera's lease, for a cluster's stream worker. Every sighting is written only while it
     still owns the camera, a track retried after a lost answer is not written twice, and the watch stops
-    (``StopReason.LEASE_LOST``) within a second of another worker taking the camera."""
+    (``StopReason.LEASE_LOST``) within a second of another worker taking the camera.
+
+    ``stats``: kept up to date while the watch runs (frames per second, lag, tracks, sightings), for whoever
+    supervises it."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     backoff = backoff or Backoff()
     shown = redact_url(url)
@@ -105,6 +125,8 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
     report = WatchReport(", ".join(cases.refs), camera)
 
     def emit(kind: WatchEventKind, message: str, **data: Any) -> None:
+        if stats is not None:
+            _count(stats, kind, message, data)
         if on_event is not None:
             on_event(WatchEvent(kind, message, data=data))
 
@@ -175,6 +197,8 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
         nonlocal checked_at
         if stop.is_set():
             return True
+        if stats is not None and searching:
+            stats.frame(_frame.seconds, searching[0].progress)
         now = datetime.now(UTC)
         end_cases(cases.expired(now))  # a validity ends: no match for that case from this very frame
         if not watchlists and not cases.suspended:
