@@ -156,3 +156,38 @@ def test_no_live_host_runs_nothing_and_says_which_did_not_answer(deployment: Any
     hosts.dead.add("a")
     done = Supervisor(ctx, hosts).step()
     assert done.plan == {} and hosts.where() == {} and done.errors == ["a: not answering (a)"]
+
+
+def test_a_camera_that_keeps_stopping_is_retried_less_and_less_often() -> None:
+    from facesearch.cluster.supervisor import Restarts
+
+    restarts = Restarts(first_s=2.0, most_s=60.0)
+    assert restarts.may_start("cam", 0.0)
+    restarts.started("cam", 0.0)
+    assert restarts.may_start("cam", 0.5)  # the first stop: started again at once
+    restarts.started("cam", 0.5)
+    assert not restarts.may_start("cam", 1.5) and restarts.may_start("cam", 2.5)
+    restarts.started("cam", 2.5)
+    assert not restarts.may_start("cam", 5.0) and restarts.may_start("cam", 6.6)
+    restarts.started("cam", 6.6)
+    restarts.started("cam", 100.0)  # it had run for over a minute: a fresh start
+    assert restarts.may_start("cam", 100.1)
+
+
+def test_a_camera_stopping_by_itself_waits_but_one_on_a_dead_host_moves_at_once(deployment: Any) -> None:
+    ctx = deployment
+    _case(ctx, ["cam-0"])
+    hosts = RecordingHosts(["a", "b"])
+    sup = Supervisor(ctx, hosts)
+    sup.step()
+    host = hosts.where()["cam-0"]
+    hosts.runs[host].clear()  # its watch ended by itself (a stream refusing every connection)
+    sup.step()
+    assert hosts.where()["cam-0"] == host  # the first time: at once
+    hosts.runs[host].clear()
+    again = sup.step()
+    assert hosts.where() == {} and not again.started  # stopped again at once: it waits
+    hosts.runs[host]["cam-0"] = {"token": lease_table(ctx.sessions)["cam-0"].token, "cases": []}
+    hosts.dead.add(host)
+    moved = sup.step()
+    assert len(moved.started) == 1 and hosts.where()["cam-0"] != host  # a lost node is not a failure: no wait

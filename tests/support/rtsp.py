@@ -17,19 +17,27 @@ def free_port() -> int:
 
 
 class LoopingStream:
-    """``video`` served at ``rtsp://127.0.0.1:port/clip`` in an endless loop, in real time."""
+    """``video`` served at ``rtsp://127.0.0.1:port/clip`` (or at each of ``paths``, as that many cameras) in an
+    endless loop, in real time; each client gets its own loop from the start."""
 
-    def __init__(self, video: Path, port: int | None = None) -> None:
+    def __init__(self, video: Path, port: int | None = None, paths: list[str] | None = None) -> None:
         self.video = video
         self.port = port or free_port()
+        self.paths = paths or ["/clip"]
         self.process: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}/clip"
+        return self.urls[0]
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"rtsp://127.0.0.1:{self.port}{path}" for path in self.paths]
 
     def start(self) -> LoopingStream:
-        self.process = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(self.video), "--port", str(self.port)],
+        mounts = [arg for path in self.paths for arg in ("--path", path)]
+        self.process = subprocess.Popen([SYSTEM_PYTHON, str(SERVER), str(self.video), "--port", str(self.port),
+                                         *mounts],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         ready = self.process.stdout.readline().strip()

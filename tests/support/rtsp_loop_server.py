@@ -6,7 +6,7 @@ It runs under Debian's own Python (``/usr/bin/python3``), which has GStreamer's 
 (``gir1.2-gst-rtsp-server-1.0``, ``python3-gi``; ``scripts/install-test-tools.sh`` installs them), as a
 separate process:
 
-    /usr/bin/python3 tests/support/rtsp_loop_server.py FILE [--port 0] [--path /clip]
+    /usr/bin/python3 tests/support/rtsp_loop_server.py FILE [--port 0] [--path /clip ...]
 
 Once listening it prints one line, ``READY rtsp://127.0.0.1:PORT/PATH``, and serves until SIGTERM.
 
@@ -136,20 +136,23 @@ def main():
     parser.add_argument("file")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port (the READY line says which)")
-    parser.add_argument("--path", default="/clip")
+    parser.add_argument("--path", action="append", help="where the stream is served (repeat it for several "
+                        "cameras, each client with its own loop); default /clip")
     args = parser.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address(args.host)
     server.set_service(str(args.port))
-    server.get_mount_points().add_factory(args.path, LoopingFileFactory(args.file))
+    paths = args.path or ["/clip"]
+    for path in paths:
+        server.get_mount_points().add_factory(path, LoopingFileFactory(args.file))
     if server.attach(None) == 0:
         print(f"cannot listen on {args.host}:{args.port}", file=sys.stderr, flush=True)
         sys.exit(2)
     loop = GLib.MainLoop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, loop.quit)
-    print(f"READY rtsp://{args.host}:{server.get_bound_port()}{args.path}", flush=True)
+    print(f"READY rtsp://{args.host}:{server.get_bound_port()}{paths[0]}", flush=True)
     loop.run()
 
 

@@ -38,6 +38,8 @@ class AuditAction(StrEnum):
     SCAN_END = "scan.end"
     WATCH_START = "watch.start"
     WATCH_END = "watch.end"
+    CLUSTER_START = "cluster.start"  # a deployment started on a Ray cluster (every camera an active case allows)
+    CLUSTER_STOP = "cluster.stop"
     JOB_SUBMIT = "job.submit"
     JOB_CANCEL = "job.cancel"
     SIGHTING_CREATE = "sighting.create"

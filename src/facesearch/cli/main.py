@@ -12,6 +12,7 @@ import typer
 from facesearch.cli import (
     commands_audit,
     commands_cases,
+    commands_cluster,
     commands_embed,
     commands_eval,
     commands_library,
@@ -50,6 +51,7 @@ app.command("enroll")(commands_cases.enroll)
 app.command("identify")(commands_cases.identify)
 app.add_typer(commands_cases.retention_app, name="retention")
 app.add_typer(commands_video.camera_app, name="camera")
+app.add_typer(commands_cluster.app, name="cluster")
 app.command("scan")(commands_video.scan)
 app.command("sightings")(commands_video.sightings)
 app.command("watch")(commands_video.watch)

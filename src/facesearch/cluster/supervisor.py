@@ -9,6 +9,7 @@ simply carries on. The hosts are reached through ``Hosts``: Ray actors in a depl
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -64,11 +65,37 @@ class Pass:
                 "started": self.started, "restarted": self.restarted, "stopped": self.stopped, "errors": self.errors}
 
 
+class Restarts:
+    """When a camera that keeps stopping by itself (a stream that refuses every connection, a case that can no
+    longer be searched) may be started again: at once the first time, then after 2, 4, ... up to 60 s, so that a
+    failing camera costs the cluster little. A camera that ran a full minute starts over at once."""
+
+    def __init__(self, first_s: float = 2.0, most_s: float = 60.0) -> None:
+        self.first_s, self.most_s = first_s, most_s
+        self._started: dict[str, tuple[float, int]] = {}  # camera -> (monotonic time of the last start, failures)
+
+    def may_start(self, camera: str, now: float) -> bool:
+        last = self._started.get(camera)
+        if last is None:
+            return True
+        at, failures = last
+        return now - at >= min(self.first_s * 2 ** max(failures - 1, 0), self.most_s) if failures else True
+
+    def started(self, camera: str, now: float) -> None:
+        at, failures = self._started.get(camera, (now, -1))
+        quick = now - at < self.most_s  # it stopped within a minute of its last start
+        self._started[camera] = (now, failures + 1 if quick else 0)
+
+    def forget(self, camera: str) -> None:
+        self._started.pop(camera, None)
+
+
 class Supervisor:
     def __init__(self, ctx: Context, hosts: Hosts, *, term: timedelta = DEFAULT_TERM) -> None:
         self.ctx, self.hosts, self.term = ctx, hosts, term
         self.errors: deque[str] = deque(maxlen=KEPT_ERRORS)
         self.last: Pass | None = None
+        self.restarts = Restarts()
 
     def step(self) -> Pass:
         """One pass: plan from the database and the hosts, and apply it."""
@@ -100,7 +127,12 @@ class Supervisor:
                         self.hosts.start(host, camera, cases, leases[camera])
                         done.restarted.append(f"{camera} on {host} for {', '.join(cases)}")
                     continue
+                last = leases.get(camera)
+                stopped_itself = camera not in current and last is not None and last.holder in running
+                if stopped_itself and not self.restarts.may_start(camera, time.monotonic()):
+                    continue  # its live host stopped it moments ago (not a lost node): wait before trying again
                 lease = take_over(sessions, camera, host, term=self.term)  # the old holder's token dies here
+                self.restarts.started(camera, time.monotonic())
                 self.hosts.start(host, camera, cases, lease)
                 done.started.append(f"{camera} -> {host} (token {lease.token})")
             except HostGone as exc:

@@ -25,7 +25,7 @@ class LiveStats:
     embed_s: float = 0.0  # wall time spent embedding and matching
     last_error: str = ""
     stopped: str = ""
-    _frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=256), repr=False)
+    _samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=512), repr=False)
     _connected_at: float = 0.0
     _first_frame_s: float | None = None
     _base: tuple[int, int, int, int, float] = (0, 0, 0, 0, 0.0)  # frames, faces, tracks, matched, embed_s before
@@ -38,7 +38,6 @@ class LiveStats:
     def frame(self, seconds: float, progress: Any) -> None:
         """One frame about to be searched (``seconds`` on the stream's clock) and the search's running totals."""
         now = time.monotonic()
-        self._frame_times.append(now)
         if self._first_frame_s is None:
             self._first_frame_s = seconds
         # The stream runs in real time from the first frame: the wall time since then, less the stream time
@@ -48,14 +47,17 @@ class LiveStats:
         self.frames, self.faces = frames + progress.frames, faces + progress.faces
         self.tracks, self.matched = tracks + progress.tracks, matched + progress.matched
         self.embed_s = embed_s + progress.embed_s
+        self._samples.append((now, self.frames))
 
     def fps(self, window_s: float = 5.0) -> float:
-        """Frames searched per second over the last ``window_s`` seconds."""
+        """Frames searched per second over about the last ``window_s`` seconds (frames are searched in batches,
+        so a shorter window would swing between bursts and pauses)."""
         now = time.monotonic()
-        recent = [t for t in list(self._frame_times) if now - t <= window_s]
+        recent = [(t, n) for t, n in list(self._samples) if now - t <= window_s]
         if len(recent) < 2:
             return 0.0
-        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
+        (first_t, first_n), (last_t, last_n) = recent[0], recent[-1]
+        return (last_n - first_n) / max(last_t - first_t, 1e-6) if last_t > first_t else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"state": self.state, "frames": self.frames, "fps": round(self.fps(), 2), "lag_s": round(self.lag_s, 2),
