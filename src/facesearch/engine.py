@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,6 +100,18 @@ class Engine:
                 recs.append(Recognizer(spec, self.store.ensure(spec), self.options, flip=flip))
             self._recognizers = recs
         return self._recognizers
+
+    def pool_recognizers(self) -> None:
+        """Let embeds from many threads (a node's cameras) share model calls (``models.batching``)."""
+        from facesearch.models.batching import BatchingRecognizer
+
+        pooled: list[Any] = [r if isinstance(r, BatchingRecognizer) else BatchingRecognizer(r)
+                             for r in self.recognizers]
+        self._recognizers = pooled  # the same interface as a Recognizer's, by delegation
+
+    def embedding_stats(self) -> dict[str, Any]:
+        """Each pooled recognizer's batches so far (none when not pooled)."""
+        return {r.name: r.stats.to_json() for r in self._recognizers or [] if hasattr(r, "stats")}
 
     @property
     def embedding_size(self) -> int:

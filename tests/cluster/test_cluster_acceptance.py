@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from cluster.site import CLIP_FRAMES, Site
 from facesearch.store.schema import EvidenceRow, IdentityRow, SightingRow
 from support.ray_cluster import LocalCluster
 from support.rtsp import LoopingStream
+from support.site import CLIP_FRAMES, Site
 
 log = logging.getLogger(__name__)
 pytestmark = pytest.mark.slow

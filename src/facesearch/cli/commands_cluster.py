@@ -107,5 +107,10 @@ def _show(status: dict[str, Any]) -> None:
             if run["last_error"]:
                 errors.append(f"{camera}: {run['last_error']}")
     table("cameras", ["camera", "node", "state", "lease", "fps", "lag s", "faces", "tracks", "seen", "cases"], rows)
+    pools = [[node_of.get(host, host[-8:]), found.get("device", ""), model, stats["calls"], stats["chips"],
+              stats["mean_batch"], stats["largest_batch"]]
+             for host, found in sorted(hosts.items()) for model, stats in (found.get("embedding") or {}).items()]
+    if pools:
+        table("embedding", ["node", "device", "model", "calls", "chips", "mean batch", "largest"], pools)
     for error in errors[-10:]:
         line(f"error: {error}")

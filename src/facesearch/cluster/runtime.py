@@ -93,8 +93,11 @@ class HostActor:
     def __init__(self, name: str, node_id: str, config: DeploymentConfig) -> None:
         logging.basicConfig(level=logging.INFO)
         self.node_id = node_id
-        self.host = CameraHost(_open(config), name, actor=WATCH_ACTOR, fps=config.fps,
-                               term=timedelta(seconds=config.term_s))
+        ctx = _open(config)
+        # The models load now, not when the first camera arrives (a camera moved here after a node died starts
+        # at once), and the node's cameras share their model calls: the node's embedding pool.
+        ctx.engine().pool_recognizers()
+        self.host = CameraHost(ctx, name, actor=WATCH_ACTOR, fps=config.fps, term=timedelta(seconds=config.term_s))
 
     def start(self, camera: str, cases: list[str], lease: Lease) -> None:
         self.host.start(camera, cases, lease)
@@ -107,7 +110,8 @@ class HostActor:
 
     def status(self) -> dict[str, Any]:
         settings = self.host.ctx.settings
-        return {**self.host.status(), "node_id": self.node_id, "pid": os.getpid(), "device": settings.device}
+        return {**self.host.status(), "node_id": self.node_id, "pid": os.getpid(), "device": settings.device,
+                "embedding": self.host.ctx.engine().embedding_stats()}
 
     def stop_all(self) -> None:
         self.host.stop_all()
