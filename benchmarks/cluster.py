@@ -305,7 +305,9 @@ def main() -> None:
              f"SIGKILLed until its cameras are searched again elsewhere): {cluster.get('failover_s', float('nan')):.1f}"
              f" s. Cameras: the Hamilton clip (640x360, 29.97 fps) looped by a real RTSP server on loopback, every "
              f"frame decoded, {args.fps:g} frames/s searched; PostgreSQL shared. Streams sustained = cores / CPU per "
-             "camera-second (the RTSP server and PostgreSQL are not counted in either mode). The cluster's CPU "
+             "camera-second (the RTSP server and PostgreSQL are not counted in either mode). Frames/s per camera: the "
+             "cluster's over the window, from its status; the watches' from each connection to the stop, start-up "
+             "included. The cluster's CPU "
              "counts every process of every Ray node (raylet, GCS, agents, supervisor, hosts).")
     out = f"{table}\n\n{latency}"
     print(out)
