@@ -152,3 +152,30 @@ def test_a_supervisor_takes_a_dead_workers_camera_at_once_and_the_fence_holds(da
         check_fence(s, dead)
     fresh = take_over(sessions, "cam-2", "worker-b", term=TERM)  # a camera nobody held yet
     assert fresh.token == 1
+
+
+def test_one_node_renews_all_its_leases_together_and_loses_only_the_one_taken(database_url: str) -> None:
+    from facesearch.video.leases import LeaseKeepers, lease_holds, renew_many, take_over
+
+    sessions = _world(database_url)
+    term = timedelta(seconds=0.6)
+    leases = [acquire(sessions, camera, "node-a", term=term) for camera in ("cam-1", "cam-2")]
+    assert all(lease is not None for lease in leases)
+    one, two = leases[0], leases[1]
+    assert one is not None and two is not None
+    renewed, lost = renew_many(sessions, [one, two], term=term)
+    assert sorted(renewed) == ["cam-1", "cam-2"] and lost == []
+    keepers = LeaseKeepers(sessions, term=term)
+    try:
+        kept = [keepers.keep(one), keepers.keep(two)]
+        time.sleep(1.5)  # past two terms: only the shared renewals keep them
+        assert all(lease_holds(sessions, k.lease) and not k.lost.is_set() for k in kept) and not keepers.overdue
+        take_over(sessions, "cam-2", "node-b", term=term)  # the supervisor moves one camera
+        assert kept[1].lost.wait(2) and not kept[0].lost.is_set()
+        time.sleep(1.0)
+        assert lease_holds(sessions, kept[0].lease)  # the other still renewed
+        kept[0].stop()  # no longer kept: it runs out
+        time.sleep(1.2)
+        assert current_leases(sessions) == [lease for lease in current_leases(sessions) if lease.holder == "node-b"]
+    finally:
+        keepers.stop()

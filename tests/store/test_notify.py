@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,3 +99,65 @@ def _sealer() -> object:
     from facesearch.store.crypto import Sealer
 
     return Sealer(os.urandom(32))
+
+
+def test_a_watch_hears_each_change_it_must_look_at_and_polls_where_it_cannot_hear(database_url: str,
+                                                                                  tmp_path: Path) -> None:
+    """``Generation`` (what a cluster node's watches wake on): on PostgreSQL it stays still until a case closes, a
+    person leaves a watchlist (their templates kept for another case), a camera is disabled or a camera's lease
+    is taken over; on SQLite it moves every poll, so the watches look as often as a lone watch does."""
+    from facesearch.cases.removal import remove_person
+    from facesearch.cases.service import activate_case, close_case
+    from facesearch.refs import parse_case_ref
+    from facesearch.store.crypto import Sealer
+    from facesearch.store.notify import Generation
+    from facesearch.store.schema import CameraRow, CaseTargetRow
+    from facesearch.video.cameras import set_camera_enabled
+    from facesearch.video.leases import take_over
+    from support.context import context_for
+
+    _, sessions = open_audited(database_url)
+    ctx = context_for(sessions, Sealer(os.urandom(32)), None, tmp_path)
+    now = datetime.now(UTC)
+    auth = {"legal_basis": "x", "authorisation_ref": "y", "authorised_by": "z"}
+    first, second = (create_case(sessions, title=t, purpose="victim", valid_until=now + timedelta(days=1),
+                                 actor="officer", **auth).ref for t in ("A", "B"))
+    with sessions.begin() as s:
+        s.add(CameraRow(id="cam-1", name="cam-1", created_at=now, created_by="user:adam"))
+        person = IdentityRow(name="P", reference={}, created_at=now, created_by="officer")
+        s.add(person)
+        s.flush()
+        for ref in (first, second):
+            s.add(CaseTargetRow(case_id=parse_case_ref(ref), identity_id=person.id))
+        person_id = int(person.id)
+    for ref in (first, second):
+        activate_case(sessions, ref, actor="officer")
+    changes = Generation(sessions, [Channel.GALLERY, Channel.WATCH], poll_s=0.5).start()
+    try:
+        if not database_url.startswith("postgresql"):
+            before = changes.value()
+            time.sleep(0.6)
+            assert changes.value() != before and not changes.live
+            return
+        deadline = time.monotonic() + 10
+        while not changes.live and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert changes.live
+
+        def moves_after(change: Any) -> bool:
+            before = changes.value()
+            change()
+            deadline = time.monotonic() + 5
+            while changes.value() == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return changes.value() != before
+
+        still = changes.value()
+        time.sleep(1.5)
+        assert changes.value() == still  # nothing changed: nothing to look at
+        assert moves_after(lambda: remove_person(ctx, first, person_id, actor="officer"))  # kept for B
+        assert moves_after(lambda: close_case(sessions, first, actor="officer"))
+        assert moves_after(lambda: set_camera_enabled(sessions, "cam-1", False, actor="user:adam"))
+        assert moves_after(lambda: take_over(sessions, "cam-1", "host-b"))
+    finally:
+        changes.stop()

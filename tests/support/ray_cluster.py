@@ -5,6 +5,9 @@ head's health checks tightened so that a killed node is declared dead in 1-2 s i
 A node is killed as a lost machine would be: SIGKILL to every process of its tree (found by its temp folder and
 their children). Shutting down kills only this cluster's processes, never another Ray on the machine (``ray stop``
 would), and removes the temp folders.
+
+A machine where a plain ``ray.init()`` once ran may hold ``~/.ray/auth_token``; with it the worker nodes' ``ray
+start`` is refused (InvalidAuthToken) although no cluster here uses tokens. Remove that file.
 """
 
 from __future__ import annotations

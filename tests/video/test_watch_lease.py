@@ -222,3 +222,38 @@ def test_the_database_away_stops_the_matching_and_says_so_then_it_resumes(
     assert not worker.is_alive()
     with sessions() as s:
         assert verify(s).ok  # the audit chain holds: every entry whole, nothing half-written
+
+
+def test_a_watch_that_hears_of_changes_looks_when_told_not_every_second(
+        tmp_path: Path, engine: Engine, people: Path, video: Path) -> None:
+    """A cluster node's watch (``look_every_s`` long, ``wake`` from the node's notices): a change it has not been
+    told of waits for the long look; told, it looks at once. A live stream (a file would end and reconnect, and
+    a watch looks whenever it connects)."""
+    from facesearch.cases.removal import remove_person
+    from support.rtsp import LoopingStream
+
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
+    ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
+    ref = active_case(ctx, sessions, people)
+    [first] = list_people(sessions, actor="officer", case=ref)
+    events: list[WatchEvent] = []
+    stop = threading.Event()
+    told = [0]
+    stream = LoopingStream(video / "short_hamilton_clip.mp4").start()
+    worker = threading.Thread(target=watch, args=(ctx, ref, "cam-1", stream.url),
+                              kwargs={"actor": "officer", "stop": stop, "on_event": events.append,
+                                      "backoff": Backoff(first_s=0.1, max_s=0.2), "look_every_s": 300.0,
+                                      "wake": lambda: told[0]})
+    worker.start()
+    try:
+        assert wait_until(lambda: any(e.kind == WatchEventKind.CONNECTED for e in list(events)), 120), events
+        remove_person(ctx, ref, first.id, actor="officer")
+        time.sleep(3)
+        assert not any(e.kind == WatchEventKind.WATCHLIST for e in list(events))  # not told: no look yet
+        told[0] += 1
+        assert wait_until(lambda: any(e.kind == WatchEventKind.WATCHLIST for e in list(events)), 5), events
+    finally:
+        stop.set()
+        worker.join(60)
+        stream.stop()
+    assert not worker.is_alive()

@@ -99,6 +99,7 @@ def remove_person(ctx: Context, case: str, identity_id: int, *, actor: str) -> R
         row = _target(s, case, identity_id, actor)
         s.execute(delete(CaseTargetRow).where(CaseTargetRow.case_id == row.id,
                                               CaseTargetRow.identity_id == identity_id))
+        notify(s, Channel.WATCH, case_ref(row.id))  # the watchlist changed, whether templates go or stay
         others = _other_live_cases(s, row.id, identity_id)
         doomed = [] if others else list(s.scalars(select(TemplateRow.id).where(TemplateRow.identity_id == identity_id)))
         templates, photos, profiles = _delete_templates(s, doomed)

@@ -415,6 +415,7 @@ def close_case_counted(sessions: sessionmaker[Session], ref: str, *, actor: str,
             raise CaseConflict(case_ref(row.id), f"already {row.status}")
         row.status, row.ended_at = status, datetime.now(UTC)
         s.flush()
+        notify(s, Channel.WATCH, case_ref(row.id))  # its running watches end now, not at their next poll
         deleted = _purge_templates(s, row.id)
         action = AuditAction.CASE_CLOSE if status == CaseStatus.CLOSED else AuditAction.CASE_EXPIRE
         audit.append(s, actor=actor, action=action,

@@ -15,12 +15,16 @@ from datetime import timedelta
 from typing import Any
 
 from facesearch.context import Context
+from facesearch.store.notify import Generation
 from facesearch.video.cameras import get_camera
-from facesearch.video.leases import DEFAULT_TERM, Lease, LeaseKeeper, release
+from facesearch.video.leases import DEFAULT_TERM, KeptLease, Lease, LeaseKeepers, release
 from facesearch.video.live_stats import LiveStats
 from facesearch.video.watch import StopReason, watch
 
 log = logging.getLogger(__name__)
+# How often a watch that hears of changes still looks at the database by itself: a backstop for a notice lost
+# some other way (a listener's reconnection already makes every watch look).
+LOOK_EVERY_S = 30.0
 KEPT_ENDINGS = 20  # the latest watches that ended on this node, shown by ``cluster status``
 
 
@@ -31,7 +35,7 @@ class CameraRun:
     camera: str
     cases: tuple[str, ...]
     lease: Lease
-    keeper: LeaseKeeper
+    keeper: KeptLease
     stop: threading.Event
     stats: LiveStats = field(default_factory=LiveStats)
     thread: threading.Thread | None = None
@@ -47,9 +51,14 @@ class CameraHost:
     ``stop`` stops it and gives its lease up, ``running`` says what runs and how it is doing."""
 
     def __init__(self, ctx: Context, name: str, *, actor: str, fps: float | None = None,
-                 term: timedelta = DEFAULT_TERM, read_timeout_s: float = 5.0) -> None:
+                 term: timedelta = DEFAULT_TERM, read_timeout_s: float = 5.0,
+                 changes: Generation | None = None) -> None:
         self.ctx, self.name, self.actor, self.fps, self.term = ctx, name, actor, fps, term
         self.read_timeout_s = read_timeout_s
+        # What the node hears of changes (PostgreSQL's notices): its watches look at the database when told, and
+        # otherwise only every LOOK_EVERY_S; without it (SQLite) they look every second, as a lone watch does.
+        self.changes = changes
+        self.keepers = LeaseKeepers(ctx.sessions, term=term)  # every lease of this node renewed in one commit
         self._runs: dict[str, CameraRun] = {}
         self._lock = threading.Lock()
         self.ended: deque[dict[str, Any]] = deque(maxlen=KEPT_ENDINGS)
@@ -68,12 +77,10 @@ class CameraHost:
         if before is not None:
             before.keep_lease = before.lease.token == lease.token
             self.stop(camera, wait_s=5.0)  # a watch stuck on a dead stream may take longer; its fence holds
-        run = CameraRun(camera, tuple(cases), lease, LeaseKeeper(self.ctx.sessions, lease, term=self.term),
-                        threading.Event())
+        run = CameraRun(camera, tuple(cases), lease, self.keepers.keep(lease), threading.Event())
         run.thread = threading.Thread(target=self._watch, args=(run, url), name=f"watch-{camera}", daemon=True)
         with self._lock:
             self._runs[camera] = run
-        run.keeper.start()
         run.thread.start()
 
     def _watch(self, run: CameraRun, url: str) -> None:
@@ -82,7 +89,9 @@ class CameraHost:
         reason: StopReason | None = None
         try:
             report = watch(self.ctx, list(run.cases), run.camera, url, actor=self.actor, stop=run.stop, fps=self.fps,
-                           read_timeout_s=self.read_timeout_s, fence=run.lease, stats=run.stats)
+                           read_timeout_s=self.read_timeout_s, fence=run.lease, stats=run.stats,
+                           look_every_s=LOOK_EVERY_S if self.changes is not None else 1.0,
+                           wake=self.changes.value if self.changes is not None else None)
             reason = report.stop_reason
         except Exception as exc:  # a watch that failed must not take the node's other cameras with it
             log.exception("the watch of %s failed", run.camera)

@@ -31,6 +31,7 @@ from facesearch.cluster.host import CameraHost
 from facesearch.cluster.supervisor import HostGone, Supervisor
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
+from facesearch.store.notify import Channel, Generation
 from facesearch.video.leases import DEFAULT_TERM, Lease
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ CREDENTIALS = ("FACESEARCH_USER", "FACESEARCH_PASSWORD", "FACESEARCH_API_KEY")
 # administrator may not read a case's sightings); every case they search was authorised and activated by people.
 WATCH_ACTOR = "system:cluster"
 CALL_TIMEOUT_S = 20.0  # a host's first answer includes starting its process and opening the database
+HEAD_RESOURCE = "node:__internal_head__"  # Ray's own mark of the head node
 
 
 class ClusterError(FacesearchError):
@@ -97,7 +99,9 @@ class HostActor:
         # The models load now, not when the first camera arrives (a camera moved here after a node died starts
         # at once), and the node's cameras share their model calls: the node's embedding pool.
         ctx.engine().pool_recognizers()
-        self.host = CameraHost(ctx, name, actor=WATCH_ACTOR, fps=config.fps, term=timedelta(seconds=config.term_s))
+        self.changes = Generation(ctx.sessions, [Channel.GALLERY, Channel.WATCH]).start()
+        self.host = CameraHost(ctx, name, actor=WATCH_ACTOR, fps=config.fps, term=timedelta(seconds=config.term_s),
+                               changes=self.changes)
 
     def start(self, camera: str, cases: list[str], lease: Lease) -> None:
         self.host.start(camera, cases, lease)
@@ -111,6 +115,7 @@ class HostActor:
     def status(self) -> dict[str, Any]:
         settings = self.host.ctx.settings
         return {**self.host.status(), "node_id": self.node_id, "pid": os.getpid(), "device": settings.device,
+                "hears_changes": self.changes.live,
                 "embedding": self.host.ctx.engine().embedding_stats()}
 
     def stop_all(self) -> None:
@@ -279,6 +284,9 @@ def start_deployment(sessions: sessionmaker[Session], config: DeploymentConfig) 
     ray.remote(SupervisorActor).options(
         name=SUPERVISOR, namespace=NAMESPACE, lifetime="detached", get_if_exists=True, max_restarts=-1,
         max_task_retries=-1, max_concurrency=4, num_cpus=0,
+        # On the head node: a worker node lost then takes only its cameras with it, not the supervisor that must
+        # move them (the head holds Ray's control store: were it lost, the whole cluster would be).
+        resources={HEAD_RESOURCE: 0.001},
     ).remote(config)
     return True
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -25,6 +26,10 @@ PAYLOAD_MAX = 7000  # bytes: PostgreSQL refuses a payload of 8000 or more
 class Channel(StrEnum):
     SIGHTINGS = "facesearch_sightings"
     GALLERY = "facesearch_gallery"
+    # Something a running watch must look at again: a case closed, a person taken off a watchlist (even with
+    # their templates kept for another case), a camera disabled or removed. Watches that hear it look at once;
+    # watches that cannot hear it (SQLite) look every second anyway.
+    WATCH = "facesearch_watch"
 
 
 def notify(session: Session, channel: Channel, payload: str = "") -> None:
@@ -88,3 +93,40 @@ class Listener:
                             self.retry_s)
                 self._stop.wait(self.retry_s)
         self.listening.clear()
+
+
+class Generation:
+    """A count of the notices heard on ``channels`` (PostgreSQL), for readers that only need to know whether
+    anything changed since they last looked: compare ``value()`` with the one seen then. While it cannot hear
+    (SQLite, or between connections) ``value()`` changes every ``poll_s`` seconds, so readers fall back to
+    looking that often: a missed notice costs at most one poll."""
+
+    def __init__(self, sessions: sessionmaker[Session], channels: list[Channel], *, poll_s: float = 1.0) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self.poll_s = poll_s
+        url = listen_url(sessions)
+        self._listener = None if url is None else Listener(url, channels, self._heard)
+
+    def _heard(self, _channel: str, _payload: str) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def live(self) -> bool:
+        return self._listener is not None and self._listener.listening.is_set()
+
+    def value(self) -> tuple[int, int]:
+        """(notices heard, the current poll slot while not hearing; 0 while hearing)."""
+        with self._lock:
+            count = self._count
+        return count, 0 if self.live else int(time.monotonic() / self.poll_s)
+
+    def start(self) -> Generation:
+        if self._listener is not None:
+            self._listener.start()
+        return self
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()

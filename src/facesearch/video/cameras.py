@@ -26,6 +26,7 @@ from facesearch.cases.service import LIVE, as_utc
 from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.refs import case_ref
+from facesearch.store.notify import Channel, notify
 from facesearch.store.schema import CameraRow, CaseRow, JobRow
 from facesearch.text import require_plain
 from facesearch.video.source import redact_url
@@ -134,6 +135,7 @@ def set_camera_enabled(sessions: sessionmaker[Session], camera_id: str, enabled:
             row.status = status
             audit.append(s, actor=actor, action=AuditAction.CAMERA_ENABLE if enabled else AuditAction.CAMERA_DISABLE,
                          subject=f"camera:{camera_id}")
+            notify(s, Channel.WATCH, camera_id)  # its running watches stop now
         return _shown(row)
 
 
@@ -161,6 +163,7 @@ def remove_camera(sessions: sessionmaker[Session], camera_id: str, *, actor: str
                                  "let the case end, or disable the camera instead")
         had_url = row.url_sealed is not None
         row.status, row.url_sealed = "removed", None
+        notify(s, Channel.WATCH, camera_id)
         audit.append(s, actor=actor, action=AuditAction.CAMERA_REMOVE, subject=f"camera:{camera_id}",
                      details={"stream_address_deleted": had_url})
         return _shown(row)

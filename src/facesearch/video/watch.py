@@ -104,7 +104,8 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
           actor: str, stop: threading.Event, fps: float | None = None, target_fpir: float = DEFAULT_FPIR,
           config: SearchConfig | None = None, backoff: Backoff | None = None, read_timeout_s: float = 5.0,
           max_failures: int | None = None, fence: Lease | None = None,
-          on_event: Callable[[WatchEvent], None] | None = None, stats: LiveStats | None = None) -> WatchReport:
+          on_event: Callable[[WatchEvent], None] | None = None, stats: LiveStats | None = None,
+          look_every_s: float = 1.0, wake: Callable[[], object] | None = None) -> WatchReport:
     """Watch ``url`` (camera ``camera``) for the watchlists of ``case_ref`` (one case or several, searched from
     one decode of the stream) until ``stop`` is set, no case may be searched any longer, or ``max_failures``
     connection attempts in a row have failed. A case that ends leaves at once; the others go on.
@@ -114,7 +115,12 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
     (``StopReason.LEASE_LOST``) within a second of another worker taking the camera.
 
     ``stats``: kept up to date while the watch runs (frames per second, lag, tracks, sightings), for whoever
-    supervises it."""
+    supervises it.
+
+    Every ``look_every_s`` seconds the watch looks at the database (its cases, their watchlists, its lease), and
+    at once whenever ``wake()`` returns something new: a cluster's node passes what it hears of changes
+    (``store.notify.Generation``) and looks rarely otherwise, so that thousands of cameras do not each read
+    their watchlists every second. A validity ending is noticed on the very frame, without a look."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     backoff = backoff or Backoff()
     shown = redact_url(url)
@@ -191,6 +197,7 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
     stop_reasons: list[str] = []  # why the whole watch stops
     searching: list[VideoSearch] = []  # the search of the current connection
     lease_lost: list[bool] = []
+    last_wake: list[object] = [wake() if wake is not None else None]
     gave_up = False
 
     def should_stop(_frame: Any) -> bool:
@@ -203,8 +210,9 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
         end_cases(cases.expired(now))  # a validity ends: no match for that case from this very frame
         if not watchlists and not cases.suspended:
             return True
-        if (now - checked_at).total_seconds() >= 1.0:  # closed by someone else: noticed within a second
-            checked_at = now
+        woken = wake() if wake is not None else None
+        if (now - checked_at).total_seconds() >= look_every_s or woken != last_wake[0]:
+            checked_at, last_wake[0] = now, woken  # read before looking: a change during the look wakes again
             reason = look()
             if reason is not None:
                 stop_reasons.append(reason)
