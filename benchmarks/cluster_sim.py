@@ -33,8 +33,11 @@ MOBILEFACENET, DLIB = "mobilefacenet", "dlib-resnet"
 # Measured by the project on one NVIDIA H200 through its own graph interpreter in PyTorch, batch 1024
 # (benchmarks/gpu_throughput.py): MobileFaceNet only. The dlib ResNet has not been run on a GPU.
 GPU_MEASURED = {"fp32": 16_000.0, "fp16": 23_600.0}
-LEASE_RENEWALS_PER_S = 0.5  # a camera's lease (term 6 s) is renewed every term/3 (video/leases.py)
-LOOKS_PER_S = 1.0  # a live watch looks at its cases and its lease once a second (video/watch.py)
+# A node renews all its cameras' leases (term 6 s) in one transaction every term/3 (video/leases.LeaseKeepers).
+NODE_RENEWALS_PER_S = 0.5
+# A cluster node's watch looks at its cases and watchlist when PostgreSQL tells it of a change, and otherwise every
+# 30 s (cluster/host.LOOK_EVERY_S); changes are rare beside that, so the backstop sets the rate.
+LOOKS_PER_S = 1.0 / 30.0
 FRAMES_IN_FLIGHT = 41  # decode queue 2x8 + two detection batches of 8 + ~3 open tracks x 3 kept faces (search.py)
 
 
@@ -255,12 +258,12 @@ class Plan:
     totals: dict[str, float]
 
 
-def database_load(costs: StreamCosts, a: Assumptions) -> dict[str, float]:
+def database_load(costs: StreamCosts, a: Assumptions, nodes: int) -> dict[str, float]:
     sightings = a.cameras * costs.tracks_embedded_per_s * a.hit_rate
-    renewals = a.cameras * LEASE_RENEWALS_PER_S
+    renewals = nodes * NODE_RENEWALS_PER_S
     return {"sightings per s (one transaction: sighting, 2 evidence rows, audit entry)": sightings,
             "audit-chain appends per s (one chain: written one at a time)": sightings,
-            "lease renewals per s (one transaction each)": renewals,
+            "lease renewals per s (one transaction per node)": renewals,
             "commits per s, all": sightings + renewals,
             "liveness looks per s (lease, case, watchlist fingerprint queries)": a.cameras * LOOKS_PER_S,
             "template ids read per s by the watchlist fingerprint checks": a.cameras * LOOKS_PER_S * a.watchlist}
@@ -283,9 +286,10 @@ def plan(m: Measurements, resolution: str, fps: float, node: NodeKind, a: Assump
               "chip bytes per s, no cascade (GB/s)": a.cameras * costs.chip_bytes_per_s(m.bytes_per_chip, False) / 1e9,
               "camera streams in (Gbit/s)": a.cameras * a.camera_mbps / 1000,
               "watchlist index per watch (MiB)": a.watchlist * m.index_bytes_per_1000 / 1000 / 2**20}
-    return Plan(costs, node, a, limits, per_node, first.resource, sim, math.ceil(a.cameras / max(per_node, 1)),
+    nodes = math.ceil(a.cameras / max(per_node, 1))
+    return Plan(costs, node, a, limits, per_node, first.resource, sim, nodes,
                 load, load_cascade, math.ceil(load / a.gpu_utilisation) if a.embed_on_gpu else 0,
-                database_load(costs, a), totals)
+                database_load(costs, a, nodes), totals)
 
 
 def db_verdict(p: Plan) -> str:
@@ -295,7 +299,7 @@ def db_verdict(p: Plan) -> str:
     parts = [f"commits {commits:,.0f}/s against an assumed {a.db_commits_per_s:,.0f}/s: "
              + ("fits" if commits <= a.db_commits_per_s else "TOO MANY"),
              f"rows read {rows:,.0f}/s against an assumed {a.db_rows_per_s:,.0f}/s: "
-             + ("fits" if rows <= a.db_rows_per_s else "TOO MANY (the once-a-second watchlist check)")]
+             + ("fits" if rows <= a.db_rows_per_s else "TOO MANY (the watchlist fingerprint checks)")]
     return "; ".join(parts)
 
 
