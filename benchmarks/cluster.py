@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))  # the real-parts harness the cluster tests start: RTSP, Ray, the site
 
 from _common import SHARED, markdown_table, record  # noqa: E402
+from support.ray_cluster import with_descendants  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 TRACK_END_S = 1.0  # the tracker ends a track unseen this long (SearchConfig.max_gap_s)
@@ -60,22 +61,6 @@ def cpu_seconds(pids: set[int]) -> dict[int, float]:
         fields = stat[stat.rindex(")") + 2:].split()
         used[pid] = (int(fields[11]) + int(fields[12])) / TICK
     return used
-
-
-def children(pids: set[int]) -> set[int]:
-    """``pids`` and all their descendants."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
-    found = set(pids)
-    while more := {p for p, parent in parents.items() if parent in found and p not in found}:
-        found |= more
-    return found
 
 
 class Window:
@@ -137,7 +122,7 @@ def run_watches(site: Any, names: list[str], fps: float, window: float) -> dict[
     while len(connected) < len(names) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(5)  # past the first batch
-    cpu = Window(lambda: children({p.pid for p in procs.values()}))
+    cpu = Window(lambda: with_descendants({p.pid for p in procs.values()}))
     cpu.start()
     began = time.monotonic()
     time.sleep(window)

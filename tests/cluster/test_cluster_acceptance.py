@@ -55,7 +55,6 @@ class Run:
     db_resumed_s: float = 0.0
     ended: float = 0.0
     max_lag_s: float = 0.0
-    said_away: set[str] = field(default_factory=set)
 
 
 def _cameras(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -77,8 +76,6 @@ def _wait(status: Callable[[], dict[str, Any]], ready: Callable[[dict[str, Any]]
             continue
         for cam in _cameras(found).values():
             run.max_lag_s = max(run.max_lag_s, cam["lag_s"])
-            if cam["state"] == "database away":
-                run.said_away.add(cam.get("camera", ""))
         if ready(found):
             return found
         assert time.monotonic() < deadline, f"not ready within {timeout} s: {_cameras(found)}"
@@ -188,7 +185,7 @@ def test_six_cameras_survive_a_lost_node_a_lost_supervisor_and_a_database_outage
 
     shown = site.run("cluster", "status", "--address", cluster.address)  # as a person would look
     assert shown.returncode == 0 and "cam-6" in shown.stdout and "head" in shown.stdout
-    time.sleep(max(0.0, run.db_started + 20 - time.time()))  # two more loops after the outage
+    time.sleep(max(0.0, run.db_started + 30 - time.time()))  # three more loops after the outage
     _wait(status, lambda f: True, 10, run)  # the lag as the deployment stops: what was not searched yet is lost
     import ray
 

@@ -122,13 +122,14 @@ def test_a_retried_write_makes_no_second_sighting_and_a_lost_lease_writes_nothin
 
 
 def test_a_keeper_renews_the_lease_and_says_when_another_took_it(database_url: str) -> None:
-    from facesearch.video.leases import LeaseKeeper, lease_holds
+    from facesearch.video.leases import LeaseKeepers, lease_holds
 
     sessions = _world(database_url)
     term = timedelta(seconds=0.6)
     lease = acquire(sessions, "cam-1", "worker-a", term=term)
     assert lease is not None
-    keeper = LeaseKeeper(sessions, lease, term=term).start()
+    keepers = LeaseKeepers(sessions, term=term)
+    keeper = keepers.keep(lease)
     try:
         time.sleep(1.5)  # past two terms: only renewals keep it
         assert not keeper.lost.is_set() and lease_holds(sessions, lease)
@@ -137,7 +138,7 @@ def test_a_keeper_renews_the_lease_and_says_when_another_took_it(database_url: s
             s.execute(CameraLeaseRow.__table__.update().values(holder="worker-b", token=2))
         assert keeper.lost.wait(2) and not lease_holds(sessions, lease)
     finally:
-        keeper.stop()
+        keepers.stop()
 
 
 def test_a_supervisor_takes_a_dead_workers_camera_at_once_and_the_fence_holds(database_url: str) -> None:

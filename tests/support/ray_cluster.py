@@ -34,6 +34,31 @@ def _ports(*names: str) -> list[str]:
     return [f"--{name}={free_port()}" for name in names]
 
 
+def _parents() -> dict[int, int]:
+    """Each live process (zombies left out: already dead) and its parent."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def with_descendants(pids: set[int]) -> set[int]:
+    """``pids`` and every live process below them (``ray start`` daemonises: its processes are not our children)."""
+    parents = _parents()
+    found = set(pids) & set(parents)
+    while more := {pid for pid, parent in parents.items() if parent in found and pid not in found}:
+        found |= more
+    return found
+
+
 class LocalCluster:
     def __init__(self, nodes: tuple[str, ...] = ("head", "a", "b"), env: dict[str, str] | None = None) -> None:
         self.nodes = nodes
@@ -79,28 +104,14 @@ class LocalCluster:
     def pids(self, node: str) -> set[int]:
         """Every process of ``node``: those whose command line names its temp folder, and their descendants."""
         marker = str(self.temp_dir(node))
-        parents: dict[int, int] = {}
-        found: set[int] = set()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+        found = set()
+        for pid in _parents():
             try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                stat = (entry / "stat").read_text()
+                if marker in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.add(pid)
             except OSError:
                 continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if fields[0] == "Z":  # a zombie: already dead
-                continue
-            parents[int(entry.name)] = int(fields[1])
-            if marker in cmdline:
-                found.add(int(entry.name))
-        grew = True
-        while grew:
-            more = {pid for pid, parent in parents.items() if parent in found and pid not in found}
-            found |= more
-            grew = bool(more)
-        return found
+        return with_descendants(found)
 
     def kill_node(self, node: str) -> int:
         """SIGKILL every process of ``node`` (a machine lost at once); how many there were."""

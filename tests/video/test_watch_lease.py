@@ -19,6 +19,7 @@ from facesearch.engine import Engine
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import CameraRow, SightingRow
 from facesearch.video.leases import acquire, release
+from facesearch.video.live_stats import LiveStats
 from facesearch.video.watch import Backoff, StopReason, WatchEvent, WatchEventKind, watch
 from support.audit import open_audited
 from support.context import context_for
@@ -44,6 +45,15 @@ def active_case(ctx: Any, sessions: Any, people: Path, title: str = "Hamilton",
     enrol_into_case(ctx, ref, "Lin-Manuel Miranda", [people / "lin-manuel-miranda.png"], actor="officer")
     activate_case(sessions, ref, actor="officer")
     return ref
+
+
+def _case_with_one_person(tmp_path: Path, engine: Engine, people: Path) -> tuple[Any, str, Any]:
+    """A SQLite installation with ``active_case``: its context, the case and the one person on its watchlist."""
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
+    ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
+    ref = active_case(ctx, sessions, people)
+    [first] = list_people(sessions, actor="officer", case=ref)
+    return ctx, ref, first
 
 
 def test_a_worker_that_loses_its_camera_stops_and_writes_nothing_more(tmp_path: Path, engine: Engine,
@@ -91,10 +101,7 @@ def test_a_live_watch_follows_the_watchlist_as_people_are_removed_and_enrolled(
         tmp_path: Path, engine: Engine, people: Path, video: Path) -> None:
     from facesearch.cases.removal import remove_person
 
-    _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
-    ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
-    ref = active_case(ctx, sessions, people)
-    [first] = list_people(sessions, actor="officer", case=ref)
+    ctx, ref, first = _case_with_one_person(tmp_path, engine, people)
     events: list[WatchEvent] = []
     stop = threading.Event()
 
@@ -232,21 +239,20 @@ def test_a_watch_that_hears_of_changes_looks_when_told_not_every_second(
     from facesearch.cases.removal import remove_person
     from support.rtsp import LoopingStream
 
-    _, sessions = open_audited(f"sqlite:///{tmp_path / 'w.db'}")
-    ctx = context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
-    ref = active_case(ctx, sessions, people)
-    [first] = list_people(sessions, actor="officer", case=ref)
+    ctx, ref, first = _case_with_one_person(tmp_path, engine, people)
     events: list[WatchEvent] = []
     stop = threading.Event()
     told = [0]
+    stats = LiveStats()
     stream = LoopingStream(video / "short_hamilton_clip.mp4").start()
     worker = threading.Thread(target=watch, args=(ctx, ref, "cam-1", stream.url),
                               kwargs={"actor": "officer", "stop": stop, "on_event": events.append,
                                       "backoff": Backoff(first_s=0.1, max_s=0.2), "look_every_s": 300.0,
-                                      "wake": lambda: told[0]})
+                                      "wake": lambda: told[0], "stats": stats})
     worker.start()
     try:
-        assert wait_until(lambda: any(e.kind == WatchEventKind.CONNECTED for e in list(events)), 120), events
+        # searching frames: its first look (when the first frame comes) is behind it
+        assert wait_until(lambda: stats.frames > 0, 120), events
         remove_person(ctx, ref, first.id, actor="officer")
         time.sleep(3)
         assert not any(e.kind == WatchEventKind.WATCHLIST for e in list(events))  # not told: no look yet

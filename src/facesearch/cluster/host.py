@@ -1,5 +1,5 @@
 """One node's stream worker: the cameras the supervisor gave this node, each watched in its own thread under its
-lease (``video.watch`` with the lease as its fence, a ``LeaseKeeper`` renewing it), all sharing the node's one
+lease (``video.watch`` with the lease as its fence, the node's ``LeaseKeepers`` renewing it), all sharing the node's one
 face engine, so the models load once per node however many cameras it runs.
 
 Plain Python, no Ray: the Ray actor (``cluster.runtime``) only wraps it, and the tests drive it directly."""

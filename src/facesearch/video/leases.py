@@ -155,45 +155,6 @@ def lease_holds(sessions: sessionmaker[Session], lease: Lease) -> bool:
         return row is not None and row.token == lease.token and row.holder == lease.holder
 
 
-class LeaseKeeper:
-    """Renews a lease every third of its term in a thread, until stopped or the lease is lost (``lost`` set:
-    another worker has the camera). Through a database outage it keeps trying: a lease whose term ran out
-    while nobody could take it is renewed as it was (``renew``), and one taken meanwhile sets ``lost``; whoever
-    works under the lease checks ``lost``, and its writes are fenced anyway. ``overdue`` says the lease has
-    gone a whole term without renewal (the supervisor may hand the camera on)."""
-
-    def __init__(self, sessions: sessionmaker[Session], lease: Lease, *, term: timedelta = DEFAULT_TERM) -> None:
-        self.sessions, self.lease, self.term = sessions, lease, term
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._renewed = time.monotonic()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{lease.camera}", daemon=True)
-
-    @property
-    def overdue(self) -> bool:
-        return time.monotonic() - self._renewed > self.term.total_seconds()
-
-    def start(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.term.total_seconds() / 3):
-            try:
-                self.lease = renew(self.sessions, self.lease, term=self.term)
-                self._renewed = time.monotonic()
-            except LeaseLost:
-                self.lost.set()
-                return
-            except Exception as exc:  # the database away: try again next time; the fence keeps the writes safe
-                log.warning("renewing the lease of %s failed (%s); retrying", self.lease.camera,
-                            type(exc).__name__)
-
-
 def renew_many(sessions: sessionmaker[Session], leases: list[Lease], *, term: timedelta = DEFAULT_TERM,
                now: datetime | None = None) -> tuple[dict[str, Lease], list[str]]:
     """``renew`` for many leases in one transaction (a node's cameras): those renewed, by camera, and the cameras
@@ -232,7 +193,9 @@ class LeaseKeepers:
     """Renews every lease of one holder (a node's cameras) in one transaction every third of the term, instead
     of a transaction per camera: thousands of cameras cost the database a few commits a second, not thousands.
     A lease another holder took is marked ``lost`` and kept no longer. Through a database outage it keeps
-    trying, as ``LeaseKeeper`` does."""
+    trying: a lease whose term ran out while nobody could take it is renewed as it was, one taken meanwhile is
+    lost; whoever works under a lease checks ``lost``, and its writes are fenced anyway. ``overdue``: no renewal
+    for a whole term."""
 
     def __init__(self, sessions: sessionmaker[Session], *, term: timedelta = DEFAULT_TERM) -> None:
         self.sessions, self.term = sessions, term

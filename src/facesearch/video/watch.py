@@ -91,7 +91,7 @@ def _count(stats: LiveStats, kind: WatchEventKind, message: str, data: dict[str,
     elif kind in (WatchEventKind.RETRYING, WatchEventKind.DISCONNECTED):
         stats.state, stats.last_error = "retrying", message
     elif kind == WatchEventKind.DATABASE:
-        away = "unreachable" in message
+        away = not data["reachable"]
         stats.state = "database away" if away else "connected"
         stats.last_error = message if away else stats.last_error
     elif kind == WatchEventKind.SIGHTING:
@@ -173,10 +173,10 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
             cases.suspend()
             if not held:
                 emit(WatchEventKind.DATABASE, f"database unreachable ({str(exc.orig or exc).splitlines()[0][:200]}): "
-                     "not matching until it is back")
+                     "not matching until it is back", reachable=False)
             return None
         if held:
-            emit(WatchEventKind.DATABASE, "database reachable again: matching resumed")
+            emit(WatchEventKind.DATABASE, "database reachable again: matching resumed", reachable=True)
         return reason
 
     def case_ended() -> str | None:
@@ -261,7 +261,7 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
                         cases.suspend()
                         emit(WatchEventKind.DATABASE, f"database unreachable: the track at {track.start_s:.1f}-"
                              f"{track.end_s:.1f} s was not stored ({str(exc.orig or exc).splitlines()[0][:200]}); "
-                             "not matching until it is back")
+                             "not matching until it is back", reachable=False)
                         continue
                     report.sighting_ids += ids
                     for m in track.matches:
