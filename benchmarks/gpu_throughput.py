@@ -4,8 +4,8 @@ The device machines have PyTorch but only a CPU ONNX Runtime and no npm, so the 
 
     # here: the converted models, real aligned chips and ONNX Runtime CPU embeddings of them
     python benchmarks/gpu_throughput.py prepare --out gpu-bundle
-    # on the device (needs only torch, onnx, numpy); carry gpu-bundle and benchmarks/
-    python benchmarks/gpu_throughput.py run --bundle gpu-bundle --out "$OUT"
+    # on the device (needs only torch, onnx, numpy and facesearch's source); carry gpu-bundle
+    PYTHONPATH=src python benchmarks/gpu_throughput.py run --bundle gpu-bundle --out "$OUT"
     # here again: append the device's table to RESULTS.md
     python benchmarks/gpu_throughput.py record --results <files_at>/gpu_results.json
 
@@ -47,9 +47,10 @@ def prepare(out: Path, n: int) -> None:
 
 
 def run(bundle: Path, out: Path, device: str, batch: int, iters: int) -> None:
+    import onnx
     import torch
 
-    from onnx_torch import OnnxTorch
+    from facesearch.models.torch_graph import GraphModule  # the product's own GPU path
 
     torch.backends.cuda.matmul.allow_tf32 = False  # compare like for like with the CPU
     torch.backends.cudnn.allow_tf32 = False
@@ -59,7 +60,7 @@ def run(bundle: Path, out: Path, device: str, batch: int, iters: int) -> None:
     for name in MODELS:
         chips = np.load(bundle / f"{name}.chips.npy")
         reference = np.load(bundle / f"{name}.cpu.npy")
-        model = OnnxTorch(bundle / f"{name}.onnx").eval().to(device)
+        model = GraphModule(onnx.load(str(bundle / f"{name}.onnx")), name).eval().to(device)
         x = torch.from_numpy(chips.astype(np.float32).transpose(0, 3, 1, 2).copy()).to(device)
         with torch.no_grad():
             got = model(x).float().cpu().numpy()

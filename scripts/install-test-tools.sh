@@ -12,6 +12,12 @@ if [ ! -x .tools/openapi/bin/openapi-python-client ]; then
     "$PYTHON" -m venv .tools/openapi
     .tools/openapi/bin/python -m pip install --quiet --disable-pip-version-check 'openapi-python-client>=0.21'
 fi
+# PyTorch's CPU build, for the tests of the GPU path's graph interpreter (models/torch_graph.py) on the CPU:
+# from PyTorch's own index (a plain `pip install torch` takes a CUDA build of several GB).
+if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --timeout 30 --retries 2 \
+        --index-url https://download.pytorch.org/whl/cpu 'torch==2.13.0'
+fi
 PACKAGES=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
           gstreamer1.0-plugins-bad chromium chromium-driver)
 if /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' \

@@ -34,7 +34,7 @@ from facesearch.images import Channels, ImageInput, LoadedImage, describe, load_
 from facesearch.models.builtin import model_store
 from facesearch.models.recognizer import Recognizer
 from facesearch.models.registry import ModelStore, profile_flips
-from facesearch.models.runtime import Device, RuntimeOptions
+from facesearch.models.runtime import DeviceChoice, RuntimeOptions, resolve_device
 from facesearch.settings import Settings, get_settings
 from facesearch.verify import DEFAULT_TARGET_FMR, UNCALIBRATED_THRESHOLD, Verification, choose_largest
 
@@ -63,14 +63,14 @@ class Engine:
         model: str = "default",
         *,
         settings: Settings | None = None,
-        device: Device | None = None,
+        device: DeviceChoice | None = None,
         require_gpu: bool | None = None,
         detector: DetectorConfig | None = None,
         store: ModelStore | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.options = RuntimeOptions(
-            device=device or self.settings.device,
+            device=resolve_device(device or self.settings.device),
             require_gpu=self.settings.require_gpu if require_gpu is None else require_gpu,
             threads=self.settings.threads,
         )
@@ -118,11 +118,20 @@ class Engine:
         return sum(r.spec.embedding_size for r in self.recognizers)
 
     def providers(self) -> dict[str, list[str]]:
-        """The ONNX Runtime providers each model actually runs on (loads the models)."""
+        """The providers each model actually runs on (loads the models): ONNX Runtime's, or ``TorchCUDA``."""
         out = {self.detector.name: self.detector.providers}
         for r in self.recognizers:
             out[r.name] = r.providers
         return out
+
+    def accelerator(self) -> dict[str, Any]:
+        """The device asked for, where each model runs, and the GPU memory the PyTorch sessions hold."""
+        gpu_bytes = 0
+        for r in self.recognizers:
+            memory = getattr(r.session, "memory", None)  # PyTorch sessions only
+            gpu_bytes += memory().get("allocated_bytes", 0) if memory else 0
+        return {"device": self.options.device, "runs_on": {name: p[0] for name, p in self.providers().items()},
+                "gpu_memory_bytes": gpu_bytes}
 
     # --- pipeline ----------------------------------------------------------------------------------
     def load(self, image: ImageInput, channels: Channels | None = None, source: str | None = None) -> LoadedImage:

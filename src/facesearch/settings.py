@@ -33,8 +33,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database (e.g. postgresql+psycopg://user@host/db); default: "
         "SQLite at <home>/facesearch.db.",
     )
-    device: Literal["cpu", "cuda"] = Field(
-        default="cpu", title="Device", description="Where models run: 'cpu', or 'cuda' through ONNX Runtime."
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        default="cpu", title="Device",
+        description="Where models run: 'cpu'; 'cuda' (ONNX Runtime's CUDA provider, or PyTorch with CUDA for "
+        "the recognizers); 'auto': cuda where this machine has one, else cpu."
     )
     require_gpu: bool = Field(
         default=False,

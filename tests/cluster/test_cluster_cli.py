@@ -52,3 +52,8 @@ def test_a_frame_rate_that_makes_no_sense_is_refused(home: Path, fps: str) -> No
 def test_an_address_that_is_not_one_is_refused(home: Path, address: str) -> None:
     done = run_as(home, "cluster", "status", "--address", address, person="adam")
     assert done.returncode != 0 and address in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_device_that_is_not_one_is_refused(home: Path) -> None:
+    done = run_as(home, "cluster", "run", "--device", "tpu", person="adam")
+    assert done.returncode != 0 and "tpu" in done.stderr and "--device" in done.stderr

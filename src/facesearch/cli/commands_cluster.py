@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +14,14 @@ from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 
 app = command_group("The deployment on a Ray cluster: every camera an active case allows, watched on one node.")
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
 AddressOpt = Annotated[str | None, typer.Option(help="The Ray cluster to join, as host:port (default: RAY_ADDRESS, "
                                                      "or the one started on this machine).")]
 
@@ -23,6 +32,8 @@ def run(
     fps: Annotated[float | None, typer.Option(min=0.1, max=120.0, help="Frames per second searched per camera "
                                                                   "(default: every frame).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    device: Annotated[Device, typer.Option(help="Where each node's recognizers run: auto is the node's GPU where "
+                                                "it has one (PyTorch with CUDA, or onnxruntime-gpu).")] = Device.auto,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the first cameras to start.")] = 60.0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -36,7 +47,8 @@ def run(
         ctx = open_context(model)
         who = operator(ctx, "cameras.write")
         connect(address)
-        started = start_deployment(ctx.sessions, DeploymentConfig.from_environment(who.actor, model=model, fps=fps))
+        started = start_deployment(ctx.sessions, DeploymentConfig.from_environment(
+            who.actor, model=model, device=device.value, fps=fps))
         status = _first_pass(deployment_status, wait)
     except FacesearchError as exc:
         fail(str(exc))
@@ -107,10 +119,15 @@ def _show(status: dict[str, Any]) -> None:
             if run["last_error"]:
                 errors.append(f"{camera}: {run['last_error']}")
     table("cameras", ["camera", "node", "state", "lease", "fps", "lag s", "faces", "tracks", "seen", "cases"], rows)
-    pools = [[node_of.get(host, host[-8:]), found.get("device", ""), model, stats["calls"], stats["chips"],
-              stats["mean_batch"], stats["largest_batch"]]
-             for host, found in sorted(hosts.items()) for model, stats in (found.get("embedding") or {}).items()]
+    pools = []
+    for host, found in sorted(hosts.items()):
+        accelerator = found.get("accelerator") or {}
+        for model, stats in (found.get("embedding") or {}).items():
+            pools.append([node_of.get(host, host[-8:]), model, (accelerator.get("runs_on") or {}).get(model, ""),
+                          stats["calls"], stats["chips"], stats["mean_batch"], stats["largest_batch"],
+                          round(accelerator.get("gpu_memory_bytes", 0) / 2**20)])
     if pools:
-        table("embedding", ["node", "device", "model", "calls", "chips", "mean batch", "largest"], pools)
+        table("embedding", ["node", "model", "runs on", "calls", "chips", "mean batch", "largest", "GPU MiB"],
+              pools)
     for error in errors[-10:]:
         line(f"error: {error}")

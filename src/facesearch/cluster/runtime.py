@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,7 @@ from facesearch.cluster.host import CameraHost
 from facesearch.cluster.supervisor import HostGone, Supervisor
 from facesearch.context import Context
 from facesearch.errors import FacesearchError
+from facesearch.models.runtime import DeviceChoice
 from facesearch.store.notify import Channel, Generation
 from facesearch.video.leases import DEFAULT_TERM, Lease
 
@@ -57,6 +58,7 @@ class DeploymentConfig:
     started_by: str  # the account that started the deployment (its cluster.start entry names it)
     settings_env: dict[str, str] = field(default_factory=dict)  # FACESEARCH_* settings, never credentials
     model: str = "default"
+    device: str = "auto"  # where each node's recognizers run: "auto" is its GPU where it has one (models.runtime)
     fps: float | None = None  # frames per second searched per camera (None: every frame)
     interval_s: float = 1.0  # between the supervisor's passes
     term_s: float = DEFAULT_TERM.total_seconds()  # of the camera leases
@@ -82,7 +84,8 @@ def _open(config: DeploymentConfig) -> Context:
 
     os.environ.update(config.settings_env)
     get_settings.cache_clear()
-    return Context.open(make_engine=lambda: Engine(config.model))
+    device = cast(DeviceChoice, config.device)
+    return Context.open(make_engine=lambda: Engine(config.model, device=device))
 
 
 def host_name(node_id: str) -> str:
@@ -113,9 +116,8 @@ class HostActor:
         return self.host.running()
 
     def status(self) -> dict[str, Any]:
-        settings = self.host.ctx.settings
-        return {**self.host.status(), "node_id": self.node_id, "pid": os.getpid(), "device": settings.device,
-                "hears_changes": self.changes.live,
+        return {**self.host.status(), "node_id": self.node_id, "pid": os.getpid(),
+                "accelerator": self.host.ctx.engine().accelerator(), "hears_changes": self.changes.live,
                 "embedding": self.host.ctx.engine().embedding_stats()}
 
     def stop_all(self) -> None:
@@ -279,7 +281,8 @@ def start_deployment(sessions: sessionmaker[Session], config: DeploymentConfig) 
     with sessions.begin() as s:
         audit.append(s, actor=config.started_by, action=AuditAction.CLUSTER_START, details={
             "watches_act_as": WATCH_ACTOR,
-            "model": config.model, "fps": config.fps, "nodes": sum(1 for n in ray.nodes() if n.get("Alive")),
+            "model": config.model, "device": config.device, "fps": config.fps,
+            "nodes": sum(1 for n in ray.nodes() if n.get("Alive")),
             "lease_term_s": config.term_s})
     ray.remote(SupervisorActor).options(
         name=SUPERVISOR, namespace=NAMESPACE, lifetime="detached", get_if_exists=True, max_restarts=-1,

@@ -1,4 +1,8 @@
-"""ONNX Runtime sessions: providers chosen explicitly, reported, and never silently downgraded.
+"""Inference sessions: providers chosen explicitly, reported, and never silently downgraded.
+
+On ``cuda`` a model runs on ONNX Runtime's CUDA provider where it is installed, and otherwise through PyTorch
+on CUDA (``torch_graph``: the same graph file, interpreted), which is how a GPU machine with PyTorch runs the
+recognizers without ``onnxruntime-gpu``. A graph PyTorch cannot run (the detector's) stays on the CPU.
 
 Each model class holds a lazily created session (``OnnxModel.session``), guarded by a lock so that
 threads share one. The providers actually in use are read back from the session after it is made:
@@ -7,6 +11,7 @@ asking for CUDA and getting the CPU is logged as a warning, or raised when ``req
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -22,6 +27,7 @@ from facesearch.errors import ModelError
 log = logging.getLogger(__name__)
 
 Device = Literal["cpu", "cuda"]
+DeviceChoice = Literal["cpu", "cuda", "auto"]  # auto: cuda where this machine has a GPU facesearch can use
 
 
 class Session(Protocol):
@@ -51,14 +57,47 @@ def available_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def make_session(model: bytes | Path, name: str, options: RuntimeOptions) -> ort.InferenceSession:
-    """An ONNX Runtime session for ``model`` on the providers ``options`` asks for."""
+def torch_available() -> bool:
+    """Whether PyTorch is installed (found without importing it: the import takes seconds)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def torch_cuda() -> bool:
+    """Whether PyTorch is installed and sees a CUDA device."""
+    if not torch_available():
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(device: DeviceChoice) -> Device:
+    """``auto`` as this machine allows: cuda where ONNX Runtime's CUDA provider or PyTorch's CUDA is there."""
+    if device != "auto":
+        return device
+    return "cuda" if "CUDAExecutionProvider" in available_providers() or torch_cuda() else "cpu"
+
+
+def make_session(model: bytes | Path, name: str, options: RuntimeOptions) -> Session:
+    """A session for ``model`` on the device ``options`` asks for: ONNX Runtime's, or PyTorch's on CUDA."""
     available = set(available_providers())
     providers = [p for p in options.wanted_providers if p in available]
     if options.device == "cuda" and "CUDAExecutionProvider" not in available:
+        torch_refused = ""
+        if torch_available():
+            from facesearch.models.torch_graph import TorchSession
+
+            try:
+                session = TorchSession(model, name, "cuda")
+            except ModelError as exc:
+                torch_refused = f"; {exc.reason}"
+            else:
+                log.info("%s: running on %s through PyTorch", name, session.get_providers()[0])
+                return session
         message = (
             "device 'cuda' was asked for but ONNX Runtime has no CUDAExecutionProvider "
-            f"(available: {', '.join(sorted(available))}); install onnxruntime-gpu"
+            f"(available: {', '.join(sorted(available))}){torch_refused or ' and PyTorch is not installed'}; "
+            "install onnxruntime-gpu, or PyTorch with CUDA ('facesearch[gpu]')"
         )
         if options.require_gpu:
             raise ModelError(name, message)
