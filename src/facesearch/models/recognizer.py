@@ -11,6 +11,9 @@ from facesearch.align import TEMPLATES, AlignmentTemplate
 from facesearch.models.registry import RecognizerSpec
 from facesearch.models.runtime import OnnxModel, RuntimeOptions
 
+CPU_PROVIDERS = frozenset({"CPUExecutionProvider", "TorchCPU"})
+GPU_BATCH_CHIPS = 1024
+
 
 def l2_normalize(x: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -59,9 +62,11 @@ class Recognizer(OnnxModel):
         session = self.session
         if self._input_name is None:
             self._input_name = session.get_inputs()[0].name  # type: ignore[attr-defined]
+        # A GPU wants large calls (a node's pooled chips, mirrors included, in one); a CPU gains nothing past 64.
+        step = self.batch_size if session.get_providers()[0] in CPU_PROVIDERS else GPU_BATCH_CHIPS
         outs = []
-        for start in range(0, len(chips), self.batch_size):
-            tensor = self.to_tensor(chips[start : start + self.batch_size])
+        for start in range(0, len(chips), step):
+            tensor = self.to_tensor(chips[start : start + step])
             outs.append(np.asarray(session.run(None, {self._input_name: tensor})[0], np.float32))
         return np.vstack(outs)
 
