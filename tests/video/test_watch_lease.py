@@ -129,6 +129,26 @@ def test_a_live_watch_follows_the_watchlist_as_people_are_removed_and_enrolled(
     assert not worker.is_alive()
 
 
+def test_a_nodes_watches_share_one_index_per_watchlist_version(tmp_path: Path, engine: Engine, people: Path) -> None:
+    import gc
+
+    from facesearch.cases.watchlist import WatchlistShelf
+    from facesearch.video.live_cases import LiveCases
+
+    ctx, ref, _ = _case_with_one_person(tmp_path, engine, people)
+    shelf = WatchlistShelf()
+    one, two = (LiveCases(ctx, [ref], camera="cam-1", actor="officer", fpir=1e-3, source=n, shelf=shelf)
+                for n in ("cam-1", "cam-2"))
+    assert one.watchlists[0].index is two.watchlists[0].index and shelf.loads == 1
+    assert one.check() == ([], [])  # nothing changed: one integer compared, nothing loaded
+    enrol_into_case(ctx, ref, "Joe Biden", [people / "biden.jpg"], actor="officer")
+    assert one.check() == ([], [ref]) and two.check() == ([], [ref])
+    assert one.watchlists[0].index is two.watchlists[0].index and shelf.loads == 2
+    assert one.watchlists[0].size == 2 and one.check() == ([], [])
+    gc.collect()
+    assert len(shelf._indexes) == 1  # the first version's index, held by nobody now, is let go
+
+
 def test_one_decode_serves_several_cases_and_a_case_that_ends_leaves_alone(
         tmp_path: Path, engine: Engine, people: Path, video: Path) -> None:
     from facesearch.cases.service import close_case

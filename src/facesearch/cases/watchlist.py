@@ -9,12 +9,13 @@ registered) is refused with ``CaseError``, and the refusal is audited.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NoReturn
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,11 +27,11 @@ from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.gallery.service import load_index
 from facesearch.index.cache import IndexCache
-from facesearch.index.gallery_index import GalleryIndex, fingerprint
-from facesearch.refs import RefKind, case_ref, normalise_ref, parse_case_ref
+from facesearch.index.gallery_index import GalleryIndex
+from facesearch.refs import RefKind, case_ref, normalise_ref
 from facesearch.store import sealed_text
 from facesearch.store.crypto import Sealer
-from facesearch.store.schema import CaseTargetRow, IdentityRow, TemplateRow
+from facesearch.store.schema import CaseTargetRow, IdentityRow
 
 DEFAULT_FPIR = 1e-3
 
@@ -47,6 +48,7 @@ class CaseWatchlist:
     valid_until: datetime
     recorded_from: datetime  # the recording window: which recordings a search may cover
     recorded_until: datetime
+    version: int = 0  # the case's watchlist version when loaded (read before the index: never newer than it)
 
     @property
     def size(self) -> int:
@@ -64,12 +66,36 @@ class CaseWatchlist:
                        recorded_until=max(self.recorded_until, self.valid_until))
 
 
+class WatchlistShelf:
+    """The watchlist indexes one process's searches share (a cluster node's cameras): one copy per case and
+    watchlist version, held for as long as some search holds it. The version is raised by the database at every
+    change of what the watchlist holds (migration 0017), so an index found here is the one the database would
+    give. One shelf serves one database."""
+
+    def __init__(self) -> None:
+        self._indexes: weakref.WeakValueDictionary[tuple[int, int, str], GalleryIndex] = \
+            weakref.WeakValueDictionary()
+        self._lock = threading.Lock()
+        self.loads = 0  # indexes read from the database or the index cache (the rest were shared)
+
+    def index(self, case_id: int, version: int, profile: str, load: Callable[[], GalleryIndex]) -> GalleryIndex:
+        key = (case_id, version, profile)
+        with self._lock:  # one load per key, even when a node's cameras all ask at once
+            found = self._indexes.get(key)
+            if found is None:
+                found = load()
+                self._indexes[key] = found
+                self.loads += 1
+            return found
+
+
 def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, case_refs: list[str], *,
                     camera: str | None, actor: str, fpir: float = DEFAULT_FPIR,
                     refusal_details: Mapping[str, JsonValue] | None = None,
-                    cache: IndexCache | None = None) -> list[CaseWatchlist]:
+                    cache: IndexCache | None = None, shelf: WatchlistShelf | None = None) -> list[CaseWatchlist]:
     """The watchlists of ``case_refs``, each searchable now (and on ``camera``); ``refusal_details`` go
-    into the audit entry of a refusal (what was to be searched)."""
+    into the audit entry of a refusal (what was to be searched); ``shelf``: indexes shared with the process's
+    other searches."""
     if engine.calibration is None:
         raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")
     out: list[CaseWatchlist] = []
@@ -85,25 +111,23 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
                 names = {r.id: sealed_text.get(s, r, "name", sealer)
                          for r in s.scalars(select(IdentityRow).where(IdentityRow.id.in_(targets)))}
                 window = (as_utc(case.valid_from), as_utc(case.valid_until), *recording_window(case))
+                version = case.watchlist_version
         if refused is not None:
             _refuse(sessions, ref, refused, camera=camera, actor=actor, refusal_details=refusal_details)
-        index = load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets, cache=cache)
+
+        def load(targets: set[int] = targets) -> GalleryIndex:
+            return load_index(sessions, sealer, engine.profile, engine.embedding_size, identity_ids=targets,
+                              cache=cache)
+
+        index = shelf.index(case.id, version, engine.profile, load) if shelf is not None else load()
         present = {int(i) for i in index.identity_ids.tolist()}
         names = {i: n for i, n in names.items() if i in present}
         threshold, extrapolated = engine.calibration.operating_threshold(
             fpir / max(len(names), 1), subject=case_ref(case.id),
             advice=f"a watchlist of {len(names)} at an FPIR of {fpir:g} needs it; raise the FPIR or split the "
                    "watchlist")
-        out.append(CaseWatchlist(case_ref(case.id), index, names, threshold, extrapolated, fpir, *window))
+        out.append(CaseWatchlist(case_ref(case.id), index, names, threshold, extrapolated, fpir, *window, version))
     return out
-
-
-def watchlist_fingerprint(s: Session, ref: str, profile: str) -> str:
-    """The fingerprint of the templates ``ref``'s watchlist holds now, as its index's ``fingerprint``: a live
-    search compares the two to notice people added to or taken off the watchlist while it runs."""
-    ids = s.scalars(select(TemplateRow.id).join(CaseTargetRow, CaseTargetRow.identity_id == TemplateRow.identity_id)
-                    .where(CaseTargetRow.case_id == parse_case_ref(ref), TemplateRow.profile == profile))
-    return fingerprint(np.fromiter(ids, np.int64))
 
 
 def check_searchable(sessions: sessionmaker[Session], ref: str, *, camera: str | None, actor: str,

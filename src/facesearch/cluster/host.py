@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from facesearch.cases.watchlist import WatchlistShelf
 from facesearch.context import Context
 from facesearch.store.notify import Generation
 from facesearch.video.cameras import get_camera
@@ -58,6 +59,7 @@ class CameraHost:
         # What the node hears of changes (PostgreSQL's notices): its watches look at the database when told, and
         # otherwise only every LOOK_EVERY_S; without it (SQLite) they look every second, as a lone watch does.
         self.changes = changes
+        self.shelf = WatchlistShelf()  # the node's cameras share each watchlist's index: one copy per node
         self.keepers = LeaseKeepers(ctx.sessions, term=term)  # every lease of this node renewed in one commit
         self._runs: dict[str, CameraRun] = {}
         self._lock = threading.Lock()
@@ -91,7 +93,7 @@ class CameraHost:
             report = watch(self.ctx, list(run.cases), run.camera, url, actor=self.actor, stop=run.stop, fps=self.fps,
                            read_timeout_s=self.read_timeout_s, fence=run.lease, stats=run.stats,
                            look_every_s=LOOK_EVERY_S if self.changes is not None else 1.0,
-                           wake=self.changes.value if self.changes is not None else None)
+                           wake=self.changes.value if self.changes is not None else None, shelf=self.shelf)
             reason = report.stop_reason
         except Exception as exc:  # a watch that failed must not take the node's other cameras with it
             log.exception("the watch of %s failed", run.camera)
@@ -139,4 +141,5 @@ class CameraHost:
         return {r.camera: r.to_json() for r in runs if not r.stop.is_set()}
 
     def status(self) -> dict[str, Any]:
-        return {"host": self.name, "cameras": self.running(), "ended": list(self.ended)}
+        return {"host": self.name, "cameras": self.running(), "ended": list(self.ended),
+                "watchlist_loads": self.shelf.loads}

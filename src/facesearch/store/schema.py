@@ -109,6 +109,9 @@ class CaseRow(Base):
     title_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     purpose_text_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     legal_basis_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Raised by database triggers whenever the watchlist's targets or their templates change (migration 0017):
+    # a live watch compares it instead of reading every template id. Never written by facesearch itself.
+    watchlist_version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class CaseTargetRow(Base):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from facesearch.cases.service import CaseError, require_searchable
-from facesearch.cases.watchlist import CaseWatchlist, load_watchlists, watchlist_fingerprint
+from facesearch.cases.watchlist import CaseWatchlist, WatchlistShelf, load_watchlists
 from facesearch.context import Context
 
 
@@ -25,8 +25,10 @@ class CaseLeft:
 
 class LiveCases:
     def __init__(self, ctx: Context, case_refs: Sequence[str], *, camera: str, actor: str, fpir: float,
-                 source: str) -> None:
+                 source: str, shelf: WatchlistShelf | None = None) -> None:
         self.ctx, self.camera, self.actor, self.fpir, self.source = ctx, camera, actor, fpir, source
+        # Indexes shared with the process's other watches (a cluster node's cameras), or kept for this one.
+        self.shelf = shelf if shelf is not None else WatchlistShelf()
         # The list the search holds: changed in place, so the search sees every change at its next track.
         self.watchlists: list[CaseWatchlist] = self._load(list(case_refs))
         self._held: list[CaseWatchlist] = []  # the cases put aside while the database cannot be reached
@@ -53,7 +55,7 @@ class LiveCases:
         ctx = self.ctx
         return [w.live() for w in load_watchlists(
             ctx.engine(), ctx.sessions, ctx.sealer, refs, camera=self.camera, actor=self.actor, fpir=self.fpir,
-            refusal_details={"source": self.source}, cache=ctx.index_cache())]
+            refusal_details={"source": self.source}, cache=ctx.index_cache(), shelf=self.shelf)]
 
     @property
     def refs(self) -> list[str]:
@@ -72,16 +74,15 @@ class LiveCases:
         watchlist changed)."""
         left: list[CaseLeft] = []
         changed: list[str] = []
-        profile = self.ctx.engine().profile
         with self.ctx.sessions() as s:
             for w in list(self.watchlists):
                 try:
-                    require_searchable(s, w.case_ref, camera=self.camera, actor=self.actor)
+                    case = require_searchable(s, w.case_ref, camera=self.camera, actor=self.actor)
                 except CaseError as exc:
                     self.watchlists.remove(w)
                     left.append(CaseLeft(w.case_ref, f"{w.case_ref} {exc.reason}"))
                     continue
-                if watchlist_fingerprint(s, w.case_ref, profile) != w.index.fingerprint:
+                if case.watchlist_version != w.version:  # raised by the database at every change (0017)
                     changed.append(w.case_ref)
         if changed:
             try:

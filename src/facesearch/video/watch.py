@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
-from facesearch.cases.watchlist import DEFAULT_FPIR
+from facesearch.cases.watchlist import DEFAULT_FPIR, WatchlistShelf
 from facesearch.context import Context
 from facesearch.video.leases import Lease, LeaseLost, lease_holds
 from facesearch.video.live_cases import CaseLeft, LiveCases
@@ -105,7 +105,8 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
           config: SearchConfig | None = None, backoff: Backoff | None = None, read_timeout_s: float = 5.0,
           max_failures: int | None = None, fence: Lease | None = None,
           on_event: Callable[[WatchEvent], None] | None = None, stats: LiveStats | None = None,
-          look_every_s: float = 1.0, wake: Callable[[], object] | None = None) -> WatchReport:
+          look_every_s: float = 1.0, wake: Callable[[], object] | None = None,
+          shelf: WatchlistShelf | None = None) -> WatchReport:
     """Watch ``url`` (camera ``camera``) for the watchlists of ``case_ref`` (one case or several, searched from
     one decode of the stream) until ``stop`` is set, no case may be searched any longer, or ``max_failures``
     connection attempts in a row have failed. A case that ends leaves at once; the others go on.
@@ -120,13 +121,15 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
     Every ``look_every_s`` seconds the watch looks at the database (its cases, their watchlists, its lease), and
     at once whenever ``wake()`` returns something new: a cluster's node passes what it hears of changes
     (``store.notify.Generation``) and looks rarely otherwise, so that thousands of cameras do not each read
-    their watchlists every second. A validity ending is noticed on the very frame, without a look."""
+    their watchlists every second. A validity ending is noticed on the very frame, without a look.
+
+    ``shelf``: watchlist indexes shared with the process's other watches (a node's cameras hold one copy)."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     backoff = backoff or Backoff()
     shown = redact_url(url)
     source = f"{camera} (live)"
     cases = LiveCases(ctx, [case_ref] if isinstance(case_ref, str) else list(case_ref), camera=camera, actor=actor,
-                      fpir=target_fpir, source=shown)
+                      fpir=target_fpir, source=shown, shelf=shelf)
     watchlists = cases.watchlists
     report = WatchReport(", ".join(cases.refs), camera)
 
