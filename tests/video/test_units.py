@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,3 +72,25 @@ def test_cuts_are_found_and_motion_is_not() -> None:
 def test_urls_lose_their_passwords_in_messages() -> None:
     assert redact_url("rtsp://admin:hunter2@10.0.0.5:554/stream1") == "rtsp://admin:***@10.0.0.5:554/stream1"
     assert redact_url("rtsp://10.0.0.5/stream1") == "rtsp://10.0.0.5/stream1"
+
+
+def test_a_live_batch_goes_to_the_detector_once_it_spans_enough_of_the_stream(engine: object) -> None:
+    from dataclasses import replace
+
+    from facesearch.video.search import SearchConfig, VideoSearch
+    from facesearch.video.source import VideoFrame
+    from facesearch.video.watch import LIVE_BATCH_SPAN_S
+
+    frames = [VideoFrame(i, i / 10, np.zeros((48, 64, 3), np.uint8)) for i in range(20)]  # 10 frames/s
+    for span, expected in ((None, [8, 8, 4]), (LIVE_BATCH_SPAN_S, [4, 4, 4, 4, 4])):
+        search = VideoSearch(engine, [], recording_start=None, fps=10,  # type: ignore[arg-type]
+                             config=replace(SearchConfig(), batch_span_s=span))
+        sizes: list[int] = []
+
+        def counted(batch: list[VideoFrame], first: int, detect: Any = search._detect, sizes: list[int] = sizes) -> Any:
+            sizes.append(len(batch))
+            return detect(batch, first)
+
+        search._detect = counted  # type: ignore[method-assign]
+        assert list(search.run(iter(frames))) == []
+        assert sizes == expected, (span, sizes)  # a file waits for full batches; a live stream 0.3 s at most

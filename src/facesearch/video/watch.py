@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -33,6 +33,8 @@ from facesearch.video.sightings import save_track
 from facesearch.video.source import VideoError, VideoReader, redact_url
 
 log = logging.getLogger(__name__)
+# A live batch goes to the detector once it spans this much of the stream (SearchConfig.batch_span_s).
+LIVE_BATCH_SPAN_S = 0.25
 
 
 class WatchEventKind(StrEnum):
@@ -126,6 +128,9 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
     ``shelf``: watchlist indexes shared with the process's other watches (a node's cameras hold one copy)."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     backoff = backoff or Backoff()
+    live_config = config or SearchConfig()
+    if live_config.batch_span_s is None:  # an alert is worth more than the last few percent of throughput
+        live_config = replace(live_config, batch_span_s=LIVE_BATCH_SPAN_S)
     shown = redact_url(url)
     source = f"{camera} (live)"
     cases = LiveCases(ctx, [case_ref] if isinstance(case_ref, str) else list(case_ref), camera=camera, actor=actor,
@@ -246,7 +251,7 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
         info = reader.info
         emit(WatchEventKind.CONNECTED, f"{shown}: connected ({info.width}x{info.height}, {info.codec})")
         search = VideoSearch(engine, watchlists, recording_start=connected_at, fps=reader.info.fps or 25.0,
-                             config=config)
+                             config=live_config)
         searching[:] = [search]
         lost = ""
         with reader:
