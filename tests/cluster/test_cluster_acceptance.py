@@ -185,7 +185,10 @@ def test_six_cameras_survive_a_lost_node_a_lost_supervisor_and_a_database_outage
 
     shown = site.run("cluster", "status", "--address", cluster.address)  # as a person would look
     assert shown.returncode == 0 and "cam-6" in shown.stdout and "head" in shown.stdout
-    assert "CPUExecutionProvider" in shown.stdout  # where each node's recognizers run (no GPU here: the CPU)
+    assert "runs on" in shown.stdout
+    runs_on = {model: where for found in status()["hosts"].values()
+               for model, where in found["accelerator"]["runs_on"].items()}
+    assert set(runs_on.values()) == {"CPUExecutionProvider"}  # --device auto, and no GPU here: the CPU
     time.sleep(max(0.0, run.db_started + 30 - time.time()))  # three more loops after the outage
     _wait(status, lambda f: True, 10, run)  # the lag as the deployment stops: what was not searched yet is lost
     import ray

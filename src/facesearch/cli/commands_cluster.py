@@ -102,6 +102,11 @@ def stop(address: AddressOpt = None) -> None:
     line("deployment stopped")
 
 
+def _short(provider: str) -> str:
+    """A provider's name as a column has room for: CPU, CUDA (ONNX Runtime's), torch CUDA."""
+    return provider.removesuffix("ExecutionProvider").replace("Torch", "torch ")
+
+
 def _show(status: dict[str, Any]) -> None:
     hosts: dict[str, Any] = status.get("hosts") or {}
     nodes = status.get("nodes") or []
@@ -123,7 +128,8 @@ def _show(status: dict[str, Any]) -> None:
     for host, found in sorted(hosts.items()):
         accelerator = found.get("accelerator") or {}
         for model, stats in (found.get("embedding") or {}).items():
-            pools.append([node_of.get(host, host[-8:]), model, (accelerator.get("runs_on") or {}).get(model, ""),
+            where = _short((accelerator.get("runs_on") or {}).get(model, ""))
+            pools.append([node_of.get(host, host[-8:]), model, where,
                           stats["calls"], stats["chips"], stats["mean_batch"], stats["largest_batch"],
                           round(accelerator.get("gpu_memory_bytes", 0) / 2**20)])
     if pools:
