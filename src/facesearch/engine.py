@@ -27,7 +27,8 @@ from numpy.typing import NDArray
 
 from facesearch.align import align_many
 from facesearch.calibration import Calibration, load_calibrations
-from facesearch.detect.retinaface import DetectorConfig, RetinaFaceDetector
+from facesearch.detect import make_detector
+from facesearch.detect.common import DetectorConfig
 from facesearch.errors import FacesearchError
 from facesearch.faces import Faces
 from facesearch.images import Channels, ImageInput, LoadedImage, describe, load_image
@@ -78,7 +79,8 @@ class Engine:
         self.store = store or model_store(self.settings.models_dir)
         self.model_names = self.store.profile(model)
         self.flips = profile_flips(model, self.model_names, self.settings.flip)
-        self.detector = RetinaFaceDetector(self.options, detector, models_dir=self.settings.models_dir)
+        self.detector = make_detector(self.settings.detector, self.options, detector,
+                                      models_dir=self.settings.models_dir)
         self._recognizers: list[Recognizer] | None = None
         self.calibration: Calibration | None = load_calibrations(self.settings.home).get(model)
         if self.calibration is not None and not self.calibration.matches(self.model_names, self.flips):

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         description="Embed each face and its mirror image and average them: fewer errors, twice the "
         "recognizer work.",
     )
+    detector: Literal["retinaface", "yunet"] = Field(
+        default="retinaface", title="Face detector",
+        description="'retinaface' (RetinaFace-MobileNet0.25) or 'yunet' (YuNet 2023mar: stronger on small faces).",
+    )
     threads: int = Field(
         default=0, ge=0, title="Threads", description="Threads per model and for decoding; 0 means all cores."
     )

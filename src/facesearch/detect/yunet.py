@@ -1,0 +1,111 @@
+"""YuNet (2023mar): an anchor-free detector of faces with five landmarks, much stronger than RetinaFace-MobileNet
+on small faces (WIDER FACE hard AP 0.75 against 0.47, published figures), at a tenth of its weights.
+
+Input: BGR, 0-255, not normalised, NCHW, padded at the bottom and right to a multiple of 32 (as OpenCV's
+``FaceDetectorYN`` does). For each stride (8, 16, 32) the network scores every cell of the grid once: class and
+objectness probabilities (the face score is their geometric mean), a box as offsets of its centre from the cell
+and log sizes, and five landmarks as offsets, all in strides. The graph flattens the batch into the cells
+(``[1, batch x cells, k]``), so a batch's rows are split back per image in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesearch.detect.common import DetectorConfig, faces_found, padded, shrink
+from facesearch.detect.yunet_weights import YUNET_NAME, yunet_onnx_bytes
+from facesearch.faces import Faces
+from facesearch.images import LoadedImage
+from facesearch.models.runtime import OnnxModel, RuntimeOptions
+
+log = logging.getLogger(__name__)
+
+STRIDES = (8, 16, 32)
+_OUTPUTS = [f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in STRIDES]
+
+
+@lru_cache(maxsize=16)
+def _cells(height: int, width: int, stride: int) -> NDArray[np.float32]:
+    """``(cells, 2)`` column and row of every grid cell of a padded input, row by row."""
+    rows, cols = np.meshgrid(np.arange(height // stride), np.arange(width // stride), indexing="ij")
+    return np.stack([cols.ravel(), rows.ravel()], axis=1).astype(np.float32)
+
+
+class YuNetDetector(OnnxModel):
+    """The YuNet face detector; ``detect`` takes decoded images and returns one ``Faces`` per image."""
+
+    name = YUNET_NAME
+
+    def __init__(self, options: RuntimeOptions, config: DetectorConfig | None = None,
+                 models_dir: Path | None = None) -> None:
+        super().__init__(options)
+        self.config = config or DetectorConfig()
+        self.models_dir = models_dir
+
+    def _load_bytes(self) -> bytes:
+        if self.models_dir is None:
+            from facesearch.settings import get_settings
+
+            return yunet_onnx_bytes(get_settings().models_dir)
+        return yunet_onnx_bytes(self.models_dir)
+
+    def detect(self, images: Sequence[LoadedImage], batch_size: int = 16,
+               config: DetectorConfig | None = None) -> list[Faces]:
+        """Faces in each image, in input order, with quality measures filled in (``config``: instead of
+        the detector's own, for this call)."""
+        cfg = config or self.config
+        shrunk = [shrink(im, cfg.max_side) for im in images]
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for i, (pixels, _) in enumerate(shrunk):
+            groups[(padded(pixels.shape[0]), padded(pixels.shape[1]))].append(i)
+        results: list[Faces | None] = [None] * len(images)
+        for (h, w), members in groups.items():
+            for start in range(0, len(members), batch_size):
+                chunk = members[start : start + batch_size]
+                outputs = dict(zip(_OUTPUTS, self.session.run(_OUTPUTS, {"input": self._batch(
+                    [shrunk[i][0] for i in chunk], h, w)}), strict=True))
+                for row, i in enumerate(chunk):
+                    results[i] = self._decode(images[i], shrunk[i][1], outputs, row, h, w, cfg)
+        return [r if r is not None else Faces.empty() for r in results]
+
+    @staticmethod
+    def _batch(images: list[NDArray[np.uint8]], height: int, width: int) -> NDArray[np.float32]:
+        """NCHW float32 BGR 0-255, zero-padded at the bottom and right."""
+        batch = np.zeros((len(images), 3, height, width), np.float32)
+        for n, pixels in enumerate(images):
+            rh, rw = pixels.shape[:2]
+            for c in range(3):  # RGB in, BGR out
+                batch[n, c, :rh, :rw] = pixels[:, :, 2 - c]
+        return batch
+
+    @staticmethod
+    def _decode(image: LoadedImage, scale: float, outputs: dict[str, NDArray[np.float32]], row: int,
+                height: int, width: int, cfg: DetectorConfig) -> Faces:
+        boxes, points, scores = [], [], []
+        for stride in STRIDES:
+            cells = _cells(height, width, stride)
+            n = len(cells)
+            mine = slice(row * n, (row + 1) * n)  # this image's cells in the flattened batch
+            cls, obj = outputs[f"cls_{stride}"][0, mine, 0], outputs[f"obj_{stride}"][0, mine, 0]
+            score = np.sqrt(np.clip(cls, 0, 1) * np.clip(obj, 0, 1))
+            hit = np.flatnonzero(score >= cfg.score_threshold)
+            if hit.size == 0:
+                continue
+            bbox = outputs[f"bbox_{stride}"][0, mine][hit]
+            kps = outputs[f"kps_{stride}"][0, mine][hit].reshape(-1, 5, 2)
+            at = cells[hit]
+            centre = (at + bbox[:, :2]) * stride
+            size = np.exp(bbox[:, 2:]) * stride
+            boxes.append(np.hstack([centre - size / 2, centre + size / 2]))
+            points.append((kps + at[:, None, :]) * stride)
+            scores.append(score[hit])
+        if not boxes:
+            return Faces.empty(image.size, image.source)
+        return faces_found(image, scale, np.vstack(boxes), np.concatenate(points), np.concatenate(scores), cfg)
