@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from facesearch.align import align_many
 from facesearch.calibration import Calibration, load_calibrations
-from facesearch.detect import make_detector
+from facesearch.detect import DETECTORS, Detector, make_detector
 from facesearch.detect.common import DetectorConfig
 from facesearch.errors import FacesearchError
 from facesearch.faces import Faces
@@ -81,6 +81,7 @@ class Engine:
         self.flips = profile_flips(model, self.model_names, self.settings.flip)
         self.detector = make_detector(self.settings.detector, self.options, detector,
                                       models_dir=self.settings.models_dir)
+        self._video_detector: Detector | None = None
         self._recognizers: list[Recognizer] | None = None
         self.calibration: Calibration | None = load_calibrations(self.settings.home).get(model)
         if self.calibration is not None and not self.calibration.matches(self.model_names, self.flips):
@@ -122,6 +123,8 @@ class Engine:
     def providers(self) -> dict[str, list[str]]:
         """The providers each model actually runs on (loads the models): ONNX Runtime's, or ``TorchCUDA``."""
         out = {self.detector.name: self.detector.providers}
+        if self._video_detector is not None:
+            out[self._video_detector.name] = self._video_detector.providers
         for r in self.recognizers:
             out[r.name] = r.providers
         return out
@@ -148,6 +151,19 @@ class Engine:
     def detect(self, images: Sequence[LoadedImage], config: DetectorConfig | None = None) -> list[Faces]:
         """Faces in each image (``config``: detector settings for this call instead of the engine's)."""
         return self.detector.detect(images, config=config)
+
+    @property
+    def video_detector(self) -> Detector:
+        """The detector that searches footage (``settings.video_detector``): the photo detector when they agree."""
+        if self._video_detector is None:
+            name = self.settings.video_detector
+            self._video_detector = self.detector if DETECTORS[name] is type(self.detector) else make_detector(
+                name, self.options, models_dir=self.settings.models_dir)
+        return self._video_detector
+
+    def detect_video(self, images: Sequence[LoadedImage], config: DetectorConfig | None = None) -> list[Faces]:
+        """Faces in each of ``images`` (parts of video frames) with the video detector."""
+        return self.video_detector.detect(images, config=config)
 
     def embed_per_model(
         self, images: Sequence[LoadedImage], faces: Sequence[Faces], keep_chips: bool = False

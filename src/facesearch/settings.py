@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         default="retinaface", title="Face detector",
         description="'retinaface' (RetinaFace-MobileNet0.25) or 'yunet' (YuNet 2023mar: stronger on small faces).",
     )
+    video_detector: Literal["retinaface", "yunet"] = Field(
+        default="yunet", title="Face detector for video",
+        description="The detector that searches footage and live streams: YuNet finds faces from 24 px at native "
+        "resolution where RetinaFace needs 32 px, in about half the time (benchmarks/detectors.py).",
+    )
     threads: int = Field(
         default=0, ge=0, title="Threads", description="Threads per model and for decoding; 0 means all cores."
     )

@@ -54,11 +54,14 @@ class NoFaceEngine:
     recognizers: tuple[Any, ...] = ()
     weights: tuple[float, ...] = ()
     detector = SimpleNamespace(config=DetectorConfig())
+    video_detector = SimpleNamespace(config=DetectorConfig(), reliable_face_px=24)
     calibration = SimpleNamespace(threshold_for_fmr=lambda _fmr: (0.5, False), fmr=lambda s: [1e-6] * len(s),
                                   operating_threshold=lambda _fmr, **_why: (0.5, False))
 
     def detect(self, images: list[Any], config: Any = None) -> list[Faces]:
         return [Faces.empty() for _ in images]
+
+    detect_video = detect
 
     def load(self, data: bytes, source: str = "") -> None:
         return None

@@ -347,6 +347,10 @@ class ScannedFileOut(BaseModel):
     sightings: int
     problem: str | None
     time_source: str | None
+    smallest_face_px: float = Field(description="Faces from this height (pixels of the footage) up were searched "
+                                                "for; 0 when the file was not searched")
+    too_small_tracks: int = Field(description="Faces followed in the footage that never reached that size: "
+                                              "counted, never identified")
 
 
 class ScanResultOut(BaseModel):

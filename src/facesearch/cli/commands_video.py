@@ -23,6 +23,7 @@ from facesearch.cli.output import (
 from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
+from facesearch.video.face_size import MIN_FACE_DEFAULT, MIN_FACE_RANGE
 
 camera_app = command_group("Cameras and places footage comes from.")
 
@@ -149,8 +150,8 @@ def scan(
     fps: Annotated[float | None, typer.Option(help="Frames per second to search (default: every frame).")] = None,
     detect_every: Annotated[int, typer.Option(help="Detect faces on every n-th searched frame; the frames between "
                                                    "are still tracked. 2 is about 1.3x faster.")] = 1,
-    full_size_every: Annotated[int, typer.Option(help="Search every n-th detected frame at the full detection size "
-                                                      "and the others at half of it (1: all at full size).")] = 3,
+    min_face: Annotated[float, typer.Option(help="Smallest face to search for, in the footage's pixels (face "
+                                                 "height); smaller faces cost more to find.")] = MIN_FACE_DEFAULT,
     start: Annotated[str | None, typer.Option(help="When the recording started (ISO time), if the file's "
                                                    "metadata, name or modification time is wrong.")] = None,
     fpir: Annotated[float, typer.Option(help="Target false positive identification rate per track.")] = 1e-3,
@@ -165,8 +166,10 @@ def scan(
 
     if fps is not None and fps <= 0:
         fail(f"--fps {fps}: expected a positive number")
-    if detect_every < 1 or full_size_every < 1:
-        fail(f"--detect-every {detect_every}, --full-size-every {full_size_every}: expected 1 or more")
+    if detect_every < 1:
+        fail(f"--detect-every {detect_every}: expected 1 or more")
+    if not MIN_FACE_RANGE[0] <= min_face <= MIN_FACE_RANGE[1]:
+        fail(f"--min-face {min_face:g}: expected {MIN_FACE_RANGE[0]:g} to {MIN_FACE_RANGE[1]:g} pixels")
     if not 0 < fpir < 1:
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
     started = _moment(start, end_of_day=False)
@@ -184,7 +187,9 @@ def scan(
         else:
             line(f"[{number}/{total}] {outcome.path}: {outcome.frames} frames, {outcome.seconds:.1f} s of footage in "
                  f"{outcome.elapsed_s:.1f} s ({outcome.realtime_factor:.1f}x real time), "
-                 f"{outcome.sightings} sightings" + (f"; {outcome.problem}" if outcome.problem else ""))
+                 f"{outcome.sightings} sightings; faces from {outcome.smallest_face:.0f} px searched"
+                 + (f", {outcome.too_small} tracks too small to identify" if outcome.too_small else "")
+                 + (f"; {outcome.problem}" if outcome.problem else ""))
 
     try:
         ctx = open_context(model)
@@ -195,7 +200,7 @@ def scan(
             get_camera(ctx, camera)
         report = run_scan(ctx, paths, case, actor=who.actor, camera=camera,
                           fps=fps, start=started, target_fpir=fpir,
-                          config=SearchConfig(detect_every=detect_every, full_size_every=full_size_every),
+                          config=SearchConfig(detect_every=detect_every, min_face=min_face),
                           on_progress=progress.update, on_file=on_file)
     except FacesearchError as exc:
         progress.close()

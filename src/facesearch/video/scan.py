@@ -185,5 +185,6 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
                              problem=problem, finished_at=datetime.now(UTC), duration_s=length))
     report.sighting_ids += ids
     return FileOutcome(name, FileStatus.SCANNED, search.progress.frames, search.progress.seconds,
-                       time.perf_counter() - began, len(ids), problem, when.source)
+                       time.perf_counter() - began, len(ids), problem, when.source,
+                       smallest_face=search.progress.smallest_face, too_small=search.progress.too_small)
 

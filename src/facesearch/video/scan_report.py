@@ -26,6 +26,8 @@ class FileOutcome:
     problem: str | None = None
     time_source: str | None = None
     position: tuple[int, int] = (0, 0)  # this is file k of n, for progress lines
+    smallest_face: float = 0.0  # px: faces from this size up were searched for
+    too_small: int = 0  # tracks seen whose face never reached that size: counted, not identified
 
     @property
     def realtime_factor(self) -> float:
@@ -34,7 +36,8 @@ class FileOutcome:
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "status": self.status, "frames": self.frames, "seconds": round(self.seconds, 3),
                 "elapsed_s": round(self.elapsed_s, 3), "realtime_factor": round(self.realtime_factor, 2),
-                "sightings": self.sightings, "problem": self.problem, "time_source": self.time_source}
+                "sightings": self.sightings, "problem": self.problem, "time_source": self.time_source,
+                "smallest_face_px": round(self.smallest_face, 1), "too_small_tracks": self.too_small}
 
 
 @dataclass

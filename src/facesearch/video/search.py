@@ -17,16 +17,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from facesearch.cases.watchlist import CaseWatchlist
 from facesearch.engine import Engine
 from facesearch.faces import Faces
-from facesearch.images import LoadedImage
 from facesearch.video.cascade import score_bound
 from facesearch.video.cuts import CutDetector
+from facesearch.video.face_finder import FaceFinder, FinderConfig
+from facesearch.video.face_size import MIN_FACE_DEFAULT
+from facesearch.video.frame_plan import KnownFace
 from facesearch.video.source import VideoFrame
 from facesearch.video.track_faces import TrackFaces, usefulness
 from facesearch.video.track_matching import TrackMatch, match
@@ -35,15 +36,21 @@ from facesearch.video.tracker import FaceTracker, Track, TrackerConfig
 
 @dataclass(frozen=True)
 class SearchConfig:
-    # Frames are searched for faces at this size (longer side, pixels), which sets the cost of detection:
-    # at 384 a 640x360 clip is searched at 0.6 scale and faces from ~20 px are found. Larger for 1080p
-    # footage with small faces; the kept faces are always aligned from the full-resolution frame.
+    # Every face at least this tall (source pixels) is searched for, however big the frame: the whole frame
+    # reduced finds big faces, native-resolution tiles and crops around tracked faces the small ones
+    # (``frame_plan``). Smaller faces found anyway are tracked and counted, never identified.
+    min_face: float = MIN_FACE_DEFAULT
+    # The whole frame's reduced view (longer side, px); it finds every face from ~40 px in a 640x360 clip,
+    # from ~120 px in 1080p (tiles find the smaller ones there).
     detect_side: int = 384
-    # Between full-size detections, frames are searched at half that size: a quarter of the work, and
-    # every face of ~40 px or more is still found on every frame; smaller ones are refreshed on every
-    # third frame (10 times a second at 30 fps) and carried by the tracker in between. 1: every frame
-    # at full size.
-    full_size_every: int = 3
+    # The whole frame's reduced view on every n-th detected frame: it finds faces that came into view (a
+    # tenth of a second late at most, at 30 fps); faces already tracked are searched in crops every frame.
+    whole_every: int = 3
+    # A tile is searched again once its picture has changed and this long has passed (seconds of footage),
+    # and after ``tile_still_s`` regardless (someone standing still). A face found is then followed in a
+    # crop on every frame; these only bound how long a new small face can go unnoticed.
+    tile_changed_s: float = 0.5
+    tile_still_s: float = 2.0
     detect_every: int = 1  # detect faces on every n-th frame (1: all); all frames are still tracked
     batch: int = 8  # frames per detector call
     # A live watch's batch goes to the detector once it spans this much of the stream, full or not: at 10
@@ -51,7 +58,6 @@ class SearchConfig:
     # batches only (files, where only throughput counts).
     batch_span_s: float | None = None
     faces_per_track: int = 3  # best faces kept and embedded per track
-    min_face_size: float = 20.0  # px; smaller faces are tracked but never embedded
     min_frontal: float = 0.15  # faces turned further away are tracked but never embedded
     min_detections: int = 3  # a track seen fewer times is a flicker, not a face
     detect_score: float = 0.3  # weak detections too: they keep tracks alive (ByteTrack), never start one
@@ -86,6 +92,10 @@ class SearchProgress:
     track_s: float = 0.0  # tracking, cut detection, keeping and aligning the best faces
     embed_s: float = 0.0  # embedding and matching ended tracks
     pruned: int = 0  # tracks the cascade ruled out before the costly recognizer
+    too_small: int = 0  # tracks whose face never reached the smallest size identified
+    smallest_face: float = 0.0  # px: faces from this size up were searched for
+    tiles: int = 0  # native-resolution tiles searched
+    crops: int = 0  # crops around tracked faces searched
 
 
 def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress) -> Iterator[VideoFrame]:
@@ -138,21 +148,6 @@ def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress
         thread.join(timeout=60)  # a blocked network read ends within the reader's socket timeout
 
 
-def _half(view: tuple[NDArray[np.uint8], float]) -> tuple[NDArray[np.uint8], float]:
-    image, scale = view
-    h, w = image.shape[:2]
-    small = cv2.resize(image, (max(w // 2, 1), max(h // 2, 1)), interpolation=cv2.INTER_AREA)
-    return np.asarray(small, np.uint8), scale * small.shape[1] / w
-
-
-def _at_full_resolution(faces: Faces, scale: float, size: tuple[int, int]) -> Faces:
-    """Faces found in a downscaled frame, in the full frame's pixels."""
-    if scale == 1.0 or len(faces) == 0:
-        return faces.with_columns(image_size=size)
-    return faces.with_columns(boxes=faces.boxes / np.float32(scale), landmarks=faces.landmarks / np.float32(scale),
-                              face_size=faces.face_size / np.float32(scale), image_size=size)
-
-
 class VideoSearch:
     """One source's search: feed frames, receive matched tracks. Not thread-safe; one per source."""
 
@@ -168,8 +163,16 @@ class VideoSearch:
         self.templates = [r.template for r in engine.recognizers]
         self.progress = SearchProgress()
         self.cuts = CutDetector()
-        self.detector_config = replace(engine.detector.config, score_threshold=self.config.detect_score,
-                                       max_side=self.config.detect_side, sharpness=False)
+        cfg = self.config
+        detector = replace(engine.video_detector.config, score_threshold=cfg.detect_score, sharpness=False)
+        rate = fps or 30.0
+        self.finder = FaceFinder(engine, detector, FinderConfig(
+            cfg.min_face, cfg.detect_side, cfg.whole_every, changed_every=max(round(cfg.tile_changed_s * rate), 1),
+            still_every=max(round(cfg.tile_still_s * rate), 1)))
+        self.progress.smallest_face = self.finder.smallest_face
+        # The open tracks as of the last frame tracked, for the detector's worker to search around. Replaced
+        # whole (never changed in place): the worker reads it while this thread tracks.
+        self._known: list[KnownFace] = []
 
     def run(self, frames: Iterable[VideoFrame], on_progress: Callable[[SearchProgress], None] | None = None,
             should_stop: Callable[[VideoFrame], bool] | None = None) -> Iterator[MatchedTrack]:
@@ -219,14 +222,11 @@ class VideoSearch:
         tracked; faces are detected on every ``detect_every``-th (the tracker's prediction carries a
         track over the others). ``first``: how many frames came before these."""
         began = time.perf_counter()
-        every, full = self.config.detect_every, self.config.full_size_every
+        every = self.config.detect_every
         chosen = [(first + k, f) for k, f in enumerate(frames) if (first + k) % every == 0]
-        views = [_half(f.detection_image) if (n // every) % full else f.detection_image for n, f in chosen]
-        chosen_frames = [f for _, f in chosen]
-        found = self.engine.detect([LoadedImage(image, "frame") for image, _ in views], self.detector_config)
-        by_index = {f.index: _at_full_resolution(faces, view[1], f.size)
-                    for faces, view, f in zip(found, views, chosen_frames, strict=True)}
+        by_index = self.finder.find(chosen, self._known)
         self.progress.detect_s += time.perf_counter() - began
+        self.progress.tiles, self.progress.crops = self.finder.stats.tiles, self.finder.stats.crops
         return [by_index.get(f.index, Faces.empty(f.size)) for f in frames]
 
     def _track(self, frames: list[VideoFrame], detected: Future[list[Faces]]) -> Iterator[MatchedTrack]:
@@ -235,8 +235,10 @@ class VideoSearch:
         began = time.perf_counter()
         ended: list[Track] = []
         for frame, faces in zip(frames, detections, strict=True):
-            if self.cuts.is_cut(frame.detection_image[0]):  # another view: nobody's track continues across it
-                ended += self.tracker.finish()
+            for x0, y0, x1, y1 in self.cuts.cuts(frame.detection_image[0]):
+                # Another view there: nobody's track continues across it.
+                h, w = frame.size
+                ended += self.tracker.end_within(x0 * w, y0 * h, x1 * w, y1 * h)
             assignment = self.tracker.step(frame.index, faces.boxes, faces.scores)
             self.progress.faces += len(faces.boxes)
             useful = usefulness(faces.face_size, faces.frontal)
@@ -244,14 +246,17 @@ class VideoSearch:
                 if track_id < 0:
                     continue
                 kept = self.open.setdefault(track_id, TrackFaces(track_id, frame.seconds, frame.seconds))
-                if faces.face_size[i] < cfg.min_face_size or faces.frontal[i] < cfg.min_frontal:
+                if faces.face_size[i] < self.finder.smallest_face or faces.frontal[i] < cfg.min_frontal:
                     kept.detections += 1
                     kept.last_s = frame.seconds
+                    kept.small += int(faces.face_size[i] < self.finder.smallest_face)
                     continue
                 kept.offer(frame, faces.boxes[i], float(useful[i]), faces.landmarks[i], cfg.faces_per_track)
             self.progress.frames += 1
             self.progress.seconds = frame.seconds
             ended += assignment.ended
+        position = self.progress.frames - 1
+        self._known = [KnownFace(position, t.box, t.mean[4:6].astype(np.float32)) for t in self.tracker.tracks]
         self.progress.track_s += time.perf_counter() - began
         yield from self._finish(ended)
 
@@ -259,7 +264,10 @@ class VideoSearch:
         for track in ended:
             kept = self.open.pop(track.id, None)
             self.progress.tracks += 1
-            if kept is None or not kept.samples or kept.detections < self.config.min_detections:
+            if kept is None or kept.detections < self.config.min_detections:
+                continue
+            if not kept.samples:
+                self.progress.too_small += int(kept.small > 0)
                 continue
             began = time.perf_counter()
             chips = [sample.chips(self.templates) for sample in kept.samples]

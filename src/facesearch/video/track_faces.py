@@ -49,6 +49,7 @@ class TrackFaces:
     first_s: float
     last_s: float
     detections: int = 0
+    small: int = 0  # detections too small to identify
     samples: list[FaceSample] = field(default_factory=list)
 
     def offer(self, frame: VideoFrame, box: NDArray[np.float32], useful: float, landmarks: NDArray[np.float32],

@@ -161,6 +161,15 @@ class FaceTracker:
         self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_gap_frames]
         return FrameAssignment(assigned, ended)
 
+    def end_within(self, x0: float, y0: float, x1: float, y1: float) -> list[Track]:
+        """End the tracks whose face's centre lies in the rectangle (a cut in part of the picture)."""
+        def inside(t: Track) -> bool:
+            return bool(x0 <= t.mean[0] <= x1 and y0 <= t.mean[1] <= y1)
+
+        ended = [t for t in self.tracks if inside(t)]
+        self.tracks = [t for t in self.tracks if not inside(t)]
+        return ended
+
     def finish(self) -> list[Track]:
         """End every open track (the source ended)."""
         ended, self.tracks = self.tracks, []

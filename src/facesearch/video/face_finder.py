@@ -1,0 +1,180 @@
+"""Every face from a minimum size up, in each frame of a batch: the views ``frame_plan`` chooses, detected in
+one detector call per input size, mapped back to source pixels and merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from facesearch.detect.common import DetectorConfig, nms
+from facesearch.engine import Engine
+from facesearch.faces import Faces
+from facesearch.images import LoadedImage
+from facesearch.video.frame_plan import ChangedAreas, KnownFace, Region, around, reduced_side
+from facesearch.video.source import VideoFrame
+
+MERGE_IOU = 0.4  # one face found in two views (a tile and a tracked crop) is one face
+EDGE_PX = 2.0  # a face touching a cut edge of a view is partly outside it: another view holds it whole
+MOST_UPSCALE = 2.0  # tiles are enlarged at most this much: below half the detector's reliable size is hopeless
+
+
+@dataclass(frozen=True)
+class FinderConfig:
+    min_face: float  # source pixels: every face at least this big is searched for
+    detect_side: int  # the whole frame's reduced view (longer side)
+    whole_every: int  # that view on every n-th detected frame: new big faces; tracked ones are followed in crops
+    changed_every: int  # a tile whose picture changed is searched again after this many frames
+    still_every: int  # and any tile after this many
+
+
+@dataclass
+class FinderStats:
+    tiles: int = 0  # tiles searched
+    crops: int = 0  # crops around tracked faces searched
+
+
+@dataclass(frozen=True)
+class _View:
+    frame: int  # position in the batch
+    region: Region | None  # None: the whole frame, reduced
+    scale: float
+    pixels: NDArray[np.uint8]
+
+
+class FaceFinder:
+    """Finds faces in frames for one source (it remembers which tiles it searched when). Not thread-safe."""
+
+    def __init__(self, engine: Engine, detector: DetectorConfig, config: FinderConfig) -> None:
+        self.engine = engine
+        self.config = config
+        self.reliable = float(engine.video_detector.reliable_face_px)
+        self.detector_config = replace(detector, max_side=1 << 30)  # inputs are made at the size to search
+        self.stats = FinderStats()
+        self._changes: ChangedAreas | None = None
+        self._size: tuple[int, int] | None = None
+        self._detected = 0  # frames detected so far: the reduced view alternates between full and half size
+
+    @property
+    def smallest_face(self) -> float:
+        """The smallest face searched for (source pixels): what a user is told and what tracks are held to."""
+        return max(self.config.min_face, self.reliable / MOST_UPSCALE)
+
+    def tile_scale(self, size: tuple[int, int]) -> float | None:
+        """The scale tiles are searched at for frames of ``size``; None when the reduced view is enough."""
+        if self.reliable / self._reduced_scale(size) <= self.config.min_face:
+            return None
+        return min(self.reliable / self.smallest_face, MOST_UPSCALE)
+
+    def _reduced_scale(self, size: tuple[int, int]) -> float:
+        longer = max(size)
+        return reduced_side(self.config.detect_side, longer) / longer
+
+    def _areas(self, size: tuple[int, int]) -> ChangedAreas | None:
+        if self._size != size:  # the first frame, or a stream that changed resolution
+            self._size = size
+            scale = self.tile_scale(size)
+            self._changes = None
+            if scale is not None:
+                # Areas must hold whole every face the reduced view might miss (10% to spare).
+                margin = 1.1 * self.reliable / self._reduced_scale(size)
+                self._changes = ChangedAreas(size, scale, margin, self.config.changed_every, self.config.still_every)
+        return self._changes
+
+    def find(self, frames: list[tuple[int, VideoFrame]], known: list[KnownFace]) -> dict[int, Faces]:
+        """Faces in each of ``frames`` (``(position, frame)``: its position among the frames fed to the search),
+        in source pixels, by frame index. ``known``: tracked faces as last seen, searched for around where
+        they will be."""
+        views: list[_View] = []
+        for k, (position, frame) in enumerate(frames):
+            size = frame.size
+            reduced, scale = self._reduced(frame)
+            changes = self._areas(size)
+            tiles = changes.due(position, reduced) if changes is not None else []
+            if self._detected % self.config.whole_every == 0:
+                views.append(_View(k, None, scale, reduced))
+            self._detected += 1
+            views += [_View(k, t, t.scale, _pixels(frame, t)) for t in tiles]
+            self.stats.tiles += len(tiles)
+            most = changes.scale if changes is not None else 1.0
+            for face in known:
+                height = float(face.box[3] - face.box[1])
+                if height * scale >= self.reliable:
+                    continue  # the whole frame's view finds it when it runs; the tracker carries it between
+                crop = around(face, position, size[0], size[1], most)
+                if crop.x1 - crop.x0 < 8 or crop.y1 - crop.y0 < 8 or any(_inside(crop, t) for t in tiles):
+                    continue
+                views.append(_View(k, crop, crop.scale, _pixels(frame, crop)))
+                self.stats.crops += 1
+        found = self.engine.detect_video([LoadedImage(v.pixels, "frame") for v in views], self.detector_config)
+        per_frame: list[list[Faces]] = [[] for _ in frames]
+        for view, faces in zip(views, found, strict=True):
+            per_frame[view.frame].append(_in_source(faces, view, frames[view.frame][1].size))
+        return {frame.index: merge_views(parts, frame.size)
+                for (_, frame), parts in zip(frames, per_frame, strict=True)}
+
+    def _reduced(self, frame: VideoFrame) -> tuple[NDArray[np.uint8], float]:
+        if frame.small is not None:
+            return frame.detection_image
+        h, w = frame.size
+        scale = self._reduced_scale((h, w))
+        if scale == 1.0:
+            return frame.pixels, 1.0
+        size = (max(round(w * scale), 1), max(round(h * scale), 1))
+        small = np.asarray(cv2.resize(frame.pixels, size, interpolation=cv2.INTER_AREA), np.uint8)
+        return small, size[0] / w
+
+
+def _pixels(frame: VideoFrame, region: Region) -> NDArray[np.uint8]:
+    part = frame.region(region.x0, region.y0, region.x1, region.y1)
+    h, w = region.input_size
+    if (h, w) == part.shape[:2]:
+        return np.ascontiguousarray(part)
+    # Area averaging only where bilinear would alias badly (to under a third); it costs several times as much.
+    interpolation = cv2.INTER_AREA if region.scale < 0.34 else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(part, (w, h), interpolation=interpolation), np.uint8)
+
+
+def _inside(inner: Region, outer: Region) -> bool:
+    return (outer.x0 <= inner.x0 and outer.y0 <= inner.y0 and inner.x1 <= outer.x1 and inner.y1 <= outer.y1
+            and outer.scale >= inner.scale)
+
+
+def _in_source(faces: Faces, view: _View, size: tuple[int, int]) -> Faces:
+    """``faces`` found in a view, in the frame's pixels; those cut by an inner edge of a region left out."""
+    if len(faces) == 0:
+        return Faces.empty(size)
+    scale = np.float32(view.scale)
+    x0, y0 = (0, 0) if view.region is None else (view.region.x0, view.region.y0)
+    offset = np.array([x0, y0], np.float32)
+    boxes = faces.boxes / scale + np.tile(offset, 2)
+    keep = np.ones(len(faces), bool)
+    if view.region is not None:
+        r, margin = view.region, EDGE_PX / float(scale)
+        h, w = size
+        keep &= ~((r.x0 > 0) & (boxes[:, 0] <= r.x0 + margin))
+        keep &= ~((r.y0 > 0) & (boxes[:, 1] <= r.y0 + margin))
+        keep &= ~((r.x1 < w) & (boxes[:, 2] >= r.x1 - margin))
+        keep &= ~((r.y1 < h) & (boxes[:, 3] >= r.y1 - margin))
+    moved = faces.with_columns(boxes=boxes.astype(np.float32),
+                               landmarks=(faces.landmarks / scale + offset).astype(np.float32),
+                               face_size=(faces.face_size / scale).astype(np.float32), image_size=size)
+    return moved[keep]
+
+
+def merge_views(parts: list[Faces], size: tuple[int, int]) -> Faces:
+    """One ``Faces`` for a frame from the faces of its views: a face seen in several, once (the most confident)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Faces.empty(size)
+    if len(parts) == 1:
+        return parts[0]
+    joined = Faces(boxes=np.concatenate([p.boxes for p in parts]), scores=np.concatenate([p.scores for p in parts]),
+                   landmarks=np.concatenate([p.landmarks for p in parts]),
+                   face_size=np.concatenate([p.face_size for p in parts]),
+                   sharpness=np.concatenate([p.sharpness for p in parts]),
+                   frontal=np.concatenate([p.frontal for p in parts]), image_size=size)
+    return joined[nms(joined.boxes, joined.scores, MERGE_IOU)]
