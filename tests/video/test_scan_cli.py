@@ -16,6 +16,7 @@ def test_hamilton_clip_finds_both_appearances_and_nobody_else(hamilton_case: Pat
     assert scanned.returncode == 0, scanned.stderr
     report = json.loads(scanned.stdout)
     assert report["files"][0]["status"] == "scanned" and report["files"][0]["frames"] == 275
+    assert report["files"][0]["smallest_face_px"] == 24.0 and report["files"][0]["too_small_tracks"] >= 0
 
     found = json.loads(run(home, "sightings", "--case", "C1", "--json").stdout)
     assert {s["name"] for s in found} == {"Lin-Manuel Miranda"}  # no false sighting of anyone, audience included
@@ -148,3 +149,17 @@ def test_a_camera_the_case_does_not_allow_is_refused_and_logged(hamilton_case: P
     listed = run(home, "camera", "list", "--json")
     assert "secret" not in listed.stdout
     assert not [p for p in home.rglob("*") if p.is_file() and b"secret" in p.read_bytes()]  # the URL is sealed
+
+
+def test_the_smallest_face_searched_is_chosen_and_said(hamilton_case: Path, video: Path, tmp_path: Path) -> None:
+    import shutil
+
+    home = hamilton_case
+    for bad in ("3", "5000", "nan"):
+        refused = run(home, "scan", str(video / "short_hamilton_clip.mp4"), "--case", "C1", "--min-face", bad)
+        assert refused.returncode != 0 and "--min-face" in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1  # one line that names the input and the reason
+    clip = shutil.copy(video / "short_hamilton_clip.mp4", tmp_path / "far.mp4")
+    scanned = run(home, "scan", str(clip), "--case", "C1", "--camera", "cam-1", "--min-face", "60")
+    assert scanned.returncode == 0, scanned.stderr
+    assert "faces from 60 px searched" in scanned.stdout and "too small to identify" in scanned.stdout
