@@ -48,7 +48,7 @@ class CutDetector:
 
     def cuts(self, pixels: NDArray[np.uint8]) -> list[Area]:
         """Where the picture cut to another view at this frame (RGB): ``[WHOLE]``, an inset picture, or none."""
-        grey = cv2.cvtColor(cv2.resize(pixels, THUMBNAIL, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        grey = cv2.resize(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), THUMBNAIL, interpolation=cv2.INTER_AREA)
         thumb = grey.astype(np.float32)
         previous, self._previous = self._previous, thumb
         if previous is None:

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 TILE_SIDE = 640  # detector input per tile (px): big enough that the overlap wastes little, small enough to skip
 TRACKED_FACE_PX = 48  # a tracked face is searched at this size in its crop (precise landmarks, small input)
-TRACKED_CONTEXT = 4.0  # a tracked face's crop is this many face heights on a side, plus its motion
+TRACKED_CONTEXT = 3.0  # a tracked face's crop is this many face heights on a side, plus its motion
 CROP_STEP = 64  # crop inputs are rounded up to a multiple of this, so that crops batch together
 CHANGE_LEVEL = 12  # grey levels: a pixel of the reduced frame differing by more has changed
 
