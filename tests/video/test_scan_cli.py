@@ -41,6 +41,9 @@ def test_hamilton_clip_finds_both_appearances_and_nobody_else(hamilton_case: Pat
     created = [e for e in json.loads(run(home, "audit", "show", "--case", "C1", "--json").stdout)
                if e["action"] == "sighting.create"]
     assert all(e["details"]["source_sha256"] == clip_sha for e in created)  # the input that led to the match
+    for e in created:  # how many views the match rests on, and how their scores spread
+        low, middle, high = e["details"]["view_scores"]
+        assert 1 <= e["details"]["views"] <= 8 and low <= middle <= high
     assert run(home, "audit", "verify").returncode == 0
 
 

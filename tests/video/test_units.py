@@ -94,3 +94,29 @@ def test_a_live_batch_goes_to_the_detector_once_it_spans_enough_of_the_stream(en
         search._detect = counted  # type: ignore[method-assign]
         assert list(search.run(iter(frames))) == []
         assert sizes == expected, (span, sizes)  # a file waits for full batches; a live stream 0.3 s at most
+
+
+def test_a_track_keeps_its_best_views_weighed_by_quality_and_only_the_best_frame() -> None:
+    import cv2
+
+    from facesearch.align import ARCFACE_112
+    from facesearch.video.source import VideoFrame
+    from facesearch.video.track_faces import TrackFaces
+
+    rng = np.random.default_rng(4)
+    sharp = cv2.resize(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), (640, 480), interpolation=cv2.INTER_NEAREST)
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 6)
+    kept = TrackFaces(1, 0.0, 0.0)
+    landmarks = np.array([[300, 220], [340, 220], [320, 245], [305, 265], [335, 265]], np.float32)
+    box = np.array([290, 200, 350, 280], np.float32)
+    for i in range(12):
+        pixels = blurred if i == 11 else sharp
+        # The blurred view is the largest and most confident; views 0-10 grow more useful as they come.
+        kept.offer(VideoFrame(i, i / 10, pixels), box, 10.0 + i, landmarks, keep=8, score=0.9)
+    assert len(kept.samples) == 8 and kept.detections == 12
+    assert [round(s.seconds, 1) for s in kept.samples] == [1.1, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    assert kept.best.frame is not None and all(s.frame is None for s in kept.samples[1:])  # one whole frame only
+    weights = kept.weights()
+    assert np.isclose(weights.sum(), 1.0) and weights[0] < weights[1] / 2  # the blurred best counts for little
+    chips = kept.samples[1].chips([ARCFACE_112])
+    assert chips[0].shape == (112, 112, 3) and chips[0].std() > 10  # aligned from the kept neighbourhood

@@ -40,9 +40,9 @@ class SearchConfig:
     # reduced finds big faces, native-resolution tiles and crops around tracked faces the small ones
     # (``frame_plan``). Smaller faces found anyway are tracked and counted, never identified.
     min_face: float = MIN_FACE_DEFAULT
-    # The whole frame's reduced view (longer side, px); it finds every face from ~40 px in a 640x360 clip,
-    # from ~120 px in 1080p (tiles find the smaller ones there).
-    detect_side: int = 384
+    # The whole frame's reduced view (longer side, px; at least a quarter of the frame's): it finds the faces
+    # too big for the tiles to hold whole, from ~60 px in a 640x360 clip, ~100 px in 1080p and 4K.
+    detect_side: int = 256
     # The whole frame's reduced view on every n-th detected frame: it finds faces that came into view (a
     # tenth of a second late at most, at 30 fps); faces already tracked are searched in crops every frame.
     whole_every: int = 3
@@ -57,7 +57,10 @@ class SearchConfig:
     # frames/s a batch of 8 held each frame 0.8 s (1.6 s to tracking) before a track could end. None: full
     # batches only (files, where only throughput counts).
     batch_span_s: float | None = None
-    faces_per_track: int = 3  # best faces kept and embedded per track
+    faces_per_track: int = 8  # best views kept and embedded per track, weighed by quality
+    # The costliest recognizer (dlib's ResNet in the default profile) embeds the best few of them only: its part
+    # of the track's embedding is the weighted mean over those, the others' over all the views.
+    costly_views: int = 3
     min_frontal: float = 0.15  # faces turned further away are tracked but never embedded
     min_detections: int = 3  # a track seen fewer times is a flicker, not a face
     detect_score: float = 0.3  # weak detections too: they keep tracks alive (ByteTrack), never start one
@@ -77,6 +80,7 @@ class MatchedTrack:
     best_chip: NDArray[np.uint8]
     detections: int
     matches: list[TrackMatch]
+    views: int = 1  # views of the face embedded (the track's best, weighed by quality)
 
 
 @dataclass
@@ -251,7 +255,8 @@ class VideoSearch:
                     kept.last_s = frame.seconds
                     kept.small += int(faces.face_size[i] < self.finder.smallest_face)
                     continue
-                kept.offer(frame, faces.boxes[i], float(useful[i]), faces.landmarks[i], cfg.faces_per_track)
+                kept.offer(frame, faces.boxes[i], float(useful[i]), faces.landmarks[i], cfg.faces_per_track,
+                           float(faces.scores[i]))
             self.progress.frames += 1
             self.progress.seconds = frame.seconds
             ended += assignment.ended
@@ -276,42 +281,63 @@ class VideoSearch:
             if found:
                 self.progress.matched += 1
                 best = kept.best
+                assert best.frame is not None  # the best view keeps its frame
                 yield MatchedTrack(track.id, kept.first_s, kept.last_s, best.seconds, best.box, best.frame.pixels,
-                                   chips[0][0], kept.detections, found)
+                                   chips[0][0], kept.detections, found, views=len(kept.samples))
 
     def _match(self, kept: TrackFaces, sample_chips: list[list[NDArray[np.uint8]]]) -> list[TrackMatch]:
         recognizers = self.engine.recognizers
         at = None if self.recording_start is None else self.recording_start + timedelta(seconds=kept.first_s)
         if not any(w.size and w.covers(at) for w in self.watchlists):
             return []
-        chips = [np.stack([c[k] for c in sample_chips]) for k in range(len(recognizers))]
+        weights = kept.weights()
+        # The recognizer with the largest input does the most work: it sees the best views only, and runs only
+        # if the others leave a match possible (an exact bound; see ``cascade``).
+        costly = max(range(len(recognizers)), key=lambda k: recognizers[k].spec.input_size)
+        best = np.argsort(-weights, kind="stable")[: self.config.costly_views]
+        seen_by = {k: best if k == costly and len(recognizers) > 1 else np.arange(len(weights))
+                   for k in range(len(recognizers))}
+        chips = {k: np.stack([sample_chips[i][k] for i in seen_by[k]]) for k in range(len(recognizers))}
         per_model: dict[int, NDArray[np.float32]] = {}
         if len(recognizers) > 1:
-            # The recognizer with the largest input does the most work: run it only if the others leave
-            # a match possible (an exact bound; see ``cascade``).
-            costly = max(range(len(recognizers)), key=lambda k: recognizers[k].spec.input_size)
             known = [k for k in range(len(recognizers)) if k != costly]
             for k in known:
                 per_model[k] = recognizers[k].embed(chips[k])
-            if not self._could_match(known, costly, per_model, at):
+            if not self._could_match(known, costly, per_model, weights, at):
                 self.progress.pruned += 1
                 return []
         for k, rec in enumerate(recognizers):
             if k not in per_model:
                 per_model[k] = rec.embed(chips[k])
-        fused = self.engine.fuse([per_model[k] for k in range(len(recognizers))])
-        mean = fused.mean(axis=0)
+        # Each model's part: the weighted mean of its unit embeddings over the views it saw.
+        parts = []
+        for k in range(len(recognizers)):
+            share = weights[seen_by[k]] / weights[seen_by[k]].sum()
+            parts.append((share[:, None] * per_model[k]).sum(axis=0, keepdims=True).astype(np.float32))
+        mean = self.engine.fuse(parts)[0]
         mean = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-        return match(self.engine, self.watchlists, mean, at)
+        # Views seen by every model, scored one by one for the spread a reviewer is shown.
+        views = self.engine.fuse([per_model[k] if len(seen_by[k]) == len(best) else per_model[k][best]
+                                  for k in range(len(recognizers))])
+        return [replace(m, view_scores=self._view_scores(views, m)) for m in match(self.engine, self.watchlists,
+                                                                                     mean, at)]
+
+    def _view_scores(self, views: NDArray[np.float32], m: TrackMatch) -> tuple[float, float, float]:
+        """Each view's score against the matched person's templates (the best of them), summarised."""
+        w = next(w for w in self.watchlists if w.case_ref == m.case_ref)
+        templates = w.index.vectors[w.index.identity_ids == m.identity_id]
+        scores = (views @ templates.T).max(axis=1)
+        return float(scores.min()), float(np.median(scores)), float(scores.max())
 
     def _could_match(self, known: list[int], costly: int, per_model: dict[int, NDArray[np.float32]],
-                     at: datetime | None) -> bool:
-        weights = np.asarray(self.engine.weights, np.float64)
+                     weights: NDArray[np.float64], at: datetime | None) -> bool:
+        weights_of_models = np.asarray(self.engine.weights, np.float64)
         dims = [r.spec.embedding_size for r in self.engine.recognizers]
-        means = {k: per_model[k].mean(axis=0) for k in known}
+        # Weighted means of unit vectors (the weights sum to 1): still at most 1 long, as the bound needs.
+        means = {k: (weights[:, None] * per_model[k]).sum(axis=0).astype(np.float32) for k in known}
         for w in self.watchlists:
             if w.size and w.covers(at):
-                bound = score_bound(weights, known, costly, means, w.index.vectors, dims)
+                bound = score_bound(weights_of_models, known, costly, means, w.index.vectors, dims)
                 if (bound >= w.threshold).any():
                     return True
         return False

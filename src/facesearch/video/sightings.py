@@ -116,6 +116,8 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
                               "start_s": round(track.start_s, 3), "end_s": round(track.end_s, 3),
                               "score": round(m.score, 6), "fmr": float(f"{m.fmr:.3g}"),
                               "threshold": round(m.threshold, 6),
+                              "views": track.views,
+                              "view_scores": None if m.view_scores is None else [round(v, 4) for v in m.view_scores],
                               "evidence_sha256": hashes})
         notify(s, Channel.SIGHTINGS, f"{m.case_ref} {row.id}")  # heard at commit: the console's alerts
         ids.append(row.id)

@@ -24,6 +24,9 @@ class TrackMatch:
     score: float
     fmr: float
     threshold: float
+    # The track's views scored one by one against this person (lowest, median, highest): a wide spread says
+    # the match rests on some views only, which a reviewer should look at.
+    view_scores: tuple[float, float, float] | None = None
 
 
 def match(engine: Engine, watchlists: list[CaseWatchlist], embedding: NDArray[np.float32],
