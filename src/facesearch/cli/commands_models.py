@@ -10,6 +10,7 @@ import typer
 
 from facesearch.cli.output import JsonOpt, command_group, emit_json, fail, line, table, warn
 from facesearch.errors import FacesearchError
+from facesearch.video.face_size import MIN_FACE_DEFAULT
 
 app = command_group("Install, list and register models.")
 
@@ -172,6 +173,7 @@ def doctor(
     }
     try:
         engine = Engine(model, settings=settings)
+        engine.video_detector  # noqa: B018 - loaded (and its checksum checked) so that its providers are listed
         providers = engine.providers()
     except FacesearchError as exc:
         report["problems"].append(str(exc))
@@ -185,6 +187,17 @@ def doctor(
         "license": detector["license"], "source": detector["source"],
         "training_data": detector["training_data"], "providers": providers.get(detector["name"], []),
     })
+    if settings.video_detector != settings.detector:
+        video = _detector_entry(settings.models_dir, settings.video_detector)
+        if not video["installed"]:
+            report["problems"].append(f"{video['name']}: not installed; run 'facesearch models install'")
+        report["models"].append({
+            "name": video["name"], "task": "video detector", "file": video["file"] or "not installed",
+            "sha256": video["sha256"], "checksum_ok": engine is not None and video["installed"],
+            "license": video["license"], "source": video["source"], "training_data": video["training_data"],
+            "providers": providers.get(video["name"], []),
+        })
+    report["video_search"] = {"detector": settings.video_detector, "smallest_face_px": MIN_FACE_DEFAULT}
     if engine is not None:
         for rec in engine.recognizers:
             s = rec.spec
@@ -213,6 +226,8 @@ def doctor(
             line(f"audit key id: {report['audit']['key_id']}; checkpoints: {report['audit']['checkpoints']}")
         line(f"execution providers available: {', '.join(report['available_providers'])}; "
              f"device asked: {settings.device}")
+        line(f"video search: {settings.video_detector}, every face from {MIN_FACE_DEFAULT:g} px "
+             "(scan --min-face); smaller faces are counted, not identified")
         for m in report["models"]:
             line("")
             line(f"{m['name']} ({m['task']}), running on: {', '.join(m['providers']) or 'not loaded'}")
