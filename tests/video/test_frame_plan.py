@@ -37,7 +37,7 @@ def test_tiles_hold_every_face_up_to_the_overlap_whole() -> None:
 def test_only_what_changed_is_searched_again_and_everything_after_a_while() -> None:
     areas = ChangedAreas((1080, 1920), 1.0, margin=106, changed_every=15, still_every=60)
     rng = np.random.default_rng(1)
-    still = cv2.resize(rng.integers(0, 256, (9, 16, 3), dtype=np.uint8), (480, 270), interpolation=cv2.INTER_CUBIC)
+    still = cv2.resize(rng.integers(0, 256, (9, 16), dtype=np.uint8), (480, 270), interpolation=cv2.INTER_CUBIC)
     first = areas.due(0, still)
     assert _holds(first, (0, 0, 1920, 1080)) or sum((r.x1 - r.x0) * (r.y1 - r.y0) for r in first) >= 1920 * 1080
     assert areas.due(20, still) == []  # nothing changed
@@ -103,10 +103,16 @@ def test_a_region_of_a_decoded_frame_is_the_same_picture_as_the_whole_frame(tmp_
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
-    with VideoReader(path) as reader:
+    with VideoReader(path, detect_side=100) as reader:
         frame = next(reader.frames())
         part = frame.region(31, 17, 200, 151)  # odd bounds: chroma is sampled per 2x2 block
+        grey = frame.grey(80)  # from the luma plane, before any conversion
+        small = frame.small  # the reduced view, made when first asked for
         whole = frame.pixels
+    assert grey.shape == (60, 80) and small is not None and small.shape == (75, 100, 3)
+    expected = cv2.cvtColor(whole, cv2.COLOR_RGB2GRAY)[::4, ::4]  # luma is in video range (16-235): correlate
+    assert np.corrcoef(grey.ravel(), expected.ravel())[0, 1] > 0.99
+    assert np.abs(small.astype(int) - cv2.resize(whole, (100, 75), interpolation=cv2.INTER_AREA)).mean() < 6
     assert part.shape == (134, 169, 3)
     assert np.abs(part.astype(int) - whole[17:151, 31:200]).mean() < 3  # two converters, rounding apart
     assert frame.region(-5, -5, 10_000, 10_000).shape == whole.shape  # clipped to the frame

@@ -47,8 +47,11 @@ class CutDetector:
         return bool(self.cuts(pixels))
 
     def cuts(self, pixels: NDArray[np.uint8]) -> list[Area]:
-        """Where the picture cut to another view at this frame (RGB): ``[WHOLE]``, an inset picture, or none."""
-        grey = cv2.resize(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), THUMBNAIL, interpolation=cv2.INTER_AREA)
+        """Where the picture cut to another view at this frame (RGB or grey): ``[WHOLE]``, an inset picture, or
+        none."""
+        if pixels.ndim == 3:
+            pixels = np.asarray(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), np.uint8)
+        grey = cv2.resize(pixels, THUMBNAIL, interpolation=cv2.INTER_AREA)
         thumb = grey.astype(np.float32)
         previous, self._previous = self._previous, thumb
         if previous is None:

@@ -91,10 +91,11 @@ class FaceFinder:
         views: list[_View] = []
         for k, (position, frame) in enumerate(frames):
             size = frame.size
-            reduced, scale = self._reduced(frame)
+            scale = self._reduced_scale(size)
             changes = self._areas(size)
-            tiles = changes.due(position, reduced) if changes is not None else []
+            tiles = changes.due(position, frame.grey(round(max(size) * scale))) if changes is not None else []
             if self._detected % self.config.whole_every == 0:
+                reduced, scale = self._reduced(frame)
                 views.append(_View(k, None, scale, reduced))
             self._detected += 1
             views += [_View(k, t, t.scale, _pixels(frame, t)) for t in tiles]
@@ -117,8 +118,9 @@ class FaceFinder:
                 for (_, frame), parts in zip(frames, per_frame, strict=True)}
 
     def _reduced(self, frame: VideoFrame) -> tuple[NDArray[np.uint8], float]:
-        if frame.small is not None:
-            return frame.detection_image
+        small = frame.small
+        if small is not None:
+            return small, small.shape[1] / frame.size[1]
         h, w = frame.size
         scale = self._reduced_scale((h, w))
         if scale == 1.0:

@@ -120,10 +120,9 @@ class ChangedAreas:
         self._searched_at: NDArray[np.int64] | None = None  # per pixel of the reduced frame
         self._seen: NDArray[np.uint8] | None = None  # the reduced frame's grey picture where last searched
 
-    def due(self, frame: int, reduced: NDArray[np.uint8]) -> list[Region]:
-        """The areas to search on ``frame`` (its position in the source), given its reduced RGB picture; they
-        count as searched."""
-        grey = np.asarray(cv2.cvtColor(reduced, cv2.COLOR_RGB2GRAY), np.uint8)
+    def due(self, frame: int, grey: NDArray[np.uint8]) -> list[Region]:
+        """The areas to search on ``frame`` (its position in the source), given a small grey picture of it (the
+        same size on every frame); they count as searched."""
         if self._seen is None or self._searched_at is None or self._seen.shape != grey.shape:
             self._seen = grey.copy()
             self._searched_at = np.full(grey.shape, -(10**9), np.int64)

@@ -33,6 +33,8 @@ from facesearch.video.track_faces import TrackFaces, usefulness
 from facesearch.video.track_matching import TrackMatch, match
 from facesearch.video.tracker import FaceTracker, Track, TrackerConfig
 
+CUT_SIDE = 256  # px: the grey picture shot cuts are looked for in
+
 
 @dataclass(frozen=True)
 class SearchConfig:
@@ -50,7 +52,7 @@ class SearchConfig:
     # and after ``tile_still_s`` regardless (someone standing still). A face found is then followed in a
     # crop on every frame; these only bound how long a new small face can go unnoticed.
     tile_changed_s: float = 0.5
-    tile_still_s: float = 2.0
+    tile_still_s: float = 4.0
     detect_every: int = 1  # detect faces on every n-th frame (1: all); all frames are still tracked
     batch: int = 8  # frames per detector call
     # A live watch's batch goes to the detector once it spans this much of the stream, full or not: at 10
@@ -239,7 +241,7 @@ class VideoSearch:
         began = time.perf_counter()
         ended: list[Track] = []
         for frame, faces in zip(frames, detections, strict=True):
-            for x0, y0, x1, y1 in self.cuts.cuts(frame.detection_image[0]):
+            for x0, y0, x1, y1 in self.cuts.cuts(frame.grey(CUT_SIDE)):
                 # Another view there: nobody's track continues across it.
                 h, w = frame.size
                 ended += self.tracker.end_within(x0 * w, y0 * h, x1 * w, y1 * h)

@@ -46,19 +46,57 @@ def redact_url(url: str) -> str:
 
 
 class VideoFrame:
-    """One decoded frame. ``small`` (RGB, the search's reduced view: ``frame_plan.reduced_side``) is made while
-    decoding, in one scaling and colour conversion pass; the full-resolution ``pixels`` only when asked,
-    which a search does for the few frames whose faces it keeps."""
+    """One decoded frame. The full-resolution ``pixels`` are converted to RGB only when asked, which a search
+    does for the few frames whose faces it keeps; ``region`` converts a part of it, ``small`` (RGB, the search's
+    reduced view, longer side ``reduced_side``) scales and converts in one pass, and ``grey`` reads a small grey
+    picture straight from the luma plane, for measuring change on every frame at almost no cost."""
 
     def __init__(self, index: int, seconds: float, decoded: Any, small: NDArray[np.uint8] | None = None,
-                 reformatter: Any = None) -> None:
+                 reformatter: Any = None, reduced_side: int | None = None, small_reformatter: Any = None) -> None:
         self.index = index  # the frame's number among the decoded frames (0-based, counting skipped ones)
         self.seconds = seconds  # from the start of the recording
         self._decoded = decoded  # an av.VideoFrame, or an RGB array
         self._pixels: NDArray[np.uint8] | None = decoded if isinstance(decoded, np.ndarray) else None
         self._reformatter = reformatter  # one per reader and thread: it keeps its scaler between frames
-        self.small = small
+        self._small = small
+        self._reduced_side = reduced_side
+        self._small_reformatter = small_reformatter  # used by the one thread that asks for ``small``
         self._planes: list[NDArray[np.uint8]] | None = None  # the YUV planes, read once if regions are asked for
+
+    @property
+    def small(self) -> NDArray[np.uint8] | None:
+        """The reduced view (RGB, longer side ``reduced_side``), made on first use; None when the frame is no
+        bigger than that."""
+        if self._small is None and self._reduced_side:
+            h, w = self.size
+            longer = max(h, w)
+            if longer > self._reduced_side:
+                scale = self._reduced_side / longer
+                width, height = max(round(w * scale), 1), max(round(h * scale), 1)
+                if self._pixels is None and self._small_reformatter is not None:
+                    small = self._small_reformatter.reformat(self._decoded, width=width, height=height,
+                                                             format="rgb24", interpolation="BILINEAR")
+                    self._small = np.asarray(small.to_ndarray(), np.uint8)
+                else:
+                    self._small = np.asarray(cv2.resize(self.pixels, (width, height), interpolation=cv2.INTER_AREA),
+                                             np.uint8)
+        return self._small
+
+    def grey(self, side: int) -> NDArray[np.uint8]:
+        """A grey picture of about ``side`` px on its longer side (every n-th pixel, for measuring change)."""
+        h, w = self.size
+        step = max(1, max(h, w) // side)
+        if self._pixels is None and self._decoded.format.name in ("yuv420p", "yuvj420p"):
+            luma = self._yuv_planes()[0]
+            return np.ascontiguousarray(luma[:h:step, :w:step])
+        grey = cv2.cvtColor(self.pixels, cv2.COLOR_RGB2GRAY)
+        return np.ascontiguousarray(grey[::step, ::step])
+
+    def _yuv_planes(self) -> list[NDArray[np.uint8]]:
+        if self._planes is None:
+            self._planes = [np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+                            for plane in self._decoded.planes]
+        return self._planes
 
     @property
     def pixels(self) -> NDArray[np.uint8]:
@@ -85,10 +123,7 @@ class VideoFrame:
         ex0, ey0, ex1, ey1 = x0 & ~1, y0 & ~1, min((x1 + 1) & ~1, w & ~1), min((y1 + 1) & ~1, h & ~1)
         if ex1 <= ex0 or ey1 <= ey0:
             return self.pixels[y0:y1, x0:x1]
-        if self._planes is None:
-            self._planes = [np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-                            for plane in self._decoded.planes]
-        luma, cb, cr = self._planes
+        luma, cb, cr = self._yuv_planes()
         i420 = np.concatenate([luma[ey0:ey1, ex0:ex1].ravel(), cb[ey0 // 2 : ey1 // 2, ex0 // 2 : ex1 // 2].ravel(),
                                cr[ey0 // 2 : ey1 // 2, ex0 // 2 : ex1 // 2].ravel()])
         rgb = cv2.cvtColor(i420.reshape((ey1 - ey0) * 3 // 2, ex1 - ex0), cv2.COLOR_YUV2RGB_I420)
@@ -100,13 +135,6 @@ class VideoFrame:
         if self._pixels is not None:
             return int(self._pixels.shape[0]), int(self._pixels.shape[1])
         return int(self._decoded.height), int(self._decoded.width)
-
-    @property
-    def detection_image(self) -> tuple[NDArray[np.uint8], float]:
-        """The image to detect faces in, and its scale relative to ``pixels``."""
-        if self.small is None:
-            return self.pixels, 1.0
-        return self.small, self.small.shape[1] / self.size[1]
 
 
 @dataclass(frozen=True)
@@ -137,8 +165,8 @@ class VideoReader:
         self.problem: str | None = None
         from av.video.reformatter import VideoReformatter
 
-        # Scaling contexts are costly to set up: a reformatter keeps its own from frame to frame (one for
-        # the decoding thread's small images, one for full-resolution frames wherever they are asked for).
+        # Scaling contexts are costly to set up: a reformatter keeps its own from frame to frame (one for the
+        # reduced views, made in the detector's thread, one for full-resolution frames wherever they are asked for).
         self._small_reformatter = VideoReformatter()
         self._full_reformatter = VideoReformatter()
         options = {}
@@ -186,19 +214,6 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
-    def _small(self, frame: Any) -> NDArray[np.uint8] | None:
-        longer = max(frame.width, frame.height)
-        if not self.detect_side:
-            return None
-        side = reduced_side(self.detect_side, longer)
-        if longer <= side:
-            return None
-        scale = side / longer
-        width, height = max(round(frame.width * scale), 1), max(round(frame.height * scale), 1)
-        small = self._small_reformatter.reformat(frame, width=width, height=height, format="rgb24",
-                                                 interpolation="BILINEAR")
-        return np.asarray(small.to_ndarray(), np.uint8)
-
     def frames(self, start_index: int = 0) -> Iterator[VideoFrame]:
         """Decoded RGB frames from ``start_index`` on. Stops at the end, or at damage (``problem`` set)."""
         import av
@@ -223,7 +238,8 @@ class VideoReader:
                 if index < start_index or (step and seconds + 1e-6 < next_time):
                     continue
                 next_time = seconds + step if step else 0.0
-                yield VideoFrame(index, seconds, frame, self._small(frame), self._full_reformatter)
+                side = reduced_side(self.detect_side, max(frame.width, frame.height)) if self.detect_side else None
+                yield VideoFrame(index, seconds, frame, None, self._full_reformatter, side, self._small_reformatter)
         except av.error.EOFError:
             return
         except (av.error.FFmpegError, OSError) as exc:
