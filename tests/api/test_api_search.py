@@ -64,6 +64,10 @@ def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: En
         clip = str(video / "short_hamilton_clip.mp4")
         no_time = client.post("/v1/scans", headers=officer, json={"case": case["id"], "paths": [clip], "start": "noon"})
         assert no_time.status_code == 400 and "noon: not a date" in no_time.json()["error"]
+        for bad in (2, 5000, "many"):  # the smallest face searched: the CLI's --min-face, by the same rule
+            refused = client.post("/v1/scans", headers=officer, json={"case": case["id"], "paths": [clip],
+                                                                      "min_face": bad})
+            assert refused.status_code in (400, 422) and "min_face" in refused.text, refused.text
         # The recording's start as the operator knows it (the CLI's --start, the console's "Recording started").
         began = (now - timedelta(hours=3)).replace(microsecond=0)
         job = client.post("/v1/scans", headers=officer, json={"case": case["id"], "paths": [clip],
@@ -75,6 +79,7 @@ def test_enrol_search_scan_and_review_through_the_api(tmp_path: Path, engine: En
             time.sleep(0.2)
         assert state["status"] == "done", state
         assert state["result"]["sightings"] == 2
+        assert state["params"]["min_face"] == 24 and state["result"]["files"][0]["smallest_face_px"] == 24
 
         listed = client.get(f"/v1/sightings?case={case['id']}", headers=officer)
         for sighting in listed.json():  # seconds into the recording, from the start given

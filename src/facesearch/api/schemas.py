@@ -18,6 +18,7 @@ from facesearch.errors import ErrorKind
 from facesearch.review.service import ReviewDecision, SightingStatus
 from facesearch.text import has_surrogate
 from facesearch.video.cameras import CAMERA_ID_PATTERN
+from facesearch.video.face_size import MIN_FACE_DEFAULT
 from facesearch.video.jobs import JobStatus
 from facesearch.video.scan_report import FileStatus
 
@@ -152,6 +153,9 @@ class ScanIn(RequestModel):
     # When the recordings started, for files whose own time (metadata, name, modification) is wrong; a time
     # without a zone is UTC. The CLI's ``scan --start``.
     start: CaseStart | None = None
+    # The smallest face searched for, in the footage's pixels (the CLI's ``scan --min-face``); checked by the
+    # one rule in ``video.face_size`` (a 400 naming it).
+    min_face: float = MIN_FACE_DEFAULT
 
 
 class NameIn(RequestModel):
@@ -335,6 +339,7 @@ class RemovalOut(BaseModel):
 class ScanParamsOut(BaseModel):
     paths: list[str]
     camera: str | None
+    min_face: float = MIN_FACE_DEFAULT  # jobs queued before it existed searched from the default
 
 
 class ScannedFileOut(BaseModel):

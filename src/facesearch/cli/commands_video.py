@@ -23,7 +23,7 @@ from facesearch.cli.output import (
 from facesearch.cli.wiring import open_context, operator
 from facesearch.errors import FacesearchError
 from facesearch.refs import RefKind, normalise_ref
-from facesearch.video.face_size import MIN_FACE_DEFAULT, MIN_FACE_RANGE
+from facesearch.video.face_size import MIN_FACE_DEFAULT, check_min_face
 
 camera_app = command_group("Cameras and places footage comes from.")
 
@@ -168,8 +168,10 @@ def scan(
         fail(f"--fps {fps}: expected a positive number")
     if detect_every < 1:
         fail(f"--detect-every {detect_every}: expected 1 or more")
-    if not MIN_FACE_RANGE[0] <= min_face <= MIN_FACE_RANGE[1]:
-        fail(f"--min-face {min_face:g}: expected {MIN_FACE_RANGE[0]:g} to {MIN_FACE_RANGE[1]:g} pixels")
+    try:
+        check_min_face(min_face)
+    except FacesearchError as exc:
+        fail(f"--min-face {min_face:g}: {exc.reason}")
     if not 0 < fpir < 1:
         fail(f"--fpir {fpir}: expected a rate between 0 and 1")
     started = _moment(start, end_of_day=False)

@@ -7,5 +7,14 @@ native-resolution searching; the limits keep a typo from asking for a search tha
 
 from __future__ import annotations
 
+from facesearch.errors import BadInputError
+
 MIN_FACE_DEFAULT = 24.0
 MIN_FACE_RANGE = (8.0, 1000.0)
+
+
+def check_min_face(value: float) -> float:
+    """``value`` if it is a smallest face size that can be searched for; ``BadInputError`` otherwise."""
+    if not MIN_FACE_RANGE[0] <= value <= MIN_FACE_RANGE[1]:  # also refuses NaN
+        raise BadInputError(f"min_face {value:g}", f"expected {MIN_FACE_RANGE[0]:g} to {MIN_FACE_RANGE[1]:g} pixels")
+    return float(value)

@@ -27,6 +27,7 @@ from facesearch.context import Context
 from facesearch.errors import ConflictError, FacesearchError, NotFoundError
 from facesearch.refs import RefKind, case_ref, normalise_ref, parse_case_ref
 from facesearch.store.schema import JobRow
+from facesearch.video.face_size import MIN_FACE_DEFAULT, check_min_face
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
@@ -97,12 +98,12 @@ class JobRunner:
             self._thread.join(timeout=30)
 
     def submit_scan(self, case: str, paths: list[str], *, camera: str | None, actor: str,
-                    start: datetime | None = None) -> Job:
+                    start: datetime | None = None, min_face: float = MIN_FACE_DEFAULT) -> Job:
         """Queue a scan; ``start`` is when the recordings started, when their own times are wrong (the CLI's
-        ``--start``), kept with the job's parameters as ISO text."""
+        ``--start``), kept with the job's parameters as ISO text; ``min_face``: the smallest face searched."""
         now = datetime.now(UTC)
         case = normalise_ref(case, RefKind.CASE)
-        params: dict[str, Any] = {"paths": paths, "camera": camera}
+        params: dict[str, Any] = {"paths": paths, "camera": camera, "min_face": check_min_face(min_face)}
         if start is not None:
             params["start"] = start.isoformat()
         with self.sessions.begin() as s:
@@ -173,6 +174,7 @@ class JobRunner:
 
     def _run(self, job_id: int) -> None:
         from facesearch.video.scan import scan
+        from facesearch.video.search import SearchConfig
 
         job = self.get(job_id, actor="system")  # the worker; the scan itself runs as the job's submitter
         self._set(job_id, status=JobStatus.RUNNING)
@@ -196,6 +198,7 @@ class JobRunner:
             report = scan(self.ctx, [Path(p) for p in job.params["paths"]],
                           job.case, actor=job.created_by, camera=job.params.get("camera"),
                           start=None if start is None else datetime.fromisoformat(start), on_progress=on_progress,
+                          config=SearchConfig(min_face=float(job.params.get("min_face", MIN_FACE_DEFAULT))),
                           on_file=lambda f: files_done.append(f.to_json()), should_stop=should_stop,
                           media_root=self.ctx.settings.resolved_media_root)  # checked as each file is opened
         except FacesearchError as exc:

@@ -33,7 +33,8 @@ def start_scan(body: ScanIn, ctx: Ctx, jobs: Jobs, who: Writer) -> dict[str, Any
     # none where the case names cameras (400), a camera not registered (404). The job checks again as it runs.
     check_searchable(ctx.sessions, body.case, camera=body.camera, actor=who.actor,
                      refusal_details={"source": ", ".join(paths)})
-    return jobs.submit_scan(body.case, paths, camera=body.camera, actor=who.actor, start=body.start).to_json()
+    return jobs.submit_scan(body.case, paths, camera=body.camera, actor=who.actor, start=body.start,
+                            min_face=body.min_face).to_json()
 
 
 @router.get("", response_model=list[JobOut])
