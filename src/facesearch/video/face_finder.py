@@ -26,7 +26,8 @@ MOST_UPSCALE = 2.0  # tiles are enlarged at most this much: below half the detec
 class FinderConfig:
     min_face: float  # source pixels: every face at least this big is searched for
     detect_side: int  # the whole frame's reduced view (longer side)
-    whole_every: int  # that view on every n-th detected frame: new big faces; tracked ones are followed in crops
+    whole_every: int  # that view on every frame whose position is a multiple of this: new big faces (tracked
+    # ones are followed in crops)
     changed_every: int  # a tile whose picture changed is searched again after this many frames
     still_every: int  # and any tile after this many
 
@@ -56,7 +57,6 @@ class FaceFinder:
         self.stats = FinderStats()
         self._changes: ChangedAreas | None = None
         self._size: tuple[int, int] | None = None
-        self._detected = 0  # frames detected so far: the reduced view alternates between full and half size
 
     @property
     def smallest_face(self) -> float:
@@ -94,10 +94,9 @@ class FaceFinder:
             scale = self._reduced_scale(size)
             changes = self._areas(size)
             tiles = changes.due(position, frame.grey(round(max(size) * scale))) if changes is not None else []
-            if self._detected % self.config.whole_every == 0:
+            if position % self.config.whole_every == 0:
                 reduced, scale = self._reduced(frame)
                 views.append(_View(k, None, scale, reduced))
-            self._detected += 1
             views += [_View(k, t, t.scale, _pixels(frame, t)) for t in tiles]
             self.stats.tiles += len(tiles)
             most = changes.scale if changes is not None else 1.0

@@ -104,7 +104,8 @@ class SearchProgress:
     crops: int = 0  # crops around tracked faces searched
 
 
-def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress) -> Iterator[VideoFrame]:
+def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress,
+              whole_every: int) -> Iterator[VideoFrame]:
     """Decode ahead in a thread; errors surface in the caller at the frame where they happened.
 
     When the caller stops early, the decoding thread is stopped and *joined* before this returns: the
@@ -125,10 +126,16 @@ def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress
 
     def work() -> None:
         source = iter(frames)
+        position = 0
         try:
             while not stop.is_set():
                 began = time.perf_counter()
                 f = next(source, None)
+                if f is not None and position % whole_every == 0:
+                    # The frames searched whole get their reduced view here, off the detector's thread (the
+                    # same frames as ``FaceFinder`` picks, so no frame is scaled by two threads).
+                    _ = f.small
+                position += 1
                 progress.decode_s += time.perf_counter() - began
                 if not put(f) or f is None:
                     return
@@ -173,8 +180,8 @@ class VideoSearch:
         detector = replace(engine.video_detector.config, score_threshold=cfg.detect_score, sharpness=False)
         rate = fps or 30.0
         self.finder = FaceFinder(engine, detector, FinderConfig(
-            cfg.min_face, cfg.detect_side, cfg.whole_every, changed_every=max(round(cfg.tile_changed_s * rate), 1),
-            still_every=max(round(cfg.tile_still_s * rate), 1)))
+            cfg.min_face, cfg.detect_side, whole_every=cfg.whole_every * cfg.detect_every,
+            changed_every=max(round(cfg.tile_changed_s * rate), 1), still_every=max(round(cfg.tile_still_s * rate), 1)))
         self.progress.smallest_face = self.finder.smallest_face
         # The open tracks as of the last frame tracked, for the detector's worker to search around. Replaced
         # whole (never changed in place): the worker reads it while this thread tracks.
@@ -192,7 +199,8 @@ class VideoSearch:
             pending: tuple[list[VideoFrame], Future[list[Faces]]] | None = None
             batch: list[VideoFrame] = []
             submitted = 0
-            for frame in _prefetch(frames, 2 * self.config.batch, self.progress):
+            whole_every = self.config.whole_every * self.config.detect_every
+            for frame in _prefetch(frames, 2 * self.config.batch, self.progress, whole_every):
                 if should_stop is not None and should_stop(frame):
                     break
                 batch.append(frame)
