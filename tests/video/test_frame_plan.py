@@ -35,21 +35,21 @@ def test_tiles_hold_every_face_up_to_the_overlap_whole() -> None:
 
 
 def test_only_what_changed_is_searched_again_and_everything_after_a_while() -> None:
-    areas = ChangedAreas((1080, 1920), 1.0, margin=106, changed_every=15, still_every=60)
+    areas = ChangedAreas((1080, 1920), 1.0, margin=106, changed_every=0.5, still_every=2.0)
     rng = np.random.default_rng(1)
     still = cv2.resize(rng.integers(0, 256, (9, 16), dtype=np.uint8), (480, 270), interpolation=cv2.INTER_CUBIC)
-    first = areas.due(0, still)
+    first = areas.due(0.0, still)
     assert _holds(first, (0, 0, 1920, 1080)) or sum((r.x1 - r.x0) * (r.y1 - r.y0) for r in first) >= 1920 * 1080
-    assert areas.due(20, still) == []  # nothing changed
+    assert areas.due(0.7, still) == []  # nothing changed
     moved = still.copy()
     moved[100:120, 300:310] = 255 - moved[100:120, 300:310]  # someone in the reduced frame's pixels 300-310
-    assert areas.due(10, moved) == []  # changed, but searched too recently
-    found = areas.due(20, moved)
+    assert areas.due(0.3, moved) == []  # changed, but searched too recently
+    found = areas.due(0.7, moved)
     assert found and _holds(found, (1200 - 100, 400 - 100, 1240 + 100, 480 + 100))  # widened by the margin
     assert sum((r.x1 - r.x0) * (r.y1 - r.y0) for r in found) < 1920 * 1080 / 4  # not the whole frame
     assert all(r.input_size[0] % 64 == 0 and r.input_size[1] % 64 == 0 for r in found)  # sizes that batch
-    assert areas.due(30, moved) == []
-    assert _holds(areas.due(61, moved), (0, 0, 640, 640))  # a still area, after still_every
+    assert areas.due(1.0, moved) == []
+    assert _holds(areas.due(2.1, moved), (0, 0, 640, 640))  # a still area, after still_every
 
 
 def test_a_tracked_face_is_searched_where_its_motion_takes_it() -> None:
@@ -89,6 +89,9 @@ def test_views_are_mapped_to_the_frame_and_one_face_seen_twice_is_kept_once() ->
     at_frame_edge = _in_source(_faces([[0, 10, 30, 40]], [0.9]), _view(Region(0, 0, 640, 640, 1.0)), (1080, 1920))
     assert len(at_frame_edge) == 1  # the frame's own edge cuts nothing
     assert len(merge_views([Faces.empty((1080, 1920))], (1080, 1920))) == 0
+    # One face seen at two scales: a box, and a larger one around it (IoU 0.36, but one face): kept once.
+    nested = merge_views([_faces([[100, 100, 130, 130]], [0.8]), _faces([[95, 95, 145, 145]], [0.9])], (1080, 1920))
+    assert len(nested) == 1 and nested.scores[0] == np.float32(0.9)
 
 
 def test_a_region_of_a_decoded_frame_is_the_same_picture_as_the_whole_frame(tmp_path: Path) -> None:

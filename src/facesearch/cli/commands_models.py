@@ -178,24 +178,18 @@ def doctor(
     except FacesearchError as exc:
         report["problems"].append(str(exc))
         engine, providers = None, {}
-    detector = _detector_entry(settings.models_dir, settings.detector)
-    if not detector["installed"]:
-        report["problems"].append(f"{detector['name']}: not installed; run 'facesearch models install'")
-    report["models"].append({
-        "name": detector["name"], "task": "detector", "file": detector["file"] or "not installed",
-        "sha256": detector["sha256"], "checksum_ok": engine is not None and detector["installed"],
-        "license": detector["license"], "source": detector["source"],
-        "training_data": detector["training_data"], "providers": providers.get(detector["name"], []),
-    })
+    detectors = [(settings.detector, "detector")]
     if settings.video_detector != settings.detector:
-        video = _detector_entry(settings.models_dir, settings.video_detector)
-        if not video["installed"]:
-            report["problems"].append(f"{video['name']}: not installed; run 'facesearch models install'")
+        detectors.append((settings.video_detector, "video detector"))
+    for name, task in detectors:
+        entry = _detector_entry(settings.models_dir, name)
+        if not entry["installed"]:
+            report["problems"].append(f"{entry['name']}: not installed; run 'facesearch models install'")
         report["models"].append({
-            "name": video["name"], "task": "video detector", "file": video["file"] or "not installed",
-            "sha256": video["sha256"], "checksum_ok": engine is not None and video["installed"],
-            "license": video["license"], "source": video["source"], "training_data": video["training_data"],
-            "providers": providers.get(video["name"], []),
+            "name": entry["name"], "task": task, "file": entry["file"] or "not installed",
+            "sha256": entry["sha256"], "checksum_ok": engine is not None and entry["installed"],
+            "license": entry["license"], "source": entry["source"], "training_data": entry["training_data"],
+            "providers": providers.get(entry["name"], []),
         })
     report["video_search"] = {"detector": settings.video_detector, "smallest_face_px": MIN_FACE_DEFAULT}
     if engine is not None:

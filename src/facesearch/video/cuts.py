@@ -21,6 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 THUMBNAIL = (128, 72)
+COARSE = (64, 36)  # the thumbnail the whole picture's change is measured on
+HISTOGRAM_JUMP = 0.3  # share of the grey levels' histogram that moves at a cut (total variation distance)
 CELL = 8  # thumbnail pixels per cell side: a 16x9 grid (an inset must be about a fifth of the frame wide)
 STIRRING = 3.0  # grey levels: a cell whose mean change is above this has moved (not sensor noise)
 MIN_ACTIVE_CELLS = 6  # fewer cells changing is a small movement, not a picture that can cut
@@ -40,6 +42,8 @@ class CutDetector:
         self._previous: NDArray[np.float32] | None = None
         self._recent: deque[float] = deque(maxlen=history)
         self._recent_inset: deque[float] = deque(maxlen=history)
+        self._histogram: NDArray[np.float32] | None = None
+        self._recent_histogram: deque[float] = deque(maxlen=history)
         self._stirred: deque[NDArray[np.bool_]] = deque(maxlen=history)  # which cells changed, frame by frame
 
     def is_cut(self, pixels: NDArray[np.uint8]) -> bool:
@@ -56,9 +60,22 @@ class CutDetector:
         previous, self._previous = self._previous, thumb
         if previous is None:
             return []
-        difference = np.abs(thumb - previous)
-        if self._jumped(float(difference.mean()), self._recent):
+        # The whole picture is judged on a coarser thumbnail: motion averages out there, a cut does not.
+        whole_change = float(np.abs(cv2.resize(thumb, COARSE, interpolation=cv2.INTER_AREA)
+                                    - cv2.resize(previous, COARSE, interpolation=cv2.INTER_AREA)).mean())
+        if self._jumped(whole_change, self._recent):
             return [WHOLE]
+        # At a low frame rate a moving camera changes most pixels between frames, and a cut hides in that; the
+        # grey levels' histogram barely moves with motion and jumps at a cut.
+        histogram = (np.bincount(grey.ravel() // 8, minlength=32) / grey.size).astype(np.float32)
+        before, self._histogram = self._histogram, histogram
+        if before is not None:
+            shift = 0.5 * float(np.abs(histogram - before).sum())
+            if shift < HISTOGRAM_JUMP:
+                self._recent_histogram.append(shift)
+            elif self._jumped(shift, self._recent_histogram, least=HISTOGRAM_JUMP):
+                return [WHOLE]
+        difference = np.abs(thumb - previous)
         rows, cols = THUMBNAIL[1] // CELL, THUMBNAIL[0] // CELL
         cells = difference.reshape(rows, CELL, cols, CELL).mean(axis=(1, 3))
         self._stirred.append(cells > STIRRING)
@@ -72,10 +89,12 @@ class CutDetector:
             return []
         return [area] if self._jumped(change, self._recent_inset) else []
 
-    def _jumped(self, change: float, recent: deque[float]) -> bool:
-        """Whether ``change`` is far above its recent level; if not, it joins that level (a cut never does)."""
+    def _jumped(self, change: float, recent: deque[float], least: float | None = None) -> bool:
+        """Whether ``change`` is far above its recent level (and at least ``least``, grey levels by default); if
+        not, it joins that level (a cut never does)."""
         typical = float(np.median(recent)) if recent else 0.0
-        if change >= self.min_jump and change >= self.ratio * max(typical, 1.0):
+        floor = self.min_jump if least is None else least
+        if change >= floor and change >= self.ratio * max(typical, 1.0 if least is None else least / 3):
             return True
         recent.append(change)
         return False

@@ -10,14 +10,14 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from facesearch.detect.common import DetectorConfig, nms
+from facesearch.detect.common import DetectorConfig
 from facesearch.engine import Engine
 from facesearch.faces import Faces
 from facesearch.images import LoadedImage
 from facesearch.video.frame_plan import ChangedAreas, KnownFace, Region, around, reduced_side
 from facesearch.video.source import VideoFrame
 
-MERGE_IOU = 0.4  # one face found in two views (a tile and a tracked crop) is one face
+MERGE_OVERLAP = 0.5  # boxes from two views overlapping by this share of the smaller are one face
 EDGE_PX = 2.0  # a face touching a cut edge of a view is partly outside it: another view holds it whole
 MOST_UPSCALE = 2.0  # tiles are enlarged at most this much: below half the detector's reliable size is hopeless
 
@@ -28,8 +28,8 @@ class FinderConfig:
     detect_side: int  # the whole frame's reduced view (longer side)
     whole_every: int  # that view on every frame whose position is a multiple of this: new big faces (tracked
     # ones are followed in crops)
-    changed_every: int  # a tile whose picture changed is searched again after this many frames
-    still_every: int  # and any tile after this many
+    changed_every: float  # seconds: an area whose picture changed is searched again after this long
+    still_every: float  # and any area after this long
 
 
 @dataclass
@@ -56,6 +56,7 @@ class FaceFinder:
         self.detector_config = replace(detector, max_side=1 << 30)  # inputs are made at the size to search
         self.stats = FinderStats()
         self._changes: ChangedAreas | None = None
+        self._carried: list[KnownFace] = []  # faces this search found in the last frame of the previous batch
         self._size: tuple[int, int] | None = None
 
     @property
@@ -87,34 +88,61 @@ class FaceFinder:
     def find(self, frames: list[tuple[int, VideoFrame]], known: list[KnownFace]) -> dict[int, Faces]:
         """Faces in each of ``frames`` (``(position, frame)``: its position among the frames fed to the search),
         in source pixels, by frame index. ``known``: tracked faces as last seen, searched for around where
-        they will be."""
+        they will be.
+
+        The tracker's faces come late (it tracks one batch while this detects the next), so a small face is also
+        followed from where this search itself last found it: from the previous batch, and, in a second pass,
+        from an earlier frame of this batch to the later ones. A face found once, in a tile, is then searched
+        on every frame after, which a short appearance needs to make a track."""
         views: list[_View] = []
+        scales: list[float] = []
         for k, (position, frame) in enumerate(frames):
             size = frame.size
             scale = self._reduced_scale(size)
+            scales.append(scale)
             changes = self._areas(size)
-            tiles = changes.due(position, frame.grey(round(max(size) * scale))) if changes is not None else []
+            tiles = changes.due(frame.seconds, frame.grey(round(max(size) * scale))) if changes is not None else []
             if position % self.config.whole_every == 0:
                 reduced, scale = self._reduced(frame)
                 views.append(_View(k, None, scale, reduced))
             views += [_View(k, t, t.scale, _pixels(frame, t)) for t in tiles]
             self.stats.tiles += len(tiles)
-            most = changes.scale if changes is not None else 1.0
-            for face in known:
-                height = float(face.box[3] - face.box[1])
-                if height * scale >= self.reliable:
-                    continue  # the whole frame's view finds it when it runs; the tracker carries it between
-                crop = around(face, position, size[0], size[1], most)
-                if crop.x1 - crop.x0 < 8 or crop.y1 - crop.y0 < 8 or any(_inside(crop, t) for t in tiles):
-                    continue
-                views.append(_View(k, crop, crop.scale, _pixels(frame, crop)))
-                self.stats.crops += 1
+            views += self._follow(k, position, frame, known + self._carried, [t for t in tiles], scale)
+        per_frame = self._detect(views, frames)
+        merged = [merge_views(parts, frame.size) for (_, frame), parts in zip(frames, per_frame, strict=True)]
+        if frames:
+            last_position = frames[-1][0]
+            self._carried = [KnownFace(last_position, box, np.zeros(2, np.float32)) for box in merged[-1].boxes]
+        return {frame.index: faces for (_, frame), faces in zip(frames, merged, strict=True)}
+
+    def _follow(self, k: int, position: int, frame: VideoFrame, faces: list[KnownFace], searched: list[Region],
+                scale: float) -> list[_View]:
+        """Crops around ``faces`` in the ``k``-th frame of the batch, for those too small for the whole frame's
+        view (``scale``) and not inside an area already searched there."""
+        size = frame.size
+        most = self._changes.scale if self._changes is not None else 1.0
+        views = []
+        for face in faces:
+            height = float(face.box[3] - face.box[1])
+            if height * scale >= self.reliable:
+                continue  # the whole frame's view finds it when it runs; the tracker carries it between
+            x0, y0, x1, y1 = (float(v) for v in face.box)
+            if any(r.x0 <= x0 and r.y0 <= y0 and x1 <= r.x1 and y1 <= r.y1 for r in searched):
+                continue  # searched there already (a tile, or a crop around the same face)
+            crop = around(face, position, size[0], size[1], most)
+            if crop.x1 - crop.x0 < 8 or crop.y1 - crop.y0 < 8 or any(_inside(crop, t) for t in searched):
+                continue
+            searched.append(crop)
+            views.append(_View(k, crop, crop.scale, _pixels(frame, crop)))
+            self.stats.crops += 1
+        return views
+
+    def _detect(self, views: list[_View], frames: list[tuple[int, VideoFrame]]) -> list[list[Faces]]:
         found = self.engine.detect_video([LoadedImage(v.pixels, "frame") for v in views], self.detector_config)
         per_frame: list[list[Faces]] = [[] for _ in frames]
         for view, faces in zip(views, found, strict=True):
             per_frame[view.frame].append(_in_source(faces, view, frames[view.frame][1].size))
-        return {frame.index: merge_views(parts, frame.size)
-                for (_, frame), parts in zip(frames, per_frame, strict=True)}
+        return per_frame
 
     def _reduced(self, frame: VideoFrame) -> tuple[NDArray[np.uint8], float]:
         small = frame.small
@@ -178,4 +206,22 @@ def merge_views(parts: list[Faces], size: tuple[int, int]) -> Faces:
                    face_size=np.concatenate([p.face_size for p in parts]),
                    sharpness=np.concatenate([p.sharpness for p in parts]),
                    frontal=np.concatenate([p.frontal for p in parts]), image_size=size)
-    return joined[nms(joined.boxes, joined.scores, MERGE_IOU)]
+    return joined[_distinct(joined.boxes, joined.scores)]
+
+
+def _distinct(boxes: NDArray[np.float32], scores: NDArray[np.float32]) -> NDArray[np.intp]:
+    """The most confident of each set of boxes that are one face: overlapping by ``MERGE_OVERLAP`` of the smaller
+    box. Intersection over union is not enough here: the same face found at two scales (a tile, a crop) can
+    give a box and a larger one around it, whose union is big, and two tracks of one person would follow."""
+    order = np.argsort(-scores, kind="stable")
+    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    keep: list[int] = []
+    for i in order.tolist():
+        if keep:
+            k = np.asarray(keep)
+            w = np.clip(np.minimum(boxes[k, 2], boxes[i, 2]) - np.maximum(boxes[k, 0], boxes[i, 0]), 0, None)
+            h = np.clip(np.minimum(boxes[k, 3], boxes[i, 3]) - np.maximum(boxes[k, 1], boxes[i, 1]), 0, None)
+            if ((w * h) / np.maximum(np.minimum(areas[k], areas[i]), 1e-6) > MERGE_OVERLAP).any():
+                continue
+        keep.append(i)
+    return np.asarray(keep, np.intp)

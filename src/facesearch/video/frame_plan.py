@@ -29,6 +29,7 @@ TRACKED_FACE_PX = 48  # a tracked face is searched at this size in its crop (pre
 TRACKED_CONTEXT = 3.0  # a tracked face's crop is this many face heights on a side, plus its motion
 CROP_STEP = 64  # crop inputs are rounded up to a multiple of this, so that crops batch together
 CHANGE_LEVEL = 12  # grey levels: a pixel of the reduced frame differing by more has changed
+NEW_SCENE = 0.6  # this share of the pixels changed from one frame to the next, and not the frame before: a cut
 
 
 REDUCED_SHARE = 4  # the reduced view is at least a quarter of the frame's size: see ``reduced_side``
@@ -103,31 +104,40 @@ def around(face: KnownFace, frame: int, height: int, width: int, most_scale: flo
 
 class ChangedAreas:
     """Which parts of the frame to search at tile scale on each frame: every area whose picture changed since
-    it was last searched (once ``changed_every`` frames have passed), widened by ``margin`` so that a face any
-    part of which changed lies whole inside, and every area after ``still_every`` frames regardless. A static
-    camera's frame is mostly still: the walking people are searched, not the walls.
+    it was last searched (once ``changed_every`` seconds of footage have passed), widened by ``margin`` so that
+    a face any part of which changed lies whole inside, and every area after ``still_every`` seconds regardless.
+    A static camera's frame is mostly still: the walking people are searched, not the walls. Seconds, not
+    frames: a stream searched at 8 frames a second is searched as often as a file at 30.
 
-    Change is measured on the reduced frame the search makes anyway; the areas are returned in source pixels,
-    big ones cut into overlapping tiles, all rounded up to sizes that batch together."""
+    Change is measured on a small grey picture of each frame; the areas are returned in source pixels, big ones
+    cut into overlapping tiles, all rounded up to sizes that batch together."""
 
-    def __init__(self, size: tuple[int, int], scale: float, margin: float, changed_every: int,
-                 still_every: int) -> None:
+    def __init__(self, size: tuple[int, int], scale: float, margin: float, changed_every: float,
+                 still_every: float) -> None:
         self.size = size
         self.scale = scale
         self.margin = margin
         self.changed_every = changed_every
         self.still_every = still_every
-        self._searched_at: NDArray[np.int64] | None = None  # per pixel of the reduced frame
-        self._seen: NDArray[np.uint8] | None = None  # the reduced frame's grey picture where last searched
+        self._searched_at: NDArray[np.float64] | None = None  # per pixel of the grey picture, seconds
+        self._seen: NDArray[np.uint8] | None = None  # the grey picture where last searched
+        self._last: NDArray[np.uint8] | None = None  # the previous frame's grey picture
+        self._last_jump = 0.0  # the share of it that changed from the frame before
 
-    def due(self, frame: int, grey: NDArray[np.uint8]) -> list[Region]:
-        """The areas to search on ``frame`` (its position in the source), given a small grey picture of it (the
-        same size on every frame); they count as searched."""
+    def due(self, seconds: float, grey: NDArray[np.uint8]) -> list[Region]:
+        """The areas to search in the frame at ``seconds`` into the footage, given a small grey picture of it
+        (the same size on every frame); they count as searched."""
         if self._seen is None or self._searched_at is None or self._seen.shape != grey.shape:
             self._seen = grey.copy()
-            self._searched_at = np.full(grey.shape, -(10**9), np.int64)
-        waited = frame - self._searched_at
-        changed = (cv2.absdiff(grey, self._seen) > CHANGE_LEVEL) & (waited >= self.changed_every)
+            self._searched_at = np.full(grey.shape, -np.inf)
+        waited = seconds - self._searched_at
+        changed = cv2.absdiff(grey, self._seen) > CHANGE_LEVEL
+        # Most of the picture new at once (a cut, a camera turned): a new scene, searched now, not in a while.
+        jump = 0.0 if self._last is None else float((cv2.absdiff(grey, self._last) > CHANGE_LEVEL).mean())
+        self._last = grey.copy()
+        if not (jump >= NEW_SCENE and self._last_jump < NEW_SCENE / 2):
+            changed &= waited >= self.changed_every
+        self._last_jump = jump
         # Lone changed pixels are noise (compression, sensor): a face, even a far one, is a few pixels wide.
         changed = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
         due = changed | (waited >= self.still_every)
@@ -139,7 +149,7 @@ class ChangedAreas:
         count, _, boxes, _ = cv2.connectedComponentsWithStats(widened, connectivity=8)
         regions: list[Region] = []
         for x, y, w, h, _area in boxes[1:count]:
-            self._searched_at[y : y + h, x : x + w] = frame
+            self._searched_at[y : y + h, x : x + w] = seconds
             self._seen[y : y + h, x : x + w] = grey[y : y + h, x : x + w]
             regions += self._pieces(math.floor(x / k), math.floor(y / k), math.ceil((x + w) / k),
                                     math.ceil((y + h) / k))

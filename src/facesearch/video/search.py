@@ -178,10 +178,9 @@ class VideoSearch:
         self.cuts = CutDetector()
         cfg = self.config
         detector = replace(engine.video_detector.config, score_threshold=cfg.detect_score, sharpness=False)
-        rate = fps or 30.0
         self.finder = FaceFinder(engine, detector, FinderConfig(
             cfg.min_face, cfg.detect_side, whole_every=cfg.whole_every * cfg.detect_every,
-            changed_every=max(round(cfg.tile_changed_s * rate), 1), still_every=max(round(cfg.tile_still_s * rate), 1)))
+            changed_every=cfg.tile_changed_s, still_every=cfg.tile_still_s))
         self.progress.smallest_face = self.finder.smallest_face
         # The open tracks as of the last frame tracked, for the detector's worker to search around. Replaced
         # whole (never changed in place): the worker reads it while this thread tracks.

@@ -46,6 +46,18 @@ def iou_matrix(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.flo
     return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)).astype(np.float32)
 
 
+def overlap_of_smaller(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Intersection over the smaller box's area, for every box in ``a`` against every box in ``b``."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    return (inter / np.maximum(np.minimum(area_a[:, None], area_b[None, :]), 1e-6)).astype(np.float32)
+
+
 def greedy_match(iou: NDArray[np.float32], min_iou: float) -> list[tuple[int, int]]:
     """Pairs (row, column), highest IoU first, each row and column used once, IoU at least ``min_iou``."""
     pairs: list[tuple[int, int]] = []
@@ -114,6 +126,7 @@ class TrackerConfig:
     match_iou: float = 0.2  # confident detections against predicted boxes
     weak_match_iou: float = 0.5  # weak detections need a closer fit
     max_gap_frames: int = 30  # frames a track may go unseen before it ends (about 1 s at 30 fps)
+    same_face_overlap: float = 0.6  # an unpaired confident face this much inside a track's box is that track's
 
 
 @dataclass(frozen=True)
@@ -151,12 +164,27 @@ class FaceTracker:
             track.update(boxes[low[c]], frame)
             assigned[low[c]] = track.id
 
+        updated = {t.id for t in self.tracks if t.last_frame == frame}
         for d in high:
-            if assigned[d] < 0:
-                track = _new_track(self._next_id, boxes[d], frame)
-                self._next_id += 1
-                self.tracks.append(track)
-                assigned[d] = track.id
+            if assigned[d] >= 0:
+                continue
+            # A confident face on a track's predicted box that IoU did not pair (the box of one face found in
+            # views of different scales, or a jump at a low frame rate) continues that track, or if the track
+            # already has its face this frame, is that face again: a second track would make a second sighting
+            # of the same person over the same time.
+            overlap = overlap_of_smaller(boxes[d][None], predicted)[0] if len(predicted) else np.zeros(0)
+            near = int(np.argmax(overlap)) if overlap.size else -1
+            if near >= 0 and overlap[near] > cfg.same_face_overlap:
+                track = self.tracks[near]
+                if track.id not in updated:
+                    track.update(boxes[d], frame)
+                    updated.add(track.id)
+                    assigned[d] = track.id
+                continue
+            track = _new_track(self._next_id, boxes[d], frame)
+            self._next_id += 1
+            self.tracks.append(track)
+            assigned[d] = track.id
         ended = [t for t in self.tracks if frame - t.last_frame > cfg.max_gap_frames]
         self.tracks = [t for t in self.tracks if frame - t.last_frame <= cfg.max_gap_frames]
         return FrameAssignment(assigned, ended)
