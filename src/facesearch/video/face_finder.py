@@ -16,6 +16,7 @@ from facesearch.faces import Faces
 from facesearch.images import LoadedImage
 from facesearch.video.frame_plan import ChangedAreas, KnownFace, Region, around, reduced_side
 from facesearch.video.source import VideoFrame
+from facesearch.video.tracker import overlap_of_smaller
 
 MERGE_OVERLAP = 0.5  # boxes from two views overlapping by this share of the smaller are one face
 EDGE_PX = 2.0  # a face touching a cut edge of a view is partly outside it: another view holds it whole
@@ -91,15 +92,13 @@ class FaceFinder:
         they will be.
 
         The tracker's faces come late (it tracks one batch while this detects the next), so a small face is also
-        followed from where this search itself last found it: from the previous batch, and, in a second pass,
-        from an earlier frame of this batch to the later ones. A face found once, in a tile, is then searched
-        on every frame after, which a short appearance needs to make a track."""
+        followed from where this search itself found it in the last frame of the previous batch. A face found
+        once, in a tile, is then searched on the following batches' frames, which a short appearance needs to
+        make a track."""
         views: list[_View] = []
-        scales: list[float] = []
         for k, (position, frame) in enumerate(frames):
             size = frame.size
             scale = self._reduced_scale(size)
-            scales.append(scale)
             changes = self._areas(size)
             tiles = changes.due(frame.seconds, frame.grey(round(max(size) * scale))) if changes is not None else []
             if position % self.config.whole_every == 0:
@@ -213,15 +212,9 @@ def _distinct(boxes: NDArray[np.float32], scores: NDArray[np.float32]) -> NDArra
     """The most confident of each set of boxes that are one face: overlapping by ``MERGE_OVERLAP`` of the smaller
     box. Intersection over union is not enough here: the same face found at two scales (a tile, a crop) can
     give a box and a larger one around it, whose union is big, and two tracks of one person would follow."""
-    order = np.argsort(-scores, kind="stable")
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    overlap = overlap_of_smaller(boxes, boxes)
     keep: list[int] = []
-    for i in order.tolist():
-        if keep:
-            k = np.asarray(keep)
-            w = np.clip(np.minimum(boxes[k, 2], boxes[i, 2]) - np.maximum(boxes[k, 0], boxes[i, 0]), 0, None)
-            h = np.clip(np.minimum(boxes[k, 3], boxes[i, 3]) - np.maximum(boxes[k, 1], boxes[i, 1]), 0, None)
-            if ((w * h) / np.maximum(np.minimum(areas[k], areas[i]), 1e-6) > MERGE_OVERLAP).any():
-                continue
-        keep.append(i)
+    for i in np.argsort(-scores, kind="stable").tolist():
+        if not keep or not (overlap[i, keep] > MERGE_OVERLAP).any():
+            keep.append(i)
     return np.asarray(keep, np.intp)
