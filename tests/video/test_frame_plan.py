@@ -5,16 +5,20 @@ converted from the decoded frame, and cuts inside an inset picture."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import av
 import cv2
 import numpy as np
 
+from facesearch.detect.common import DetectorConfig
+from facesearch.engine import Engine
 from facesearch.faces import Faces
+from facesearch.images import LoadedImage
 from facesearch.video.cuts import WHOLE, CutDetector
-from facesearch.video.face_finder import _in_source, _View, merge_views
+from facesearch.video.face_finder import FaceFinder, FinderConfig, _in_source, _View, merge_views
 from facesearch.video.frame_plan import ChangedAreas, KnownFace, Region, around, reduced_side, tile_grid
-from facesearch.video.source import VideoReader
+from facesearch.video.source import VideoFrame, VideoReader
 
 
 def _holds(regions: list[Region], box: tuple[int, int, int, int]) -> bool:
@@ -144,3 +148,77 @@ def test_a_cut_inside_an_inset_picture_ends_the_tracks_there_only() -> None:
         frame = background.copy()
         cv2.rectangle(frame, (10 + 5 * i, 40), (30 + 5 * i, 110), (250, 250, 250), -1)
         assert walker.cuts(frame) == []
+
+
+class _SquareDetector:
+    """Finds bright squares of at least 20 input pixels, as a detector that misses faces below its reliable size;
+    counts its calls and inputs."""
+
+    reliable_face_px = 24
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.inputs = 0
+
+    def detect(self, images: list[LoadedImage], config: object = None) -> list[Faces]:
+        self.calls += 1
+        self.inputs += len(images)
+        found = []
+        for image in images:
+            bright = (image.pixels[..., 0] > 128).astype(np.uint8)
+            count, _, boxes, _ = cv2.connectedComponentsWithStats(bright)
+            squares = [[x, y, x + w, y + h] for x, y, w, h, _ in boxes[1:count] if min(w, h) >= 20]
+            found.append(_faces(squares, [0.9] * len(squares)) if squares else Faces.empty(image.pixels.shape[:2]))
+        return found
+
+
+class _SquareEngine:
+    def __init__(self) -> None:
+        self.video_detector = _SquareDetector()
+
+    def detect_video(self, images: list[LoadedImage], config: object = None) -> list[Faces]:
+        return self.video_detector.detect(images, config)
+
+
+def _far_frames(count: int, present: range, fps: float = 8.0) -> list[VideoFrame]:
+    """1080p frames with a still 40 px face (a bright square) on the frames in ``present``: 10 px in the reduced
+    view, found only in tiles and crops."""
+    frames = []
+    for i in range(count):
+        pixels = np.full((1080, 1920, 3), 30, np.uint8)
+        if i in present:
+            pixels[500:540, 1200:1240] = 230
+        frames.append(VideoFrame(i, i / fps, pixels))
+    return frames
+
+
+def test_a_short_small_face_is_followed_on_every_frame_after_it_is_first_found() -> None:
+    # A far face on screen for half a second of an 8 frames/s stream, searched in batches of two frames, as a
+    # live watch does. Its first frame is the stream's first (every tile searched); after that no tile is due
+    # before 0.5 s. It must still be found on each of its frames: a track needs three.
+    engine = _SquareEngine()
+    finder = FaceFinder(cast(Engine, engine), DetectorConfig(), FinderConfig(
+        24, 256, whole_every=3, changed_every=0.5, still_every=4.0))
+    frames = _far_frames(20, range(4))
+    found: dict[int, Faces] = {}
+    for first in range(0, 8, 2):
+        found |= finder.find([(first + k, f) for k, f in enumerate(frames[first:first + 2])], [])
+    assert [len(found[i]) for i in range(8)] == [1, 1, 1, 1, 0, 0, 0, 0]
+    assert all(np.allclose(found[i].boxes[0], [1200, 500, 1240, 540], atol=1) for i in range(4))
+    # Once unseen for FOLLOW_S it is no longer searched for: no crops on the frames after that.
+    for first in range(8, 20, 2):
+        finder.find([(first + k, f) for k, f in enumerate(frames[first:first + 2])], [])
+    crops = finder.stats.crops
+    finder.find([(20, VideoFrame(20, 20 / 8.0, frames[19].pixels))], [])
+    assert finder.stats.crops == crops
+
+
+def test_a_face_found_in_a_batch_is_searched_again_only_when_it_is_new() -> None:
+    engine = _SquareEngine()
+    finder = FaceFinder(cast(Engine, engine), DetectorConfig(), FinderConfig(
+        24, 256, whole_every=3, changed_every=0.5, still_every=4.0))
+    frames = _far_frames(16, range(16))
+    finder.find(list(enumerate(frames[:8])), [])
+    assert engine.video_detector.calls == 2  # the batch, then its later frames around the new face
+    finder.find([(8 + k, f) for k, f in enumerate(frames[8:])], [])
+    assert engine.video_detector.calls == 3  # followed from the start: one call

@@ -21,6 +21,7 @@ from facesearch.video.tracker import overlap_of_smaller
 MERGE_OVERLAP = 0.5  # boxes from two views overlapping by this share of the smaller are one face
 EDGE_PX = 2.0  # a face touching a cut edge of a view is partly outside it: another view holds it whole
 MOST_UPSCALE = 2.0  # tiles are enlarged at most this much: below half the detector's reliable size is hopeless
+FOLLOW_S = 1.0  # seconds: a small face this search found is followed in crops until unseen this long
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ class FinderConfig:
 class FinderStats:
     tiles: int = 0  # tiles searched
     crops: int = 0  # crops around tracked faces searched
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A small face this search found, as last seen, and when (seconds into the footage)."""
+
+    face: KnownFace
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ class FaceFinder:
         self.detector_config = replace(detector, max_side=1 << 30)  # inputs are made at the size to search
         self.stats = FinderStats()
         self._changes: ChangedAreas | None = None
-        self._carried: list[KnownFace] = []  # faces this search found in the last frame of the previous batch
+        self._seen: list[_Seen] = []  # small faces this search found lately, followed on the next frames
         self._size: tuple[int, int] | None = None
 
     @property
@@ -91,11 +100,14 @@ class FaceFinder:
         in source pixels, by frame index. ``known``: tracked faces as last seen, searched for around where
         they will be.
 
-        The tracker's faces come late (it tracks one batch while this detects the next), so a small face is also
-        followed from where this search itself found it in the last frame of the previous batch. A face found
-        once, in a tile, is then searched on the following batches' frames, which a short appearance needs to
-        make a track."""
+        A small face is found first in a tile, which is searched only now and then; a short appearance makes a
+        track only if the face is then found on the frames that follow. The tracker's faces come late (it
+        tracks one batch while this detects the next), so this search also follows the small faces it found
+        itself, for ``FOLLOW_S`` after it last saw each, and a face first found in this batch is searched for
+        again on the batch's later frames (a second, small detector call, made only when a new face appeared)."""
         views: list[_View] = []
+        searched: list[list[Region]] = []
+        followed = known + [seen.face for seen in self._seen]
         for k, (position, frame) in enumerate(frames):
             size = frame.size
             scale = self._reduced_scale(size)
@@ -106,13 +118,56 @@ class FaceFinder:
                 views.append(_View(k, None, scale, reduced))
             views += [_View(k, t, t.scale, _pixels(frame, t)) for t in tiles]
             self.stats.tiles += len(tiles)
-            views += self._follow(k, position, frame, known + self._carried, [t for t in tiles], scale)
+            searched.append(list(tiles))
+            views += self._follow(k, position, frame, followed, searched[k], scale)
         per_frame = self._detect(views, frames)
         merged = [merge_views(parts, frame.size) for (_, frame), parts in zip(frames, per_frame, strict=True)]
-        if frames:
-            last_position = frames[-1][0]
-            self._carried = [KnownFace(last_position, box, np.zeros(2, np.float32)) for box in merged[-1].boxes]
+        merged = self._follow_new(frames, merged, followed, searched)
+        self._remember(frames, merged)
         return {frame.index: faces for (_, frame), faces in zip(frames, merged, strict=True)}
+
+    def _small(self, faces: Faces, size: tuple[int, int]) -> list[NDArray[np.float32]]:
+        """The boxes of ``faces`` too small for the whole frame's reduced view: those followed in crops."""
+        limit = self.reliable / self._reduced_scale(size)
+        return [box for box in faces.boxes if float(box[3] - box[1]) < limit]
+
+    def _follow_new(self, frames: list[tuple[int, VideoFrame]], merged: list[Faces], followed: list[KnownFace],
+                    searched: list[list[Region]]) -> list[Faces]:
+        """``merged`` with the faces first found in this batch also searched for on the batch's later frames."""
+        views: list[_View] = []
+        for k, ((position, _), faces) in enumerate(zip(frames, merged, strict=True)):
+            boxes = [face.box for face in followed]
+            new = [KnownFace(position, box, np.zeros(2, np.float32)) for box in self._small(faces, faces.image_size)
+                   if not boxes or not (overlap_of_smaller(box[None], np.asarray(boxes)) > MERGE_OVERLAP).any()]
+            followed = followed + new
+            for j in range(k + 1, len(frames)) if new else ():
+                later_position, frame = frames[j]
+                views += self._follow(j, later_position, frame, new, searched[j], self._reduced_scale(frame.size))
+        if not views:
+            return merged
+        per_frame = self._detect(views, frames)
+        return [merge_views([faces, *parts], faces.image_size) for faces, parts in zip(merged, per_frame, strict=True)]
+
+    def _remember(self, frames: list[tuple[int, VideoFrame]], merged: list[Faces]) -> None:
+        """Keeps the small faces found in this batch (their motion measured from where they were last seen) and
+        forgets those unseen for ``FOLLOW_S``."""
+        seen = list(self._seen)
+        for (position, frame), faces in zip(frames, merged, strict=True):
+            for box in self._small(faces, frame.size):
+                same = [i for i, s in enumerate(seen)
+                        if overlap_of_smaller(box[None], s.face.box[None])[0, 0] > MERGE_OVERLAP]
+                velocity = np.zeros(2, np.float32)
+                if same:
+                    before = seen[same[0]].face
+                    if position > before.frame:
+                        moved = (box[:2] + box[2:]) / 2 - (before.box[:2] + before.box[2:]) / 2
+                        velocity = (moved / (position - before.frame)).astype(np.float32)
+                    seen = [s for i, s in enumerate(seen) if i not in same]
+                seen.append(_Seen(KnownFace(position, box.copy(), velocity), frame.seconds))
+        if frames:
+            now = frames[-1][1].seconds
+            seen = [s for s in seen if now - s.seconds <= FOLLOW_S]
+        self._seen = seen
 
     def _follow(self, k: int, position: int, frame: VideoFrame, faces: list[KnownFace], searched: list[Region],
                 scale: float) -> list[_View]:
