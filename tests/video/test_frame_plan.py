@@ -198,7 +198,7 @@ def test_a_short_small_face_is_followed_on_every_frame_after_it_is_first_found()
     # before 0.5 s. It must still be found on each of its frames: a track needs three.
     engine = _SquareEngine()
     finder = FaceFinder(cast(Engine, engine), DetectorConfig(), FinderConfig(
-        24, 256, whole_every=3, changed_every=0.5, still_every=4.0))
+        24, 256, whole_every_s=0.1, changed_every=0.5, still_every=4.0))
     frames = _far_frames(20, range(4))
     found: dict[int, Faces] = {}
     for first in range(0, 8, 2):
@@ -216,7 +216,7 @@ def test_a_short_small_face_is_followed_on_every_frame_after_it_is_first_found()
 def test_a_face_found_in_a_batch_is_searched_again_only_when_it_is_new() -> None:
     engine = _SquareEngine()
     finder = FaceFinder(cast(Engine, engine), DetectorConfig(), FinderConfig(
-        24, 256, whole_every=3, changed_every=0.5, still_every=4.0))
+        24, 256, whole_every_s=0.1, changed_every=0.5, still_every=4.0))
     frames = _far_frames(16, range(16))
     finder.find(list(enumerate(frames[:8])), [])
     assert engine.video_detector.calls == 2  # the batch, then its later frames around the new face

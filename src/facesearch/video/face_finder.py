@@ -4,6 +4,7 @@ one detector call per input size, mapped back to source pixels and merged.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import cv2
@@ -16,20 +17,25 @@ from facesearch.faces import Faces
 from facesearch.images import LoadedImage
 from facesearch.video.frame_plan import ChangedAreas, KnownFace, Region, around, reduced_side
 from facesearch.video.source import VideoFrame
-from facesearch.video.tracker import overlap_of_smaller
+from facesearch.video.tracker import TrackerConfig, overlap_of_smaller
 
 MERGE_OVERLAP = 0.5  # boxes from two views overlapping by this share of the smaller are one face
 EDGE_PX = 2.0  # a face touching a cut edge of a view is partly outside it: another view holds it whole
 MOST_UPSCALE = 2.0  # tiles are enlarged at most this much: below half the detector's reliable size is hopeless
 FOLLOW_S = 1.0  # seconds: a small face this search found is followed in crops until unseen this long
+# A face this confident starts being followed (a weaker one keeps it followed): the tracker's own bar for
+# starting a track, since a weaker face could never make one.
+START_SCORE = TrackerConfig.high_score
+WHOLE_SLACK_S = 0.005  # frame times are rounded: a frame this much early for the whole view is on time
 
 
 @dataclass(frozen=True)
 class FinderConfig:
     min_face: float  # source pixels: every face at least this big is searched for
     detect_side: int  # the whole frame's reduced view (longer side)
-    whole_every: int  # that view on every frame whose position is a multiple of this: new big faces (tracked
-    # ones are followed in crops)
+    whole_every_s: float  # seconds: that view on the first frame and then the first after each such interval
+    # (new big faces; tracked small ones are followed in crops). Seconds, not frames: at 8 frames/s a big face
+    # seen on every third frame would give a half-second appearance too few detections to make a track.
     changed_every: float  # seconds: an area whose picture changed is searched again after this long
     still_every: float  # and any area after this long
 
@@ -68,6 +74,30 @@ class FaceFinder:
         self._changes: ChangedAreas | None = None
         self._seen: list[_Seen] = []  # small faces this search found lately, followed on the next frames
         self._size: tuple[int, int] | None = None
+        self._whole_lock = threading.Lock()
+        self._whole: dict[int, bool] = {}  # frame index -> searched whole, decided once, in frame order
+        self._last_whole: float | None = None  # seconds of the last frame searched whole
+
+    def searches_whole(self, frame: VideoFrame) -> bool:
+        """Whether ``frame`` is searched whole (in its reduced view): the first frame, then the first at least
+        ``whole_every_s`` after the last one. Decided once per frame, in frame order: the decoding thread asks
+        ahead of ``find`` (to make the reduced view off the detector's thread), and ``find`` gets its answer."""
+        with self._whole_lock:
+            decided = self._whole.get(frame.index)
+            if decided is None:
+                last = self._last_whole
+                decided = (last is None or frame.seconds < last
+                           or frame.seconds - last >= self.config.whole_every_s - WHOLE_SLACK_S)
+                if decided:
+                    self._last_whole = frame.seconds
+                self._whole[frame.index] = decided
+            return decided
+
+    def _take_whole(self, frame: VideoFrame) -> bool:
+        whole = self.searches_whole(frame)
+        with self._whole_lock:
+            self._whole.pop(frame.index, None)
+        return whole
 
     @property
     def smallest_face(self) -> float:
@@ -113,7 +143,7 @@ class FaceFinder:
             scale = self._reduced_scale(size)
             changes = self._areas(size)
             tiles = changes.due(frame.seconds, frame.grey(round(max(size) * scale))) if changes is not None else []
-            if position % self.config.whole_every == 0:
+            if self._take_whole(frame):
                 reduced, scale = self._reduced(frame)
                 views.append(_View(k, None, scale, reduced))
             views += [_View(k, t, t.scale, _pixels(frame, t)) for t in tiles]
@@ -126,19 +156,21 @@ class FaceFinder:
         self._remember(frames, merged)
         return {frame.index: faces for (_, frame), faces in zip(frames, merged, strict=True)}
 
-    def _small(self, faces: Faces, size: tuple[int, int]) -> list[NDArray[np.float32]]:
-        """The boxes of ``faces`` too small for the whole frame's reduced view: those followed in crops."""
+    def _small(self, faces: Faces, size: tuple[int, int]) -> list[tuple[NDArray[np.float32], float]]:
+        """The boxes and scores of ``faces`` too small for the whole frame's reduced view: those followed in
+        crops."""
         limit = self.reliable / self._reduced_scale(size)
-        return [box for box in faces.boxes if float(box[3] - box[1]) < limit]
+        return [(box, float(score)) for box, score in zip(faces.boxes, faces.scores, strict=True)
+                if float(box[3] - box[1]) < limit]
 
     def _follow_new(self, frames: list[tuple[int, VideoFrame]], merged: list[Faces], followed: list[KnownFace],
                     searched: list[list[Region]]) -> list[Faces]:
         """``merged`` with the faces first found in this batch also searched for on the batch's later frames."""
         views: list[_View] = []
         for k, ((position, _), faces) in enumerate(zip(frames, merged, strict=True)):
-            boxes = [face.box for face in followed]
-            new = [KnownFace(position, box, np.zeros(2, np.float32)) for box in self._small(faces, faces.image_size)
-                   if not boxes or not (overlap_of_smaller(box[None], np.asarray(boxes)) > MERGE_OVERLAP).any()]
+            new = [KnownFace(position, box, np.zeros(2, np.float32))
+                   for box, score in self._small(faces, faces.image_size)
+                   if score >= START_SCORE and not _near(box, followed)]
             followed = followed + new
             for j in range(k + 1, len(frames)) if new else ():
                 later_position, frame = frames[j]
@@ -153,9 +185,11 @@ class FaceFinder:
         forgets those unseen for ``FOLLOW_S``."""
         seen = list(self._seen)
         for (position, frame), faces in zip(frames, merged, strict=True):
-            for box in self._small(faces, frame.size):
+            for box, score in self._small(faces, frame.size):
                 same = [i for i, s in enumerate(seen)
                         if overlap_of_smaller(box[None], s.face.box[None])[0, 0] > MERGE_OVERLAP]
+                if not same and score < START_SCORE:
+                    continue
                 velocity = np.zeros(2, np.float32)
                 if same:
                     before = seen[same[0]].face
@@ -166,7 +200,7 @@ class FaceFinder:
                 seen.append(_Seen(KnownFace(position, box.copy(), velocity), frame.seconds))
         if frames:
             now = frames[-1][1].seconds
-            seen = [s for s in seen if now - s.seconds <= FOLLOW_S]
+            seen = [s for s in seen if 0 <= now - s.seconds <= FOLLOW_S]  # (a clock that went back: forgotten)
         self._seen = seen
 
     def _follow(self, k: int, position: int, frame: VideoFrame, faces: list[KnownFace], searched: list[Region],
@@ -219,6 +253,13 @@ def _pixels(frame: VideoFrame, region: Region) -> NDArray[np.uint8]:
     # Area averaging only where bilinear would alias badly (to under a third); it costs several times as much.
     interpolation = cv2.INTER_AREA if region.scale < 0.34 else cv2.INTER_LINEAR
     return np.asarray(cv2.resize(part, (w, h), interpolation=interpolation), np.uint8)
+
+
+def _near(box: NDArray[np.float32], faces: list[KnownFace]) -> bool:
+    """Whether ``box`` is one of ``faces`` (overlapping one by ``MERGE_OVERLAP`` of the smaller box)."""
+    if not faces:
+        return False
+    return bool((overlap_of_smaller(box[None], np.stack([f.box for f in faces])) > MERGE_OVERLAP).any())
 
 
 def _inside(inner: Region, outer: Region) -> bool:

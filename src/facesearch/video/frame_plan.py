@@ -127,7 +127,8 @@ class ChangedAreas:
     def due(self, seconds: float, grey: NDArray[np.uint8]) -> list[Region]:
         """The areas to search in the frame at ``seconds`` into the footage, given a small grey picture of it
         (the same size on every frame); they count as searched."""
-        if self._seen is None or self._searched_at is None or self._seen.shape != grey.shape:
+        if (self._seen is None or self._searched_at is None or self._seen.shape != grey.shape
+                or seconds < float(self._searched_at.max())):  # a clock that went back: everything searched anew
             self._seen = grey.copy()
             self._searched_at = np.full(grey.shape, -np.inf)
         waited = seconds - self._searched_at
