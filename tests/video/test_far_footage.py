@@ -10,6 +10,7 @@ threshold), without a round trip through an encoder: ``test_scan_cli`` covers re
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,8 @@ from facesearch.engine import Engine
 from facesearch.settings import Settings
 from facesearch.store.crypto import Sealer
 from facesearch.store.db import open_database
-from facesearch.video.search import MatchedTrack, VideoSearch
+from facesearch.video import search as search_module
+from facesearch.video.search import MatchedTrack, SearchConfig, VideoSearch
 from facesearch.video.source import VideoFrame
 from support.footage import Placement, placed_frames
 
@@ -80,3 +82,24 @@ def test_miranda_is_found_wherever_his_face_is_24_px_and_nobody_else(
             assert any(t.start_s < end and t.end_s > start for t in miranda), (placement, start, [
                 (t.start_s, t.end_s) for t in tracks])
     assert search.progress.smallest_face == 24.0 and search.progress.frames == 275
+
+
+@pytest.mark.parametrize("behind", [False, True], ids=["on time", "behind"])
+def test_a_live_search_behind_the_stream_embeds_tracks_from_their_best_views_and_still_finds_him(
+        searched: tuple[Engine, list[CaseWatchlist]], video: Path, monkeypatch: pytest.MonkeyPatch,
+        behind: bool) -> None:
+    # A live watch that falls a second behind its stream embeds each track from its best views only, until it
+    # has caught up. Made deterministic here: the search counts as behind throughout, or never.
+    monkeypatch.setattr(search_module, "BEHIND_S", -math.inf if behind else math.inf)
+    engine, watchlists = searched
+    live = VideoSearch(engine, watchlists, recording_start=datetime.now(UTC), fps=FPS,
+                       config=SearchConfig(batch_span_s=0.25))
+    native = Placement("the clip", (640, 360), 1.0)
+    tracks = list(live.run(_frames(video / "short_hamilton_clip.mp4", native)))
+    names = {m.name for t in tracks for m in t.matches}
+    assert names <= {"Lin-Manuel Miranda", "Alex Lacamoire"}
+    for start, end, _ in MIRANDA:
+        assert any(t.start_s < end and t.end_s > start for t in tracks
+                   if any(m.name == "Lin-Manuel Miranda" for m in t.matches)), (start, behind)
+    embedded = live.progress.tracks  # every track ended; those embedded were hurried when behind
+    assert (live.progress.hurried > 0) == behind and live.progress.hurried <= embedded

@@ -23,17 +23,19 @@ class LiveStats:
     connections: int = 0
     lag_s: float = 0.0  # how far the searched frame is behind the stream's own clock
     embed_s: float = 0.0  # wall time spent embedding and matching
+    hurried: int = 0  # tracks embedded from their best views only, because the search was behind live
     last_error: str = ""
     stopped: str = ""
     _samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=512), repr=False)
     _connected_at: float = 0.0
     _first_frame_s: float | None = None
-    _base: tuple[int, int, int, int, float] = (0, 0, 0, 0, 0.0)  # frames, faces, tracks, matched, embed_s before
+    # frames, faces, tracks, matched, embed_s and hurried before this connection
+    _base: tuple[int, int, int, int, float, int] = (0, 0, 0, 0, 0.0, 0)
 
     def connected(self) -> None:
         self.state, self.connections = "connected", self.connections + 1
         self._connected_at, self._first_frame_s = time.monotonic(), None
-        self._base = (self.frames, self.faces, self.tracks, self.matched, self.embed_s)
+        self._base = (self.frames, self.faces, self.tracks, self.matched, self.embed_s, self.hurried)
 
     def frame(self, seconds: float, progress: Any) -> None:
         """One frame about to be searched (``seconds`` on the stream's clock) and the search's running totals."""
@@ -43,10 +45,10 @@ class LiveStats:
         # The stream runs in real time from the first frame: the wall time since then, less the stream time
         # reached, is how far behind the search is.
         self.lag_s = max(0.0, (now - self._connected_at) - (seconds - self._first_frame_s))
-        frames, faces, tracks, matched, embed_s = self._base
+        frames, faces, tracks, matched, embed_s, hurried = self._base
         self.frames, self.faces = frames + progress.frames, faces + progress.faces
         self.tracks, self.matched = tracks + progress.tracks, matched + progress.matched
-        self.embed_s = embed_s + progress.embed_s
+        self.embed_s, self.hurried = embed_s + progress.embed_s, hurried + progress.hurried
         self._samples.append((now, self.frames))
 
     def fps(self, window_s: float = 5.0) -> float:
@@ -63,4 +65,4 @@ class LiveStats:
         return {"state": self.state, "frames": self.frames, "fps": round(self.fps(), 2), "lag_s": round(self.lag_s, 2),
                 "faces": self.faces, "tracks": self.tracks, "matched": self.matched,
                 "sightings": self.sightings, "connections": self.connections, "embed_s": round(self.embed_s, 3),
-                "last_error": self.last_error, "stopped": self.stopped}
+                "hurried": self.hurried, "last_error": self.last_error, "stopped": self.stopped}

@@ -36,6 +36,12 @@ from facesearch.video.tracker import FaceTracker, Track, TrackerConfig
 CUT_SIDE = 256  # px: the grey picture shot cuts are looked for in
 
 
+# A live search this far behind the stream (seconds) embeds tracks from their best views only, until it is back
+# within CAUGHT_UP_S (see ``VideoSearch._keep_up``).
+BEHIND_S = 1.0
+CAUGHT_UP_S = 0.5
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     # Every face at least this tall (source pixels) is searched for, however big the frame: the whole frame
@@ -45,9 +51,10 @@ class SearchConfig:
     # The whole frame's reduced view (longer side, px; at least a quarter of the frame's): it finds the faces
     # too big for the tiles to hold whole, from ~60 px in a 640x360 clip, ~100 px in 1080p and 4K.
     detect_side: int = 256
-    # The whole frame's reduced view on every n-th detected frame: it finds faces that came into view (a
-    # tenth of a second late at most, at 30 fps); faces already tracked are searched in crops every frame.
-    whole_every: int = 3
+    # The whole frame's reduced view at least this often (seconds of footage: every third frame at 30 frames/s,
+    # every frame at 10 or fewer): it finds faces that came into view, and big faces at a rate that makes a
+    # track of a short appearance; small faces already found are searched in crops on every frame.
+    whole_every_s: float = 0.1
     # A tile is searched again once its picture has changed and this long has passed (seconds of footage),
     # and after ``tile_still_s`` regardless (someone standing still). A face found is then followed in a
     # crop on every frame; these only bound how long a new small face can go unnoticed.
@@ -98,6 +105,7 @@ class SearchProgress:
     track_s: float = 0.0  # tracking, cut detection, keeping and aligning the best faces
     embed_s: float = 0.0  # embedding and matching ended tracks
     pruned: int = 0  # tracks the cascade ruled out before the costly recognizer
+    hurried: int = 0  # tracks embedded from their best views only, because a live search was behind the stream
     too_small: int = 0  # tracks whose face never reached the smallest size identified
     smallest_face: float = 0.0  # px: faces from this size up were searched for
     tiles: int = 0  # native-resolution tiles searched
@@ -105,8 +113,9 @@ class SearchProgress:
 
 
 def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress,
-              whole_every: int) -> Iterator[VideoFrame]:
-    """Decode ahead in a thread; errors surface in the caller at the frame where they happened.
+              prepare: Callable[[int, VideoFrame], object]) -> Iterator[VideoFrame]:
+    """Decode ahead in a thread, calling ``prepare`` on each frame (and its position) there, in order; errors
+    surface in the caller at the frame where they happened.
 
     When the caller stops early, the decoding thread is stopped and *joined* before this returns: the
     caller then closes the container, and FFmpeg must not be decoding from it in another thread at
@@ -131,10 +140,8 @@ def _prefetch(frames: Iterable[VideoFrame], depth: int, progress: SearchProgress
             while not stop.is_set():
                 began = time.perf_counter()
                 f = next(source, None)
-                if f is not None and position % whole_every == 0:
-                    # The frames searched whole get their reduced view here, off the detector's thread (the
-                    # same frames as ``FaceFinder`` picks, so no frame is scaled by two threads).
-                    _ = f.small
+                if f is not None:
+                    prepare(position, f)
                 position += 1
                 progress.decode_s += time.perf_counter() - began
                 if not put(f) or f is None:
@@ -179,9 +186,11 @@ class VideoSearch:
         cfg = self.config
         detector = replace(engine.video_detector.config, score_threshold=cfg.detect_score, sharpness=False)
         self.finder = FaceFinder(engine, detector, FinderConfig(
-            cfg.min_face, cfg.detect_side, whole_every=cfg.whole_every * cfg.detect_every,
+            cfg.min_face, cfg.detect_side, whole_every_s=cfg.whole_every_s,
             changed_every=cfg.tile_changed_s, still_every=cfg.tile_still_s))
         self.progress.smallest_face = self.finder.smallest_face
+        self._clock: tuple[float, float] | None = None  # live: (monotonic time, stream seconds) of the first frame
+        self._hurried = False  # live and behind the stream: tracks are embedded from their best views only
         # The open tracks as of the last frame tracked, for the detector's worker to search around. Replaced
         # whole (never changed in place): the worker reads it while this thread tracks.
         self._known: list[KnownFace] = []
@@ -198,8 +207,14 @@ class VideoSearch:
             pending: tuple[list[VideoFrame], Future[list[Faces]]] | None = None
             batch: list[VideoFrame] = []
             submitted = 0
-            whole_every = self.config.whole_every * self.config.detect_every
-            for frame in _prefetch(frames, 2 * self.config.batch, self.progress, whole_every):
+            every = self.config.detect_every
+
+            def prepare(position: int, frame: VideoFrame) -> None:
+                # The frames searched whole get their reduced view in the decoding thread, off the detector's.
+                if position % every == 0 and self.finder.searches_whole(frame):
+                    _ = frame.small
+
+            for frame in _prefetch(frames, 2 * self.config.batch, self.progress, prepare):
                 if should_stop is not None and should_stop(frame):
                     break
                 batch.append(frame)
@@ -269,10 +284,25 @@ class VideoSearch:
             self.progress.frames += 1
             self.progress.seconds = frame.seconds
             ended += assignment.ended
+        if frames:
+            self._keep_up(frames[-1].seconds)
         position = self.progress.frames - 1
         self._known = [KnownFace(position, t.box, t.mean[4:6].astype(np.float32)) for t in self.tracker.tracks]
         self.progress.track_s += time.perf_counter() - began
         yield from self._finish(ended)
+
+    def _keep_up(self, seconds: float) -> None:
+        """A live search that falls ``BEHIND_S`` behind the stream embeds each ended track from its best views
+        only (with every model, as the costliest one always does) until it is back within ``CAUGHT_UP_S``.
+        Embedding is most of a busy camera's work, and an alert a minute late is worth less than one from three
+        views of the face instead of eight; a file is searched in full however long it takes."""
+        if self.config.batch_span_s is None:
+            return
+        now = time.monotonic()
+        if self._clock is None:
+            self._clock = (now, seconds)
+        lag = (now - self._clock[0]) - (seconds - self._clock[1])
+        self._hurried = lag > BEHIND_S or (self._hurried and lag > CAUGHT_UP_S)
 
     def _finish(self, ended: list[Track]) -> Iterator[MatchedTrack]:
         for track in ended:
@@ -284,50 +314,54 @@ class VideoSearch:
                 self.progress.too_small += int(kept.small > 0)
                 continue
             began = time.perf_counter()
-            chips = [sample.chips(self.templates) for sample in kept.samples]
-            found = self._match(kept, chips)
+            found = self._match(kept)
             self.progress.embed_s += time.perf_counter() - began
             if found:
                 self.progress.matched += 1
                 best = kept.best
                 assert best.frame is not None  # the best view keeps its frame
                 yield MatchedTrack(track.id, kept.first_s, kept.last_s, best.seconds, best.box, best.frame.pixels,
-                                   chips[0][0], kept.detections, found, views=len(kept.samples))
+                                   best.chips(self.templates)[0], kept.detections, found, views=len(kept.samples))
 
-    def _match(self, kept: TrackFaces, sample_chips: list[list[NDArray[np.uint8]]]) -> list[TrackMatch]:
+    def _match(self, kept: TrackFaces) -> list[TrackMatch]:
+        """The watchlist matches of a track (its views aligned only once a watchlist could hold a match)."""
         recognizers = self.engine.recognizers
         at = None if self.recording_start is None else self.recording_start + timedelta(seconds=kept.first_s)
         if not any(w.size and w.covers(at) for w in self.watchlists):
             return []
         weights = kept.weights()
+        order = np.argsort(-weights, kind="stable")
+        best = order[: self.config.costly_views]
+        if self._hurried:  # behind live: every model sees the best views only, as the costliest always does
+            self.progress.hurried += 1
+            order = best
+        sample_chips = {int(i): kept.samples[i].chips(self.templates) for i in order}
         # The recognizer with the largest input does the most work: it sees the best views only, and runs only
         # if the others leave a match possible (an exact bound; see ``cascade``).
         costly = max(range(len(recognizers)), key=lambda k: recognizers[k].spec.input_size)
-        best = np.argsort(-weights, kind="stable")[: self.config.costly_views]
-        seen_by = {k: best if k == costly and len(recognizers) > 1 else np.arange(len(weights))
-                   for k in range(len(recognizers))}
-        chips = {k: np.stack([sample_chips[i][k] for i in seen_by[k]]) for k in range(len(recognizers))}
+        seen_by = {k: best if k == costly and len(recognizers) > 1 else order for k in range(len(recognizers))}
+        chips = {k: np.stack([sample_chips[int(i)][k] for i in seen_by[k]]) for k in range(len(recognizers))}
+        # Each model's share of a view: its weight among the views that model sees (they sum to 1).
+        shares = {k: weights[seen_by[k]] / weights[seen_by[k]].sum() for k in range(len(recognizers))}
         per_model: dict[int, NDArray[np.float32]] = {}
         if len(recognizers) > 1:
             known = [k for k in range(len(recognizers)) if k != costly]
             for k in known:
                 per_model[k] = recognizers[k].embed(chips[k])
-            if not self._could_match(known, costly, per_model, weights, at):
+            if not self._could_match(known, costly, per_model, shares, at):
                 self.progress.pruned += 1
                 return []
         for k, rec in enumerate(recognizers):
             if k not in per_model:
                 per_model[k] = rec.embed(chips[k])
         # Each model's part: the weighted mean of its unit embeddings over the views it saw.
-        parts = []
-        for k in range(len(recognizers)):
-            share = weights[seen_by[k]] / weights[seen_by[k]].sum()
-            parts.append((share[:, None] * per_model[k]).sum(axis=0, keepdims=True).astype(np.float32))
+        parts = [(shares[k][:, None] * per_model[k]).sum(axis=0, keepdims=True).astype(np.float32)
+                 for k in range(len(recognizers))]
         mean = self.engine.fuse(parts)[0]
         mean = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-        # Views seen by every model, scored one by one for the spread a reviewer is shown.
-        views = self.engine.fuse([per_model[k] if len(seen_by[k]) == len(best) else per_model[k][best]
-                                  for k in range(len(recognizers))])
+        # The best views, seen by every model, scored one by one for the spread a reviewer is shown.
+        # (Every model's rows begin with them: the views are in order of weight.)
+        views = self.engine.fuse([per_model[k][: len(best)] for k in range(len(recognizers))])
         return [replace(m, view_scores=self._view_scores(views, m)) for m in match(self.engine, self.watchlists,
                                                                                      mean, at)]
 
@@ -339,11 +373,11 @@ class VideoSearch:
         return float(scores.min()), float(np.median(scores)), float(scores.max())
 
     def _could_match(self, known: list[int], costly: int, per_model: dict[int, NDArray[np.float32]],
-                     weights: NDArray[np.float64], at: datetime | None) -> bool:
+                     shares: dict[int, NDArray[np.float64]], at: datetime | None) -> bool:
         weights_of_models = np.asarray(self.engine.weights, np.float64)
         dims = [r.spec.embedding_size for r in self.engine.recognizers]
-        # Weighted means of unit vectors (the weights sum to 1): still at most 1 long, as the bound needs.
-        means = {k: (weights[:, None] * per_model[k]).sum(axis=0).astype(np.float32) for k in known}
+        # Weighted means of unit vectors (the shares sum to 1): still at most 1 long, as the bound needs.
+        means = {k: (shares[k][:, None] * per_model[k]).sum(axis=0).astype(np.float32) for k in known}
         for w in self.watchlists:
             if w.size and w.covers(at):
                 bound = score_bound(weights_of_models, known, costly, means, w.index.vectors, dims)
