@@ -137,6 +137,8 @@ class FaceFinder:
         again on the batch's later frames (a second, small detector call, made only when a new face appeared)."""
         views: list[_View] = []
         searched: list[list[Region]] = []
+        # The tracker follows what it knows: this search's own faces fill in only for those it does not (yet).
+        self._seen = [seen for seen in self._seen if not _near(seen.face.box, known)]
         followed = known + [seen.face for seen in self._seen]
         for k, (position, frame) in enumerate(frames):
             size = frame.size
