@@ -220,10 +220,10 @@ def main() -> None:
                "Where facesearch's time goes: " + "; ".join(notes) + ". facesearch now searches every face from 24 px "
                "(the frame reduced to a quarter, at least 256 px, every 0.1 s of footage; native-resolution areas "
                "where the picture changed every 0.5 s and everywhere every 4 s; crops around the small faces found, "
-               f"on every frame until unseen for 1 s; YuNet). Before issue 16 ({BASELINE}): RetinaFace on the frame reduced to 384 px "
-               "every third frame and 192 px between. face_recognition: per-frame matches to either person (its "
-               f"example has no tracks); on the made footage its first {args.fr_frames} frames only. Each facesearch "
-               f"row is the median of {args.repeat} runs (this machine is noisy: about +-10%).")
+               f"on every frame until unseen for 1 s; YuNet). Before issue 16 ({BASELINE}): RetinaFace on the frame "
+               "reduced to 384 px every third frame and 192 px between. face_recognition: per-frame matches to either "
+               f"person (its example has no tracks); on the made footage its first {args.fr_frames} frames only. "
+               f"Each facesearch row is the median of {args.repeat} runs (this machine is noisy: about +-10%).")
 
 
 if __name__ == "__main__":
