@@ -2,7 +2,7 @@
 
 The Hamilton clip is searched as a live watch searches a stream (``VideoReader`` at ``--fps`` frames per
 second, ``VideoSearch`` with the default ``SearchConfig``), at 640x360 as it is and scaled up to 1920x1080
-(``video_scan.upscaled``). The stages run one after another in this process, so that each one's CPU time
+(``video_scan.footage``). The stages run one after another in this process, so that each one's CPU time
 (``time.process_time``: every thread of the process, FFmpeg's and ONNX Runtime's included) is its own, and
 another benchmark on the same cores changes the wall times but hardly the CPU times:
 
@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,17 +52,17 @@ from facesearch.index.gallery_index import GalleryIndex
 from facesearch.store.crypto import Sealer
 from facesearch.video.search import SearchConfig, VideoSearch
 from facesearch.video.source import VideoFrame, VideoReader
-from facesearch.video.track_faces import TrackFaces
+from facesearch.video.track_faces import FaceSample, TrackFaces
 from facesearch.video.track_matching import TrackMatch
 from facesearch.video.tracker import Track
 
-# video_scan.py is a script beside this one: its clip, people and upscaling are reused, loaded by name so that
+# video_scan.py is a script beside this one: its clip, people and made footage are reused, loaded by name so that
 # this file's type check stays about this file (that script has findings of its own).
 _video_scan: Any = importlib.import_module("video_scan")
 CLIP: Path = _video_scan.CLIP
 PEOPLE: Path = _video_scan.PEOPLE
 TARGETS: tuple[tuple[str, str], ...] = _video_scan.TARGETS
-upscaled: Callable[[Path, int, int], Path] = _video_scan.upscaled
+footage: Callable[[str], Path] = _video_scan.footage  # "1080p-up": the clip scaled up whole
 
 DECODE_REPEATS = 3  # decoding is the cheapest stage to repeat; the median counts
 EMBED_REPEATS = 20  # batches per recognizer when timing one chip's embedding
@@ -134,7 +135,9 @@ class _Replay(VideoSearch):
         self.embedded_tracks = 0
         self.chips = [0] * len(self.engine.recognizers)
         self.offered_chips = 0
-        self.sample: list[list[NDArray[np.uint8]]] = []  # one track's chips, for timing the recognizers
+        self.offered_costly = 0  # the costly model's chips, were the cascade never to skip it
+        self.align_cpu = 0.0  # aligning the views of ended tracks
+        self.longest: TrackFaces | None = None  # the track with the most views, for timing the recognizers
 
     def _detect(self, frames: list[VideoFrame], first: int) -> list[Faces]:
         return self.detections[first]
@@ -149,19 +152,43 @@ class _Replay(VideoSearch):
                 return
             yield item
 
-    def _match(self, kept: TrackFaces, sample_chips: list[list[NDArray[np.uint8]]]) -> list[TrackMatch]:
-        began, pruned = time.process_time(), self.progress.pruned
-        found = super()._match(kept, sample_chips)
-        self.match_cpu += time.process_time() - began
+    def _match(self, kept: TrackFaces) -> list[TrackMatch]:
+        began, pruned, aligned = time.process_time(), self.progress.pruned, self.align_cpu
+        found = super()._match(kept)
+        self.match_cpu += time.process_time() - began - (self.align_cpu - aligned)  # aligning is timed apart
+        views = len(kept.samples)
         self.embedded_tracks += 1
-        self.offered_chips += len(sample_chips)
+        self.offered_chips += views
+        self.offered_costly += min(views, self.config.costly_views)
         costly = max(range(len(self.chips)), key=lambda k: self.engine.recognizers[k].spec.input_size)
         for k in range(len(self.chips)):
-            if k != costly or self.progress.pruned == pruned:
-                self.chips[k] += len(sample_chips)
-        if len(sample_chips) > len(self.sample):
-            self.sample = sample_chips
+            if k != costly:
+                self.chips[k] += views
+            elif self.progress.pruned == pruned:  # the costly model sees the best few views only
+                self.chips[k] += min(views, self.config.costly_views)
+        if self.longest is None or views > len(self.longest.samples):
+            self.longest = kept
         return found
+
+
+@contextmanager
+def _aligning_timed(search: _Replay) -> Iterator[None]:
+    """Every face aligned while this lasts adds its CPU time to ``search.align_cpu`` (the search aligns a
+    track's views inside its matching, once a watchlist could hold a match)."""
+    original = FaceSample.chips
+
+    def timed(sample: FaceSample, templates: list[Any]) -> list[NDArray[np.uint8]]:
+        began = time.process_time()
+        try:
+            return original(sample, templates)
+        finally:
+            search.align_cpu += time.process_time() - began
+
+    FaceSample.chips = timed  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        FaceSample.chips = original  # type: ignore[method-assign]
 
 
 def watchlists(engine: Engine, now: datetime) -> list[CaseWatchlist]:
@@ -204,14 +231,16 @@ def measure_stream(engine: Engine, clip: Path, resolution: str, fps: float) -> t
 
     search = _Replay(engine, lists, recording_start=now, fps=source_fps, config=config, detections=detections)
     clock = _CpuClock()
-    for _ in search.run(frames):
-        pass
+    with _aligning_timed(search):
+        for _ in search.run(frames):
+            pass
     rest_cpu, rest_wall = clock.lap()
     track_cpu = rest_cpu - search.finish_cpu
-    align_cpu = search.finish_cpu - search.match_cpu
+    align_cpu = search.align_cpu
     footage = (decoded / source_fps) if source_fps else frames[-1].seconds
     n, embedded = len(frames), max(search.embedded_tracks, 1)
     names = [r.name for r in engine.recognizers]
+    costly = max(range(len(names)), key=lambda k: engine.recognizers[k].spec.input_size)
     per_s = {"decode": decode_cpu, "detect": detect_cpu, "track": track_cpu, "align": align_cpu,
              "embed": search.match_cpu}
     cost = StreamCost(
@@ -223,10 +252,12 @@ def measure_stream(engine: Engine, clip: Path, resolution: str, fps: float) -> t
         faces_per_s=search.progress.faces / footage, tracks_ended_per_s=search.progress.tracks / footage,
         tracks_embedded_per_s=search.embedded_tracks / footage,
         chips_per_s={name: c / footage for name, c in zip(names, search.chips, strict=True)},
-        chips_per_s_no_cascade={name: search.offered_chips / footage for name in names},
+        chips_per_s_no_cascade={name: (search.offered_costly if k == costly else search.offered_chips) / footage
+                                for k, name in enumerate(names)},
         cpu_ms_per_s={k: 1000 * v / footage for k, v in per_s.items()},
         wall_s={"decode": decode_wall, "detect": detect_wall, "track+align+embed": rest_wall})
-    return cost, search.sample
+    sample = [] if search.longest is None else [view.chips(search.templates) for view in search.longest.samples]
+    return cost, sample
 
 
 def embed_ms_per_chip(engine: Engine, sample: list[list[NDArray[np.uint8]]]) -> dict[str, float]:
@@ -264,7 +295,7 @@ def measure(fps: float) -> Measured:
     engine = Engine()
     streams: list[StreamCost] = []
     sample: list[list[NDArray[np.uint8]]] = []
-    for clip, resolution in ((upscaled(CLIP, 1920, 1080), "1920x1080"), (CLIP, "640x360")):
+    for clip, resolution in ((footage("1080p-up"), "1920x1080"), (CLIP, "640x360")):
         cost, chips = measure_stream(engine, clip, resolution, fps)
         streams.append(cost)
         sample = chips if len(chips) > len(sample) else sample
