@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,8 +93,14 @@ def test_a_live_search_behind_the_stream_embeds_tracks_from_their_best_views_and
     # has caught up. Made deterministic here: the search counts as behind throughout, or never.
     monkeypatch.setattr(search_module, "BEHIND_S", -math.inf if behind else math.inf)
     engine, watchlists = searched
-    live = VideoSearch(engine, watchlists, recording_start=datetime.now(UTC), fps=FPS,
-                       config=SearchConfig(batch_span_s=0.25))
+    config = SearchConfig(batch_span_s=0.25)
+    live = VideoSearch(engine, watchlists, recording_start=datetime.now(UTC), fps=FPS, config=config)
+    views_embedded: list[int] = []  # chips per recognizer call: one track's views each
+    for recognizer in engine.recognizers:
+        def counted(chips: Any, embed: Any = recognizer.embed) -> Any:
+            views_embedded.append(len(chips))
+            return embed(chips)
+        monkeypatch.setattr(recognizer, "embed", counted)
     native = Placement("the clip", (640, 360), 1.0)
     tracks = list(live.run(_frames(video / "short_hamilton_clip.mp4", native)))
     names = {m.name for t in tracks for m in t.matches}
@@ -103,3 +110,5 @@ def test_a_live_search_behind_the_stream_embeds_tracks_from_their_best_views_and
                    if any(m.name == "Lin-Manuel Miranda" for m in t.matches)), (start, behind)
     embedded = live.progress.tracks  # every track ended; those embedded were hurried when behind
     assert (live.progress.hurried > 0) == behind and live.progress.hurried <= embedded
+    # Behind, no model sees more than the best few views of a track; on time, the cheaper ones see them all.
+    assert (max(views_embedded) <= config.costly_views) == behind

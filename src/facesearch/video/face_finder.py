@@ -188,8 +188,8 @@ class FaceFinder:
         seen = list(self._seen)
         for (position, frame), faces in zip(frames, merged, strict=True):
             for box, score in self._small(faces, frame.size):
-                same = [i for i, s in enumerate(seen)
-                        if overlap_of_smaller(box[None], s.face.box[None])[0, 0] > MERGE_OVERLAP]
+                same = [] if not seen else np.flatnonzero(
+                    overlap_of_smaller(box[None], np.stack([s.face.box for s in seen]))[0] > MERGE_OVERLAP).tolist()
                 if not same and score < START_SCORE:
                     continue
                 velocity = np.zeros(2, np.float32)

@@ -123,12 +123,13 @@ class ChangedAreas:
         self._seen: NDArray[np.uint8] | None = None  # the grey picture where last searched
         self._last: NDArray[np.uint8] | None = None  # the previous frame's grey picture
         self._last_jump = 0.0  # the share of it that changed from the frame before
+        self._last_search = -np.inf  # seconds of the last frame where any area was searched
 
     def due(self, seconds: float, grey: NDArray[np.uint8]) -> list[Region]:
         """The areas to search in the frame at ``seconds`` into the footage, given a small grey picture of it
         (the same size on every frame); they count as searched."""
         if (self._seen is None or self._searched_at is None or self._seen.shape != grey.shape
-                or seconds < float(self._searched_at.max())):  # a clock that went back: everything searched anew
+                or seconds < self._last_search):  # a clock that went back: everything searched anew
             self._seen = grey.copy()
             self._searched_at = np.full(grey.shape, -np.inf)
         waited = seconds - self._searched_at
@@ -151,6 +152,7 @@ class ChangedAreas:
         regions: list[Region] = []
         for x, y, w, h, _area in boxes[1:count]:
             self._searched_at[y : y + h, x : x + w] = seconds
+            self._last_search = seconds
             self._seen[y : y + h, x : x + w] = grey[y : y + h, x : x + w]
             regions += self._pieces(math.floor(x / k), math.floor(y / k), math.ceil((x + w) / k),
                                     math.ceil((y + h) / k))
