@@ -120,3 +120,27 @@ def test_a_track_keeps_its_best_views_weighed_by_quality_and_only_the_best_frame
     assert np.isclose(weights.sum(), 1.0) and weights[0] < weights[1] / 2  # the blurred best counts for little
     chips = kept.samples[1].chips([ARCFACE_112])
     assert chips[0].shape == (112, 112, 3) and chips[0].std() > 10  # aligned from the kept neighbourhood
+
+
+def test_redaction_leaves_no_findable_face_but_the_matched_one(engine: Any, people: Path) -> None:
+    """A real face twice in a 4K frame: after redaction the detector finds the kept one and not its copy (at
+    any size: the frame is searched whole and in parts at full resolution)."""
+    import cv2
+
+    from facesearch.images import LoadedImage, load_image
+
+    face = cv2.resize(load_image(people / "obama.jpg").pixels, (400, 500), interpolation=cv2.INTER_AREA)
+    frame = np.full((2160, 3840, 3), 90, np.uint8)
+    h, w = face.shape[:2]
+    frame[200 : 200 + h, 300 : 300 + w] = face
+    frame[1200 : 1200 + h, 2500 : 2500 + w] = face
+    found = engine.detect([LoadedImage(frame, "frame")])[0]
+    assert len(found) == 2
+    kept = found.boxes[np.argmin(found.boxes[:, 0])]
+    out = redact_frame(frame, kept)
+    x0, y0, x1, y1 = (int(v) for v in kept)
+    assert (out[y0:y1, x0:x1] == frame[y0:y1, x0:x1]).all()  # the matched face is untouched
+    whole = engine.detect([LoadedImage(out, "frame")])[0]
+    assert all(box[2] < 1200 for box in whole.boxes)  # nothing where the copy was
+    for part in (out[1000:, 2200:], cv2.resize(out, (960, 540), interpolation=cv2.INTER_AREA)):
+        assert len(engine.detect([LoadedImage(np.ascontiguousarray(part), "frame")])[0]) == 0
