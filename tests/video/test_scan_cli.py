@@ -166,3 +166,21 @@ def test_the_smallest_face_searched_is_chosen_and_said(hamilton_case: Path, vide
     scanned = run(home, "scan", str(clip), "--case", "C1", "--camera", "cam-1", "--min-face", "60")
     assert scanned.returncode == 0, scanned.stderr
     assert "faces from 60 px searched" in scanned.stdout and "too small to identify" in scanned.stdout
+
+    # A rerun for faces as big: skipped. For smaller faces: searched again, and what it found before (the close-up)
+    # is not stored twice, while the far appearance (53 px, too small at 60) is stored now.
+    def sightings() -> list[tuple[float, float]]:
+        listed = json.loads(run(home, "sightings", "--case", "C1", "--json").stdout)
+        return sorted((s["start"], s["end"]) for s in listed if s["source"] == str(clip))
+
+    before = sightings()
+    assert len(before) == 1 and before[0][0] > 2.0  # the close-up only
+    same = json.loads(run(home, "scan", str(clip), "--case", "C1", "--camera", "cam-1", "--min-face", "60",
+                          "--json").stdout)
+    assert same["files"][0]["status"] == "skipped"
+    smaller = json.loads(run(home, "scan", str(clip), "--case", "C1", "--camera", "cam-1", "--json").stdout)
+    assert smaller["files"][0]["status"] == "scanned" and smaller["sightings"] == 1
+    after = sightings()
+    assert len(after) == 2 and after[0][0] < 0.3 and after[1] == before[0]
+    again = json.loads(run(home, "scan", str(clip), "--case", "C1", "--camera", "cam-1", "--json").stdout)
+    assert again["files"][0]["status"] == "skipped" and sightings() == after

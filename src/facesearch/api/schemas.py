@@ -117,6 +117,8 @@ class CameraIn(RequestModel):
     name: str = Field(min_length=1, max_length=300)
     url: str | None = Field(default=None, max_length=2000)
     location: str | None = Field(default=None, max_length=300)
+    # The smallest face its live searches look for, px (checked by ``video.face_size``); None: the default.
+    min_face: float | None = None
 
 
 class LoginIn(RequestModel):
@@ -230,6 +232,8 @@ class CameraOut(BaseModel):
     location: str | None
     url: str | None = Field(description="The stream's address with its password hidden")
     status: str = Field("enabled", description="enabled, disabled (nothing is searched on it) or removed")
+    min_face: float | None = Field(None, description="The smallest face its live searches look for, in the "
+                                   "stream's pixels (null: the default, 24)")
 
 
 class SightingOut(BaseModel):

@@ -34,6 +34,8 @@ def camera_add(
     name: Annotated[str, typer.Option(help="What people call it.")],
     url: Annotated[str | None, typer.Option(help="Live stream URL (rtsp://...); stored sealed.")] = None,
     location: Annotated[str | None, typer.Option(help="Where it is.")] = None,
+    min_face: Annotated[float | None, typer.Option(help="Smallest face its live searches look for, in the "
+                                                        "stream's pixels (default 24).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Register a camera; its URL (which often carries a password) is sealed at rest and never printed."""
@@ -42,7 +44,7 @@ def camera_add(
 
     try:
         ctx = open_context()
-        camera = add_camera(ctx, camera_id, name=name, url=url, location=location,
+        camera = add_camera(ctx, camera_id, name=name, url=url, location=location, min_face=min_face,
                             actor=operator(ctx, "cameras.write").actor)
     except FacesearchError as exc:
         fail(str(exc))
@@ -256,6 +258,8 @@ def watch(
     fpir: Annotated[float, typer.Option(help="Target false positive identification rate per track.")] = 1e-3,
     give_up_after: Annotated[int | None, typer.Option(help="Stop after this many failed connection attempts in a "
                                                            "row (default: keep trying).")] = None,
+    min_face: Annotated[float | None, typer.Option(help="Smallest face to search for, in the stream's pixels "
+                                                        "(default: the camera's own, else 24).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
     json_out: Annotated[bool, typer.Option("--json", help="Print events as JSON lines.")] = False,
 ) -> None:
@@ -301,7 +305,7 @@ def watch(
             fail(f"{camera}: the camera has no stream URL (camera add --url, or --url)")
         report = run_watch(ctx, case, camera, stream, actor=who.actor, stop=stop,
                            fps=fps, target_fpir=fpir, max_failures=give_up_after,
-                           on_event=on_event)
+                           on_event=on_event, min_face=min_face)
     except FacesearchError as exc:
         fail(str(exc))
     if report.stop_reason == StopReason.GAVE_UP:

@@ -138,6 +138,8 @@ class CameraRow(Base):
     # enabled, disabled (searched by nothing until enabled again) or removed (kept, with its stream address
     # deleted, so that sightings and scans naming it still say which camera; never searched again)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="enabled", server_default="enabled")
+    # The smallest face its live searches look for, px (migration 0018); NULL: the default.
+    min_face: Mapped[float | None] = mapped_column()
 
 
 class SightingRow(Base):
@@ -225,6 +227,9 @@ class ScannedFileRow(Base):
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # The recording's length in seconds (migration 0014); NULL for files scanned before, or of unknown length.
     duration_s: Mapped[float | None] = mapped_column()
+    # The smallest face searched for, px (migration 0018): a rerun asking for smaller faces searches the file
+    # again. NULL for files scanned before it was recorded (a rerun skips them as before).
+    min_face: Mapped[float | None] = mapped_column()
 
 
 class ReviewRow(Base):

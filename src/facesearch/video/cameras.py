@@ -29,6 +29,7 @@ from facesearch.refs import case_ref
 from facesearch.store.notify import Channel, notify
 from facesearch.store.schema import CameraRow, CaseRow, JobRow
 from facesearch.text import require_plain
+from facesearch.video.face_size import check_min_face
 from facesearch.video.source import redact_url
 
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -58,6 +59,7 @@ class Camera:
     url: str | None  # with its password; never printed as is (``shown_url``); not opened when listing
     has_url: bool = False  # whether a stream address is stored (listing does not open it)
     status: str = "enabled"  # enabled, disabled or removed
+    min_face: float | None = None  # px: the smallest face its live searches look for (None: the default)
 
     @property
     def shown_url(self) -> str | None:
@@ -65,7 +67,7 @@ class Camera:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "location": self.location, "url": self.shown_url,
-                "status": self.status}
+                "status": self.status, "min_face": self.min_face}
 
 
 def _purpose(camera_id: str) -> str:
@@ -73,20 +75,24 @@ def _purpose(camera_id: str) -> str:
 
 
 def add_camera(ctx: Context, camera_id: str, *, name: str, actor: str, url: str | None = None,
-               location: str | None = None) -> Camera:
-    """Register a camera; its stream address (which may hold a password) is sealed like templates."""
+               location: str | None = None, min_face: float | None = None) -> Camera:
+    """Register a camera; its stream address (which may hold a password) is sealed like templates.
+    ``min_face``: the smallest face its live searches look for (a far camera's faces are small; a doorway's
+    are big, and searching for small ones there costs time for nothing)."""
     if not _ID.match(camera_id):
         raise CameraError(camera_id, "not a camera id (letters, digits, '.', '_' or '-', up to 100)")
     require_plain("name", name)
     require_plain("location", location)
+    if min_face is not None:
+        min_face = check_min_face(min_face)
     sealer = ctx.sealer
     with ctx.sessions.begin() as s:
         if s.get(CameraRow, camera_id) is not None:
             raise CameraConflict(camera_id, "a camera with this id exists already")
         s.add(CameraRow(id=camera_id, name=name, location=location,
                         url_sealed=None if url is None else sealer.seal(url.encode(), _purpose(camera_id)),
-                        created_at=datetime.now(UTC), created_by=actor))
-        camera = Camera(camera_id, name, location, url, url is not None)
+                        created_at=datetime.now(UTC), created_by=actor, min_face=min_face))
+        camera = Camera(camera_id, name, location, url, url is not None, min_face=min_face)
         audit.append(s, actor=actor, action=AuditAction.CAMERA_ADD, subject=f"camera:{camera_id}",
                      details=camera.to_json())
     return camera
@@ -100,7 +106,15 @@ def get_camera(ctx: Context, camera_id: str) -> Camera:
         if row is None or row.status == "removed":
             raise CameraNotFound(camera_id, "was removed" if row else "no such camera (facesearch camera add)")
         url = None if row.url_sealed is None else sealer.open(row.url_sealed, _purpose(camera_id)).decode()
-        return Camera(row.id, row.name, row.location, url, url is not None, row.status)
+        return Camera(row.id, row.name, row.location, url, url is not None, row.status, row.min_face)
+
+
+def camera_min_face(sessions: sessionmaker[Session], camera_id: str) -> float | None:
+    """The smallest face camera ``camera_id`` was registered to be searched for (None: the default, or no such
+    camera)."""
+    with sessions() as s:
+        row = s.get(CameraRow, camera_id) if len(camera_id) <= 100 else None
+        return None if row is None else row.min_face
 
 
 def list_cameras(sessions: sessionmaker[Session], *, removed: bool = False) -> list[Camera]:
@@ -109,7 +123,8 @@ def list_cameras(sessions: sessionmaker[Session], *, removed: bool = False) -> l
         query = select(CameraRow).order_by(CameraRow.id)
         if not removed:
             query = query.where(CameraRow.status != "removed")
-        return [Camera(r.id, r.name, r.location, None, r.url_sealed is not None, r.status) for r in s.scalars(query)]
+        return [Camera(r.id, r.name, r.location, None, r.url_sealed is not None, r.status, r.min_face)
+                for r in s.scalars(query)]
 
 
 def _existing(s: Session, camera_id: str) -> CameraRow:
@@ -122,7 +137,7 @@ def _existing(s: Session, camera_id: str) -> CameraRow:
 
 
 def _shown(row: CameraRow) -> Camera:
-    return Camera(row.id, row.name, row.location, None, row.url_sealed is not None, row.status)
+    return Camera(row.id, row.name, row.location, None, row.url_sealed is not None, row.status, row.min_face)
 
 
 def set_camera_enabled(sessions: sessionmaker[Session], camera_id: str, enabled: bool, *, actor: str) -> Camera:

@@ -102,7 +102,7 @@ class FaceFinder:
     @property
     def smallest_face(self) -> float:
         """The smallest face searched for (source pixels): what a user is told and what tracks are held to."""
-        return max(self.config.min_face, self.reliable / MOST_UPSCALE)
+        return smallest_searched(self.config.min_face, self.reliable)
 
     def tile_scale(self, size: tuple[int, int]) -> float | None:
         """The scale tiles are searched at for frames of ``size``; None when the reduced view is enough."""
@@ -245,6 +245,12 @@ class FaceFinder:
         size = (max(round(w * scale), 1), max(round(h * scale), 1))
         small = np.asarray(cv2.resize(frame.pixels, size, interpolation=cv2.INTER_AREA), np.uint8)
         return small, size[0] / w
+
+
+def smallest_searched(min_face: float, reliable_px: float) -> float:
+    """The smallest face a search for faces from ``min_face`` px finds, with a detector reliable from
+    ``reliable_px``: tiles are enlarged at most ``MOST_UPSCALE`` times."""
+    return max(min_face, reliable_px / MOST_UPSCALE)
 
 
 def _pixels(frame: VideoFrame, region: Region) -> NDArray[np.uint8]:

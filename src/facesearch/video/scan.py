@@ -34,10 +34,11 @@ from facesearch.engine import Engine
 from facesearch.files import resolve_under, sha256_file
 from facesearch.refs import parse_case_ref
 from facesearch.store.crypto import Sealer
-from facesearch.store.schema import ScannedFileRow
+from facesearch.store.schema import ScannedFileRow, SightingRow
+from facesearch.video.face_finder import smallest_searched
 from facesearch.video.recording_time import recording_start
 from facesearch.video.scan_report import FileOutcome, FileStatus, ScanReport
-from facesearch.video.search import SearchConfig, SearchProgress, VideoSearch
+from facesearch.video.search import MatchedTrack, SearchConfig, SearchProgress, VideoSearch
 from facesearch.video.sightings import save_track
 from facesearch.video.source import VideoError, VideoReader
 
@@ -146,9 +147,11 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
     except OSError as exc:  # gone since it was listed
         return FileOutcome(name, FileStatus.FAILED, problem=exc.strerror or "cannot be read")
     case_id = parse_case_ref(ref)
+    smallest = smallest_searched((config or SearchConfig()).min_face, engine.video_detector.reliable_face_px)
     with sessions() as s:
         done = s.scalar(select(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))
-        if done is not None and done.size == stat.st_size and done.mtime_ns == stat.st_mtime_ns:
+        if (done is not None and done.size == stat.st_size and done.mtime_ns == stat.st_mtime_ns
+                and (done.min_face is None or done.min_face <= smallest + 1e-6)):
             return FileOutcome(name, FileStatus.SKIPPED, done.frames, sightings=done.sightings, problem=done.problem)
     began = time.perf_counter()
     try:
@@ -176,15 +179,34 @@ def _scan_file(engine: Engine, sessions: sessionmaker[Session], sealer: Sealer, 
         return FileOutcome(name, FileStatus.CANCELLED, search.progress.frames)
     digest = sha256_file(path) if matched else None  # the input that led to a match (only then: it costs a read)
     with sessions.begin() as s:
+        if done is not None:  # searched before (for bigger faces, or an earlier version of the file)
+            matched = _not_stored_yet(s, case_id, name, matched)
         ids = [i for track in matched
                for i in save_track(s, sealer, track, source=name, camera=camera, start=when, actor=actor,
                                    source_sha256=digest)]
         s.execute(delete(ScannedFileRow).where(ScannedFileRow.case_id == case_id, ScannedFileRow.path == name))
         s.add(ScannedFileRow(case_id=case_id, path=name, camera_id=camera, size=stat.st_size,
                              mtime_ns=stat.st_mtime_ns, frames=search.progress.frames, sightings=len(ids),
-                             problem=problem, finished_at=datetime.now(UTC), duration_s=length))
+                             problem=problem, finished_at=datetime.now(UTC), duration_s=length,
+                             min_face=search.progress.smallest_face))
     report.sighting_ids += ids
     return FileOutcome(name, FileStatus.SCANNED, search.progress.frames, search.progress.seconds,
                        time.perf_counter() - began, len(ids), problem, when.source,
                        smallest_face=search.progress.smallest_face, too_small=search.progress.too_small)
+
+
+def _not_stored_yet(s: Session, case_id: int, source: str, matched: list[MatchedTrack]) -> list[MatchedTrack]:
+    """``matched`` less the matches a search of ``source`` stored before: the same person overlapping in time in
+    the same file is the same appearance, and a reviewer should see it once (a rerun for smaller faces finds the
+    big ones again)."""
+    stored = s.execute(select(SightingRow.identity_id, SightingRow.start_s, SightingRow.end_s)
+                       .where(SightingRow.case_id == case_id, SightingRow.source == source)).all()
+    kept = []
+    for track in matched:
+        new = [m for m in track.matches if not any(
+            identity == m.identity_id and start <= track.end_s and track.start_s <= end
+            for identity, start, end in stored)]
+        if new:
+            kept.append(replace(track, matches=new))
+    return kept
 

@@ -24,6 +24,8 @@ from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.watchlist import DEFAULT_FPIR, WatchlistShelf
 from facesearch.context import Context
+from facesearch.video.cameras import camera_min_face
+from facesearch.video.face_size import check_min_face
 from facesearch.video.leases import Lease, LeaseLost, lease_holds
 from facesearch.video.live_cases import CaseLeft, LiveCases
 from facesearch.video.live_stats import LiveStats
@@ -108,7 +110,7 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
           max_failures: int | None = None, fence: Lease | None = None,
           on_event: Callable[[WatchEvent], None] | None = None, stats: LiveStats | None = None,
           look_every_s: float = 1.0, wake: Callable[[], object] | None = None,
-          shelf: WatchlistShelf | None = None) -> WatchReport:
+          shelf: WatchlistShelf | None = None, min_face: float | None = None) -> WatchReport:
     """Watch ``url`` (camera ``camera``) for the watchlists of ``case_ref`` (one case or several, searched from
     one decode of the stream) until ``stop`` is set, no case may be searched any longer, or ``max_failures``
     connection attempts in a row have failed. A case that ends leaves at once; the others go on.
@@ -125,10 +127,16 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
     (``store.notify.Generation``) and looks rarely otherwise, so that thousands of cameras do not each read
     their watchlists every second. A validity ending is noticed on the very frame, without a look.
 
-    ``shelf``: watchlist indexes shared with the process's other watches (a node's cameras hold one copy)."""
+    ``shelf``: watchlist indexes shared with the process's other watches (a node's cameras hold one copy).
+
+    ``min_face``: the smallest face searched for; by default the camera's own (``camera add --min-face``), else
+    ``config``'s."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
     backoff = backoff or Backoff()
     live_config = config or SearchConfig()
+    min_face = camera_min_face(sessions, camera) if min_face is None else min_face
+    if min_face is not None:
+        live_config = replace(live_config, min_face=check_min_face(min_face))
     if live_config.batch_span_s is None:  # an alert is worth more than the last few percent of throughput
         live_config = replace(live_config, batch_span_s=LIVE_BATCH_SPAN_S)
     shown = redact_url(url)
@@ -149,7 +157,8 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
             audit.append(s, actor=actor, action=AuditAction.WATCH_START, case_id=w.case_ref, details={
                 "camera": camera, "stream": shown, "watchlist_size": w.size, "cases": cases.refs,
                 "lease_token": None if fence is None else fence.token,
-                "threshold": round(w.threshold, 6), "target_fpir": target_fpir, "profile": engine.profile})
+                "threshold": round(w.threshold, 6), "target_fpir": target_fpir, "profile": engine.profile,
+                "min_face": live_config.min_face})
 
     def end_cases(left: list[CaseLeft], *, announce: bool = True) -> None:
         """Audit each case that left the watch (the watch goes on for the others), and say so."""
@@ -249,9 +258,11 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
         report.connections += 1
         connected_at = datetime.now(UTC)
         info = reader.info
-        emit(WatchEventKind.CONNECTED, f"{shown}: connected ({info.width}x{info.height}, {info.codec})")
         search = VideoSearch(engine, watchlists, recording_start=connected_at, fps=reader.info.fps or 25.0,
                              config=live_config)
+        smallest = search.progress.smallest_face
+        emit(WatchEventKind.CONNECTED, f"{shown}: connected ({info.width}x{info.height}, {info.codec}); faces from "
+                                       f"{smallest:.0f} px searched", smallest_face=smallest)
         searching[:] = [search]
         lost = ""
         with reader:

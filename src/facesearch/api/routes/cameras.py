@@ -23,7 +23,7 @@ def list_cameras(ctx: Ctx, _who: Annotated[Principal, Depends(require("cameras.r
 @router.post("", status_code=201, response_model=CameraOut)
 def add_camera(body: CameraIn, ctx: Ctx, who: Annotated[Principal, Depends(require("cameras.write"))]
                ) -> dict[str, Any]:
-    return cameras.add_camera(ctx, body.id, name=body.name, url=body.url,
+    return cameras.add_camera(ctx, body.id, name=body.name, url=body.url, min_face=body.min_face,
                               location=body.location, actor=who.actor).to_json()
 
 
