@@ -1,7 +1,7 @@
 """Capacity model and simulation of a live deployment: how many machines N cameras take, and what saturates first.
 
 Per-stream costs come from ``stream_costs.py --json FILE`` (``--costs FILE``) or, without it, from the numbers that
-script measured on 2026-12-01 on the project's 2-core machine (``DEFAULTS``, labelled as such in the output).
+script measured on 2026-12-02 on the project's 2-core machine (``DEFAULTS``, labelled as such in the output).
 
 The plan multiplies those costs out per stage (decode, detect and track on the CPU cores of stream nodes; embedding
 on GPUs or on the same cores; chips over the network; sighting, audit and lease writes to the database; watchlist
@@ -105,15 +105,15 @@ class Measurements:
 # stream_costs.py's numbers, measured on 2026-12-01 on the project's 2-core machine (AMD EPYC, 24 GiB), searched at
 # 10 frames/s from the 29.97 fps Hamilton clip (RESULTS.md, "Per-stream costs of the live pipeline").
 DEFAULTS = Measurements(
-    label="built-in defaults: stream_costs.py as measured on 2026-12-01 on the 2-core CI machine",
+    label="built-in defaults: stream_costs.py as measured on 2026-12-02 on the 2-core CI machine",
     streams={
-        "1920x1080": StreamCosts("1920x1080", 29.97, 10.06, 265.3, 90.6, 20.8, 44.3, 105.4, 27.3, 1.42,
-                                 {DLIB: 1.31, MOBILEFACENET: 4.27}, {DLIB: 4.27, MOBILEFACENET: 4.27}),
-        "640x360": StreamCosts("640x360", 29.97, 10.06, 28.5, 84.9, 22.9, 9.2, 90.4, 27.1, 1.53,
-                               {DLIB: 1.31, MOBILEFACENET: 4.59}, {DLIB: 4.59, MOBILEFACENET: 4.59}),
+        "1920x1080": StreamCosts("1920x1080", 29.97, 10.06, 257.26, 517.55, 47.02, 15.21, 102.07, 45.5, 1.64,
+                                 {DLIB: 0.98, MOBILEFACENET: 11.7}, {DLIB: 4.92, MOBILEFACENET: 11.7}),
+        "640x360": StreamCosts("640x360", 29.97, 10.06, 17.93, 80.34, 17.45, 7.65, 89.96, 36.97, 1.42,
+                               {DLIB: 0.98, MOBILEFACENET: 9.95}, {DLIB: 4.05, MOBILEFACENET: 9.95}),
     },
     bytes_per_chip={DLIB: 150 * 150 * 3, MOBILEFACENET: 112 * 112 * 3},
-    embed_ms_per_chip={DLIB: 26.2, MOBILEFACENET: 22.2},
+    embed_ms_per_chip={DLIB: 15.2, MOBILEFACENET: 9.16},
     index_bytes_per_1000=2_584_000,
 )
 
