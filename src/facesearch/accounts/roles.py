@@ -4,12 +4,13 @@ Least privilege: administrators manage accounts and cameras but run no searches;
 cases, enrolment and searches; reviewers decide on sightings; auditors read the log. Nobody reviews
 what they enrolled (``review.service``). Officers and reviewers see only the cases they are assigned to
 (``cases.access``), whatever the matrix allows. The photo library (a personal collection, no cases) has a role
-of its own, ``library``, with nothing of camera mode, and no camera-mode role sees the library.
+of its own, ``library``, with nothing of camera mode, and no camera-mode role sees the library. Face sign-in's
+``signin`` role may only verify people against themselves.
 """
 
 from __future__ import annotations
 
-ROLES = ("admin", "officer", "reviewer", "auditor", "library")
+ROLES = ("admin", "officer", "reviewer", "auditor", "library", "signin")
 
 MATRIX: dict[str, frozenset[str]] = {
     "cases.read": frozenset({"admin", "officer", "reviewer", "auditor"}),
@@ -32,6 +33,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "metrics.read": frozenset({"admin"}),
     "library.read": frozenset({"library"}),
     "library.write": frozenset({"library"}),
+    # Face sign-in: administrators enrol and remove people (a face is a credential, like an account); the
+    # ``signin`` role is what a sign-in kiosk or app's key holds, and may only verify.
+    "signin.manage": frozenset({"admin"}),
+    "signin.verify": frozenset({"admin", "signin"}),
 }
 
 # Actions only a person signed in with their own account may take: never an API key (which acts for a program).

@@ -175,7 +175,7 @@ class MergeIn(RequestModel):
 # Times the services hand over as ISO 8601 text: documented as date-time, passed through unchanged (parsing
 # and re-serialising them would turn ``+00:00`` into ``Z``).
 IsoTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
-Role = Literal["admin", "officer", "reviewer", "auditor", "library"]
+Role = Literal["admin", "officer", "reviewer", "auditor", "library", "signin"]
 Purpose = Literal["missing-person", "victim", "suspect", "other"]
 # The literals repeat the services' tuples for the type checker and the spec; a drift fails at import.
 if set(get_args(Role)) != set(ROLES) or set(get_args(Purpose)) != set(PURPOSES):
@@ -270,6 +270,57 @@ class VerifyOut(BaseModel):
     score: float
     fmr: float | None = Field(description="None when the profile is not calibrated")
     threshold: float
+
+
+class LivenessLayerOut(BaseModel):
+    layer: Literal["capture", "active", "passive"]
+    passed: bool | None = Field(description="None: not run (a photo shows no motion; a model not available)")
+    reasons: list[str]
+
+
+class LivenessOut(BaseModel):
+    passed: bool = Field(description="No layer that ran failed")
+    layers: list[LivenessLayerOut]
+
+
+class SignInPersonOut(BaseModel):
+    id: int
+    name: str
+    templates: int
+    consent_ref: str | None = Field(description="Where the person's consent to sign-in is recorded")
+    created_at: IsoTime
+    locked_until: IsoTime | None = Field(description="Attempts are refused until then (repeated failures)")
+
+
+class SignInPhotoOut(BaseModel):
+    source: str
+    accepted: bool
+    reason: str
+
+
+class SignInEnrolmentOut(BaseModel):
+    person: SignInPersonOut
+    photos: list[SignInPhotoOut]
+
+
+class SignInRemovedOut(BaseModel):
+    removed: SignInPersonOut
+
+
+class SignInResultOut(BaseModel):
+    name: str
+    accepted: bool = Field(description="The face matched at the operating point and no liveness layer failed")
+    score: float
+    threshold: float
+    target_fmr: float
+    fmr: float = Field(description="The false match rate at this score, from the calibration")
+    fmr_extrapolated: bool
+    matched: bool
+    reasons: list[str] = Field(description="Why it was not accepted, one line each")
+    liveness: LivenessOut
+    capture: Literal["photo", "clip"]
+    frames: int
+    failures: int = Field(description="Attempts in a row not accepted, this one included (5 lock the person out)")
 
 
 class CandidateOut(BaseModel):

@@ -48,6 +48,9 @@ class AuditAction(StrEnum):
     EXPORT_PACKAGE = "export.package"
     EXPORT_REPORT = "export.report"
     RETENTION_RUN = "retention.run"
+    SIGNIN_ENROL = "signin.enrol"  # a person enrolled for face sign-in (purpose "authentication")
+    SIGNIN_REMOVE = "signin.remove"  # their templates deleted
+    SIGNIN_ATTEMPT = "signin.attempt"  # one attempt: accepted or not, the score, liveness, or refused as locked
     LIBRARY_INDEX = "library.index"
     LIBRARY_PERSON_NAME = "library.person.name"
     LIBRARY_PERSON_MERGE = "library.person.merge"

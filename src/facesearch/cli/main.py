@@ -19,6 +19,7 @@ from facesearch.cli import (
     commands_models,
     commands_review,
     commands_serve,
+    commands_signin,
     commands_video,
 )
 from facesearch.cli.output import (
@@ -57,6 +58,7 @@ app.command("sightings")(commands_video.sightings)
 app.command("watch")(commands_video.watch)
 app.command("report")(commands_video.report)
 app.add_typer(commands_library.app, name="library")
+app.add_typer(commands_signin.app, name="signin")
 app.add_typer(commands_review.app, name="review")
 app.command("export")(commands_review.export)
 app.add_typer(commands_serve.user_app, name="user")

@@ -389,3 +389,43 @@ class LibraryRejectionRow(Base):
 
     face_id: Mapped[int] = mapped_column(ForeignKey("library_faces.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("library_people.id", ondelete="CASCADE"), primary_key=True)
+
+
+class SignInPersonRow(Base):
+    """A person enrolled for face sign-in (1:1 against themselves only): never on a watchlist, never searched
+    1:N. The name is sealed (``name`` holds ``""``), found through its blind index ``name_index``.
+
+    ``failures`` counts attempts since the last accepted one, each counted as it starts (so that attempts sent
+    at once cannot slip past the limit together); from ``signin.service.MAX_FAILURES`` on, attempts are refused
+    until ``locked_until``, which grows with every further failure."""
+
+    __tablename__ = "signin_people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(40), nullable=False, default="authentication")
+    consent_ref: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignInTemplateRow(Base):
+    """One sign-in enrolment photo's embedding, sealed like the gallery's templates."""
+
+    __tablename__ = "signin_templates"
+    __table_args__ = (UniqueConstraint("person_id", "profile", "source_sha256", name="uq_signin_template_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("signin_people.id", ondelete="CASCADE"), nullable=False,
+                                           index=True)
+    profile: Mapped[str] = mapped_column(String(50), nullable=False)
+    dim: Mapped[int] = mapped_column(Integer, nullable=False)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    source_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    quality: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+

@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.store.crypto import EncryptionKeyError, Sealer
-from facesearch.store.schema import Base, CaseRow, IdentityRow, LibraryPersonRow, ReviewRow
+from facesearch.store.schema import Base, CaseRow, IdentityRow, LibraryPersonRow, ReviewRow, SignInPersonRow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ SEALED_FIELDS: dict[type[Base], tuple[str, ...]] = {
     CaseRow: ("title", "purpose_text", "legal_basis"),
     ReviewRow: ("note",),
     LibraryPersonRow: ("name",),
+    SignInPersonRow: ("name",),
 }
 JSON_FIELDS = {("identities", "reference")}
 INDEXED_FIELD = "name"  # tables with a ``name_index`` column index this field

@@ -17,10 +17,11 @@ from facesearch.api.routes import (
     scans,
     search,
     sightings,
+    signin,
     system,
     watchlists,
 )
 
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in (
     system, auth, cases, cameras, identities, search, sightings, scans, exports, accounts, audit, library,
-    watchlists))
+    watchlists, signin))

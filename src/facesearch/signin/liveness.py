@@ -1,0 +1,123 @@
+"""Presentation-attack checks for a sign-in capture, in layers, each reported with its reasons.
+
+- **capture**: one face only, big and sharp enough to be judged (a second face in view is refused: whose
+  sign-in would it be?).
+- **active** (clips): the head must turn, as asked when a direction is given. A face has depth: as a head
+  turns, the nose tip moves against the eyes and mouth, and its position in their frame changes. A photo
+  or a screen moved, turned, tilted or brought closer moves every point of its face together (a flat object:
+  nearly an affine map in the picture), so the nose keeps its place in that frame, and the check fails. A
+  photo swung hard about an axis close to the camera departs from the affine map, and landmark estimates
+  drift with a face's roll and size: ``benchmarks/signin.py`` measures how often such clips pass.
+- **passive**: a model that tells a face from a print or a screen in one frame. Not part of this build yet:
+  reported as not available, and it does not refuse.
+
+What these do not stop: a mask, a deepfake, or a video injected into the capture path (a virtual camera) of a
+real person turning their head. The README says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesearch.faces import Faces
+
+# The capture's limits (the best frame's): faces smaller or more blurred than this cannot be told apart reliably
+# at sign-in's operating point; a webcam at arm's length gives faces of 150-300 px.
+MIN_FACE_PX = 80.0
+MIN_SHARPNESS = 50.0  # variance of the Laplacian on the normalised chip (a 3-px blur gives about 50)
+SECOND_FACE_SHARE = 0.5  # another face at least this big beside the largest is a second person in view
+MIN_FACE_FRAMES = 0.6  # of a clip's frames, at least this share show the face
+# The active check: how far the nose must move in the frame of the eyes and mouth, in eye-to-eye distances.
+# About 0.6 sin(yaw): a turn of 15 degrees moves it ~0.15, landmark noise on a 100 px face ~0.02.
+MIN_TURN = 0.10
+SMOOTHING = 3  # frames in the running median that takes landmark jitter out before the turn is measured
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str  # capture, active, passive
+    passed: bool | None  # None: not run (a photo has no motion; a model not available)
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"layer": self.name, "passed": self.passed, "reasons": self.reasons}
+
+
+@dataclass(frozen=True)
+class Liveness:
+    layers: list[Layer]
+
+    @property
+    def passed(self) -> bool:
+        """No layer that ran failed (a layer that could not run does not refuse: it is reported)."""
+        return all(layer.passed is not False for layer in self.layers)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{layer.name}: {reason}" for layer in self.layers if layer.passed is False for reason in layer.reasons]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "layers": [layer.to_json() for layer in self.layers]}
+
+
+def capture_layer(faces_per_frame: list[Faces], best: int | None) -> Layer:
+    """One face only, in enough of the frames, and the best view big and sharp enough (``best``: its frame)."""
+    reasons = []
+    seen = [f for f in faces_per_frame if len(f)]
+    if not seen or best is None:
+        return Layer("capture", False, ["no face found"])
+    crowded = [f for f in seen if len(f) > 1
+               and np.sort(f.face_size)[-2] >= SECOND_FACE_SHARE * float(f.face_size.max())]
+    if crowded:
+        reasons.append(f"more than one face in view ({max(len(f) for f in crowded)})")
+    if len(seen) < MIN_FACE_FRAMES * len(faces_per_frame):
+        reasons.append(f"the face is in {len(seen)} of {len(faces_per_frame)} frames")
+    faces = faces_per_frame[best]
+    i = int(np.argmax(faces.face_size))
+    if float(faces.face_size[i]) < MIN_FACE_PX:
+        reasons.append(f"face too small: {float(faces.face_size[i]):.0f} px, the minimum is {MIN_FACE_PX:.0f} px")
+    if float(faces.sharpness[i]) < MIN_SHARPNESS:
+        reasons.append(f"face too blurred: sharpness {float(faces.sharpness[i]):.0f}, the minimum is "
+                       f"{MIN_SHARPNESS:.0f}")
+    return Layer("capture", not reasons, reasons)
+
+
+def nose_in_face_frame(landmarks: NDArray[np.float32]) -> NDArray[np.float64]:
+    """The nose tip's coordinates ``(across, down)`` in the affine frame of the right eye, the left eye and the
+    mouth's middle: unchanged by any affine map of the picture (a flat photo moved, turned or tilted), changed
+    by a turn of a real head. ``landmarks``: ``(n, 5, 2)``, RetinaFace/YuNet order."""
+    lm = landmarks.astype(np.float64)
+    eye_r, eye_l, nose = lm[:, 0], lm[:, 1], lm[:, 2]
+    mouth = (lm[:, 3] + lm[:, 4]) / 2
+    basis = np.stack([eye_l - eye_r, mouth - eye_r], axis=2)  # (n, 2, 2): columns are the frame's axes
+    det = np.linalg.det(basis)
+    safe = np.where((np.abs(det) < 1e-9)[:, None, None], np.eye(2)[None], basis)
+    return np.asarray(np.linalg.solve(safe, (nose - eye_r)[:, :, None])[:, :, 0], np.float64)
+
+
+def active_layer(landmarks: list[NDArray[np.float32]], challenge: str | None) -> Layer:
+    """Whether the head turned (towards ``challenge``, "left" or "right", the person's own, when given) over the
+    clip's frames; ``landmarks``: the face's five points in each frame that shows it, in order."""
+    if len(landmarks) < SMOOTHING + 2:
+        return Layer("active", False, [f"the face is in only {len(landmarks)} frames: too few to see it turn"])
+    across = nose_in_face_frame(np.stack(landmarks))[:, 0]
+    smooth = np.array([np.median(across[i : i + SMOOTHING]) for i in range(len(across) - SMOOTHING + 1)])
+    moved = smooth - smooth[0]
+    # Their own left: towards their left eye, which raises ``across`` (in a picture that is not mirrored).
+    reach = {"left": float(moved.max()), "right": float(-moved.min())}
+    turn = max(reach.values()) if challenge is None else reach[challenge]
+    if turn >= MIN_TURN:
+        return Layer("active", True, [])
+    if challenge is not None and max(reach.values()) >= MIN_TURN:
+        other = "right" if challenge == "left" else "left"
+        return Layer("active", False, [f"the head turned {other}, and {challenge} was asked"])
+    return Layer("active", False, [f"the head did not turn: the nose moved {max(reach.values()):.2f} of the "
+                                   f"distance between the eyes against the face, {MIN_TURN:.2f} needed (a photo "
+                                   f"or screen moved as a whole moves it by none)"])
+
+
+PASSIVE_NOT_AVAILABLE = Layer("passive", None, ["no print-and-replay model in this build"])

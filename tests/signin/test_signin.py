@@ -1,0 +1,199 @@
+"""Face sign-in (issue 17) with the real models: enrol from one photo, accept another photo of the same person
+and refuse someone else's, refuse a still photo moved as a clip by the active check, lock a person out after
+repeated failures (counted one by one when attempts come at once), delete the templates on removal, and say
+in one line what is wrong with a bad capture or a bad setting."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from clips import moved_photo_clip
+from sqlalchemy import func, select, update
+
+from facesearch.audit import log as audit
+from facesearch.engine import Engine
+from facesearch.errors import BadInputError, FacesearchError
+from facesearch.gallery.policy import EnrolmentRefused
+from facesearch.signin import service as signin
+from facesearch.signin.capture import MAX_CLIP_FRAMES, CaptureError, read_capture
+from facesearch.signin.liveness import MIN_TURN, active_layer, nose_in_face_frame
+from facesearch.store.crypto import Sealer
+from facesearch.store.schema import IdentityRow, SignInPersonRow, SignInTemplateRow
+from support.audit import open_audited
+from support.context import context_for
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, engine: Engine) -> Any:
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 's.db'}")
+    return context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
+
+
+def attempts(ctx: Any) -> list[dict[str, Any]]:
+    with ctx.sessions() as s:
+        return [e.details for e in audit.events(s) if e.action == "signin.attempt"]
+
+
+def test_the_same_person_is_accepted_and_someone_else_refused(ctx: Any, people: Path) -> None:
+    enrolled = signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin", consent_ref="form 17/3")
+    assert enrolled.person.templates == 1 and enrolled.person.consent_ref == "form 17/3"
+    same = signin.verify(ctx, "barack  OBAMA", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk")
+    assert same.accepted and same.matched and same.capture == "photo" and same.target_fmr == 1e-4
+    assert same.score >= same.threshold and same.fmr <= 1e-4 and same.failures == 0
+    layers = {layer.name: layer.passed for layer in same.liveness.layers}
+    assert layers == {"capture": True, "active": None, "passive": None}  # a photo: no motion to judge
+    other = signin.verify(ctx, "Barack Obama", (people / "biden.jpg").read_bytes(), "biden.jpg", actor="kiosk")
+    assert not other.accepted and not other.matched and other.failures == 1
+    assert other.reasons[0].startswith("the face does not match: score")
+    strict = signin.verify(ctx, "Barack Obama", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk",
+                           target_fmr=1e-6)
+    assert strict.threshold > same.threshold and strict.failures in (0, 1)
+    logged = attempts(ctx)
+    assert [d["accepted"] for d in logged] == [True, False, strict.accepted]
+    assert all(len(d["capture_sha256"]) == 64 and "liveness" in d for d in logged)
+    with ctx.sessions() as s:
+        enrol_entry = next(e for e in audit.events(s) if e.action == "signin.enrol")
+        assert enrol_entry.details["purpose"] == "authentication" and enrol_entry.details["consent_ref"] == "form 17/3"
+        assert s.scalar(select(func.count()).select_from(IdentityRow)) == 0  # never in the gallery or a watchlist
+        row = s.scalar(select(SignInPersonRow))
+        assert row is not None and row.name == "" and row.name_sealed  # the name sealed at rest
+
+
+def test_a_still_photo_moved_as_a_clip_is_refused_by_the_active_check(ctx: Any, people: Path) -> None:
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    for swing in (0.0, 0.0015):  # moved flat, and swung about its vertical axis (perspective)
+        clip = moved_photo_clip(people / "obama2.jpg", swing=swing)
+        result = signin.verify(ctx, "Barack Obama", clip, "photo-held-up.mp4", actor="kiosk")
+        assert result.capture == "clip" and result.frames >= 12
+        assert result.matched and not result.accepted  # the face is his; it is not alive
+        active = next(layer for layer in result.liveness.layers if layer.name == "active")
+        assert active.passed is False and "did not turn" in active.reasons[0], active.reasons
+
+
+def _head(yaw_deg: float, depth: float = 1.0) -> np.ndarray:
+    """The five landmarks of a head turned ``yaw_deg`` to its own left, projected (a camera 8 units away). The
+    points: right eye, left eye, nose tip, right and left mouth corners, the nose ``0.6 * depth`` in front."""
+    points = np.array([[-0.5, 0, 0], [0.5, 0, 0], [0, 0.45, -0.6 * depth], [-0.35, 0.9, -0.1 * depth],
+                       [0.35, 0.9, -0.1 * depth]])
+    a = np.deg2rad(yaw_deg)
+    turn = np.array([[np.cos(a), 0, -np.sin(a)], [0, 1, 0], [np.sin(a), 0, np.cos(a)]])
+    # The person faces the camera (their right eye on the picture's left); turning to their left brings the
+    # nose towards their left eye.
+    p = points @ turn.T
+    return (100 * p[:, :2] / (8 + p[:, 2:3]) + 200).astype(np.float32)
+
+
+def test_the_active_check_sees_depth_and_direction_in_landmarks() -> None:
+    turning = [_head(y) for y in np.linspace(0, 25, 10)]
+    assert active_layer(turning, None).passed and active_layer(turning, "left").passed
+    wrong = active_layer(turning, "right")
+    assert wrong.passed is False and "turned left" in wrong.reasons[0]
+    flat = [_head(y, depth=0.0) for y in np.linspace(0, 25, 10)]  # a photo of a face, turned the same way
+    assert active_layer(flat, None).passed is False
+    still = [_head(0.0) + np.float32(k) for k in range(10)]  # a real face that only moves across the picture
+    assert active_layer(still, None).passed is False
+    assert np.allclose(nose_in_face_frame(np.stack(flat)), nose_in_face_frame(np.stack(flat))[:1], atol=1e-2)
+
+
+def test_a_real_head_moving_in_real_footage_passes_the_active_check(engine: Engine, video: Path) -> None:
+    """The shared clip of a man talking in a car: his head moves as heads do, which a photo cannot."""
+    capture = read_capture((video / "carphone_pristine.mp4").read_bytes(), "carphone_pristine.mp4")
+    detected = engine.detect(capture.frames)
+    landmarks = [f.landmarks[int(np.argmax(f.face_size))] for f in detected if len(f)]
+    assert len(landmarks) == len(capture.frames) and active_layer(landmarks, None).passed
+    across = nose_in_face_frame(np.stack(landmarks))[:, 0]
+    assert np.ptp(across) > 2 * MIN_TURN  # far beyond the bar, where a moved photo stays under it
+
+
+def test_repeated_failures_lock_the_person_out_with_growing_waits(ctx: Any, people: Path) -> None:
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    biden, obama2 = (people / "biden.jpg").read_bytes(), (people / "obama2.jpg").read_bytes()
+    for k in range(1, signin.MAX_FAILURES + 1):
+        assert signin.verify(ctx, "Barack Obama", biden, "biden.jpg", actor="kiosk").failures == k
+    with pytest.raises(signin.SignInLocked) as locked:  # even the right face, while locked out
+        signin.verify(ctx, "Barack Obama", obama2, "obama2.jpg", actor="kiosk")
+    assert locked.value.http_status == 429 and 0 < (locked.value.retry_after_s or 0) <= signin.LOCK_S + 1
+    assert "locked after 5 failed attempts" in str(locked.value)
+    assert "locked_until" in attempts(ctx)[-1]  # the refusal is audited too
+
+    def lock_ends() -> None:
+        with ctx.sessions.begin() as s:
+            s.execute(update(SignInPersonRow).values(locked_until=datetime.now(UTC) - timedelta(seconds=1)))
+
+    lock_ends()
+    assert not signin.verify(ctx, "Barack Obama", biden, "biden.jpg", actor="kiosk").accepted
+    with pytest.raises(signin.SignInLocked) as again:
+        signin.verify(ctx, "Barack Obama", obama2, "obama2.jpg", actor="kiosk")
+    assert (again.value.retry_after_s or 0) > signin.LOCK_S  # the second lockout is twice as long
+    lock_ends()
+    accepted = signin.verify(ctx, "Barack Obama", obama2, "obama2.jpg", actor="kiosk")
+    assert accepted.accepted and accepted.failures == 0
+    with ctx.sessions() as s:
+        row = s.scalar(select(SignInPersonRow))
+        assert row is not None and row.failures == 0 and row.locked_until is None
+
+
+def test_attempts_sent_at_once_are_counted_one_by_one(ctx: Any, people: Path) -> None:
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    biden = (people / "biden.jpg").read_bytes()
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        try:
+            result = signin.verify(ctx, "Barack Obama", biden, "biden.jpg", actor="kiosk")
+            outcomes.append("accepted" if result.accepted else "refused")
+        except signin.SignInLocked:
+            outcomes.append("locked")
+
+    threads = [threading.Thread(target=attempt) for _ in range(9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(outcomes) == ["locked"] * 4 + ["refused"] * 5, outcomes  # never more than five judged
+
+
+def test_removal_deletes_every_template_and_is_audited(ctx: Any, people: Path) -> None:
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg", people / "obama2.jpg"], actor="admin")
+    assert [p.templates for p in signin.list_people(ctx)] == [2]
+    removed = signin.remove(ctx, "Barack Obama", actor="admin")
+    assert removed.templates == 2 and signin.list_people(ctx) == []
+    with ctx.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(SignInTemplateRow)) == 0
+        entry = [e for e in audit.events(s) if e.action == "signin.remove"][-1]
+        assert entry.details == {"templates_deleted": 2} and entry.subject == f"signin:{removed.id}"
+    with pytest.raises(signin.SignInNotFound):
+        signin.verify(ctx, "Barack Obama", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk")
+
+
+def test_bad_enrolments_captures_and_settings_are_refused_in_one_line(ctx: Any, people: Path,
+                                                                      tmp_path: Path) -> None:
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    with pytest.raises(signin.SignInConflict):
+        signin.enrol(ctx, "barack obama", [people / "obama2.jpg"], actor="admin")
+    with pytest.raises(EnrolmentRefused, match="no photo could be enrolled"):
+        signin.enrol(ctx, "Crowd", [people / "two_people.jpg", b"not a photo"], actor="admin")
+    with pytest.raises(BadInputError):
+        signin.enrol(ctx, "bad\x1bname", [people / "obama.jpg"], actor="admin")
+    photo = (people / "obama2.jpg").read_bytes()
+    for kwargs in ({"target_fmr": 0.0}, {"target_fmr": 0.5}, {"target_fmr": float("nan")},
+                   {"challenge": "up"}):
+        with pytest.raises(BadInputError) as refused:
+            signin.verify(ctx, "Barack Obama", photo, "obama2.jpg", actor="kiosk", **kwargs)
+        assert len(str(refused.value).splitlines()) == 1
+    for data, why in ((b"\x00" * 1000, "neither a photo nor a video clip"),
+                      (moved_photo_clip(people / "obama2.jpg", frames=MAX_CLIP_FRAMES + 5, fps=60), "more than"),
+                      (moved_photo_clip(people / "obama2.jpg", size=(2560, 1440), frames=3), "too big")):
+        with pytest.raises(CaptureError) as bad:
+            signin.verify(ctx, "Barack Obama", data, "capture.bin", actor="kiosk")
+        assert str(bad.value).startswith("capture.bin: ") and why in str(bad.value), str(bad.value)
+    two = signin.verify(ctx, "Barack Obama", (people / "two_people.jpg").read_bytes(), "two.jpg", actor="kiosk")
+    assert not two.accepted and any("more than one face" in r for r in two.reasons), two.reasons
+    with pytest.raises(FacesearchError):
+        signin.verify(ctx, "Nobody", photo, "obama2.jpg", actor="kiosk")
