@@ -7,7 +7,10 @@
   or a screen moved, turned, tilted or brought closer moves every point of its face together (a flat object:
   nearly an affine map in the picture), so the nose keeps its place in that frame, and the check fails. A
   photo swung hard about an axis close to the camera departs from the affine map, and landmark estimates
-  drift with a face's roll and size: ``benchmarks/signin.py`` measures how often such clips pass.
+  drift with a face's roll and size, so the face must also not move as a flat thing moves: points of texture
+  tracked over the face (optical flow) all follow one homography when the face is a photo or a screen, and
+  stray from it when it is a head (depth, and a face that talks and blinks). ``benchmarks/signin.py``
+  measures how often attacks made in code pass.
 - **passive**: a model that tells a face from a print or a screen in one frame. Not part of this build yet:
   reported as not available, and it does not refuse.
 
@@ -35,6 +38,11 @@ MIN_FACE_FRAMES = 0.6  # of a clip's frames, at least this share show the face
 # About 0.6 sin(yaw): a turn of 15 degrees moves it ~0.15, landmark noise on a 100 px face ~0.02.
 MIN_TURN = 0.10
 SMOOTHING = 3  # frames in the running median that takes landmark jitter out before the turn is measured
+# How far (a share of the face's size) the points tracked over a face may stray from the one homography that a
+# flat face follows, and the face still count as flat: photos moved and swung in front of a camera stray up to
+# ~0.09 (tracking noise and compression), a real head talking in a car 0.14-0.37 over 2 s windows.
+FLAT_RESIDUAL = 0.12
+MIN_TRACKED = 12  # points of texture that must survive tracking for the test to say anything
 
 
 @dataclass(frozen=True)
@@ -99,11 +107,52 @@ def nose_in_face_frame(landmarks: NDArray[np.float32]) -> NDArray[np.float64]:
     return np.asarray(np.linalg.solve(safe, (nose - eye_r)[:, :, None])[:, :, 0], np.float64)
 
 
-def active_layer(landmarks: list[NDArray[np.float32]], challenge: str | None) -> Layer:
+def flat_residual(greys: list[NDArray[np.uint8]], boxes: list[NDArray[np.float32]]) -> float | None:
+    """How far points of texture tracked over the face, from the first frame through the others, stray from
+    the homography that best carries their first positions to their current ones: the largest over the frames
+    of the upper quartile of the misses, as a share of the face's size. About 0 for a flat face (a photo, a
+    screen); None when too few points can be tracked to say."""
+    import cv2
+
+    x0, y0, x1, y1 = (round(float(v)) for v in boxes[0])
+    size = float(np.sqrt(max(x1 - x0, 1) * max(y1 - y0, 1)))
+    mask = np.zeros_like(greys[0])
+    mask[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = 255
+    points = cv2.goodFeaturesToTrack(greys[0], 200, 0.01, max(3, int(size / 30)), mask=mask)
+    if points is None or len(points) < MIN_TRACKED:
+        return None
+    start, current = points.astype(np.float32), points.astype(np.float32)
+    alive = np.ones(len(points), bool)
+    worst: float | None = None
+    for k in range(1, len(greys)):
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(greys[k - 1], greys[k], current, np.empty_like(current),
+                                                    winSize=(21, 21), maxLevel=3)
+        alive &= np.asarray(status)[:, 0] == 1
+        current = np.asarray(moved, np.float32)
+        if alive.sum() < MIN_TRACKED:
+            break
+        homography, _ = cv2.findHomography(start[alive], current[alive], cv2.RANSAC, 0.01 * size)
+        if homography is None:
+            continue
+        predicted = cv2.perspectiveTransform(start[alive], homography)
+        miss = np.linalg.norm(predicted - current[alive], axis=2)[:, 0]
+        bx0, by0, bx1, by1 = (float(v) for v in boxes[k])
+        here = float(np.quantile(miss, 0.75)) / max(float(np.sqrt(max(bx1 - bx0, 1) * max(by1 - by0, 1))), 1.0)
+        worst = here if worst is None else max(worst, here)
+    return worst
+
+
+def active_layer(landmarks: list[NDArray[np.float32]], challenge: str | None,
+                 flatness: float | None = None) -> Layer:
     """Whether the head turned (towards ``challenge``, "left" or "right", the person's own, when given) over the
-    clip's frames; ``landmarks``: the face's five points in each frame that shows it, in order."""
+    clip's frames, and did not move as a flat picture does (``flatness``: ``flat_residual``, when measured);
+    ``landmarks``: the face's five points in each frame that shows it, in order."""
     if len(landmarks) < SMOOTHING + 2:
         return Layer("active", False, [f"the face is in only {len(landmarks)} frames: too few to see it turn"])
+    if flatness is not None and flatness < FLAT_RESIDUAL:
+        return Layer("active", False, [f"the face moved as a flat picture does: points tracked over it stray "
+                                       f"{flatness:.3f} of its size from one homography, {FLAT_RESIDUAL:.2f} "
+                                       "needed (a photo or a screen)"])
     across = nose_in_face_frame(np.stack(landmarks))[:, 0]
     smooth = np.array([np.median(across[i : i + SMOOTHING]) for i in range(len(across) - SMOOTHING + 1)])
     moved = smooth - smooth[0]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import delete, func, or_, select, update
@@ -41,7 +42,14 @@ from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_
 from facesearch.gallery.service import photo_faces
 from facesearch.images import read_file
 from facesearch.signin.capture import Capture, read_capture
-from facesearch.signin.liveness import PASSIVE_NOT_AVAILABLE, Layer, Liveness, active_layer, capture_layer
+from facesearch.signin.liveness import (
+    PASSIVE_NOT_AVAILABLE,
+    Layer,
+    Liveness,
+    active_layer,
+    capture_layer,
+    flat_residual,
+)
 from facesearch.store import sealed_text
 from facesearch.store.schema import SignInPersonRow, SignInTemplateRow
 from facesearch.text import require_plain
@@ -345,8 +353,11 @@ def _examine(engine: Engine, capture: Capture, challenge: str | None) -> tuple[N
     best = int(np.argmax(quality)) if (quality >= 0).any() else None
     layers = [capture_layer(detected, best)]
     if capture.kind == "clip":
-        layers.append(active_layer([f.landmarks[i] for f, i in zip(detected, largest, strict=True) if i >= 0],
-                                   challenge))
+        shown = [k for k, i in enumerate(largest) if i >= 0]
+        flatness = None if len(shown) < 2 else flat_residual(
+            [np.asarray(cv2.cvtColor(capture.frames[k].pixels, cv2.COLOR_RGB2GRAY), np.uint8) for k in shown],
+            [detected[k].boxes[largest[k]] for k in shown])
+        layers.append(active_layer([detected[k].landmarks[largest[k]] for k in shown], challenge, flatness))
     else:
         layers.append(Layer("active", None, ["a photo cannot show a head turning: send a clip"]))
     layers.append(PASSIVE_NOT_AVAILABLE)
