@@ -24,7 +24,7 @@ from support.audit import open_audited
 PASSWORD = "correct horse battery"
 # One person of every role, and a second officer and reviewer who are assigned to nothing.
 PEOPLE = {"adam": "admin", "olga": "officer", "rita": "reviewer", "rob": "reviewer", "ava": "auditor",
-          "lib": "library", "otto": "officer", "rhea": "reviewer"}
+          "lib": "library", "otto": "officer", "rhea": "reviewer", "kim": "signin"}
 UNTIL = datetime.now(UTC) + timedelta(days=5)
 
 

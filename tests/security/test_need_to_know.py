@@ -31,7 +31,7 @@ from facesearch.video.sightings import review_queue, sightings_after
 from support.cli import cli_env
 
 ROLE_OF = PEOPLE  # adam admin, olga officer (C1's creator), rita and rob reviewers (assigned), ava auditor,
-# lib library, otto an officer and rhea a reviewer assigned to nothing
+# lib library, otto an officer and rhea a reviewer assigned to nothing, kim a sign-in kiosk
 ASSIGNED = {"olga", "rita", "rob"}
 
 
@@ -73,7 +73,7 @@ def test_only_assigned_people_read_a_case_and_what_it_holds(world: World, person
         elif role in ("admin", "auditor"):  # oversight: the case's record, nothing in it
             assert seen["case"] == 200 and seen["listed"] == 1, seen
             assert seen["sightings"] == 403 and seen["export"] == 403 and seen["people"] == 403
-        else:  # the library role sees nothing of camera mode
+        else:  # the library and sign-in roles see nothing of camera mode
             assert set(seen.values()) <= {0, 403}, seen
 
 
