@@ -63,3 +63,20 @@ def frontal(landmarks: NDArray[np.float32]) -> NDArray[np.float32]:
     yaw_score = 1 - np.clip(np.abs(yaw_pos - 0.5) * 2, 0, 1)
     pitch_score = 1 - np.clip(np.abs(pitch_pos - _LEVEL_PITCH) / 0.6, 0, 1)
     return np.minimum(yaw_score, pitch_score).astype(np.float32)
+
+
+# A view's weight for matching (a track's views, a sign-in clip's frames): size counts up to what the recognizers
+# use, a turned head costs, and a blurred face counts less, down to a floor.
+SHARP = 100.0  # sharpness (variance of the Laplacian) from which a view counts fully; blurred faces score ~20
+LEAST_SHARP_WEIGHT = 0.1
+
+
+def usefulness(face_size: NDArray[np.float32], frontal: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Higher for faces a recognizer can do more with: size counts up to 112 px, a turned head costs."""
+    return (np.minimum(face_size, 112.0) * (0.25 + frontal)).astype(np.float32)
+
+
+def sharp_weight(sharp: float) -> float:
+    """How much a view of this sharpness counts (1 from ``SHARP`` up, never under ``LEAST_SHARP_WEIGHT``)."""
+    return max(min(sharp / SHARP, 1.0), LEAST_SHARP_WEIGHT)
+

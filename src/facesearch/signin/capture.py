@@ -11,7 +11,6 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from facesearch.errors import BadInputError, FacesearchError
 from facesearch.images import LoadedImage, load_image
@@ -34,10 +33,6 @@ class Capture:
     kind: str  # "photo" or "clip"
     frames: list[LoadedImage]
     times: list[float]
-
-    @property
-    def duration_s(self) -> float:
-        return self.times[-1] - self.times[0] if self.times else 0.0
 
 
 def read_capture(data: bytes, source: str, *, max_pixels: int = 100_000_000) -> Capture:
@@ -62,7 +57,7 @@ def _clip(data: bytes, source: str, max_pixels: int) -> Capture:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise CaptureError(source, f"not a video clip either ({type(exc).__name__})") from None
-    frames: list[NDArray[np.uint8]] = []
+    frames: list[av.VideoFrame] = []  # as decoded (YUV): only those looked at are converted to RGB
     times: list[float] = []
     try:
         if not container.streams.video:
@@ -80,7 +75,7 @@ def _clip(data: bytes, source: str, max_pixels: int) -> Capture:
             at = float(frame.time) if frame.time is not None else count / float(stream.average_rate or 30)
             if times and at - times[0] > MAX_CLIP_S:
                 raise CaptureError(source, f"longer than {MAX_CLIP_S:g} s: a sign-in clip is a few seconds")
-            frames.append(np.asarray(frame.to_ndarray(format="rgb24"), np.uint8))
+            frames.append(frame)
             times.append(at)
     except av.FFmpegError as exc:
         raise CaptureError(source, f"the clip cannot be decoded ({type(exc).__name__})") from None
@@ -90,5 +85,6 @@ def _clip(data: bytes, source: str, max_pixels: int) -> Capture:
         raise CaptureError(source, "the clip holds no frame")
     keep = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), KEPT_FRAMES)).round().astype(int))
     start = times[0]
-    return Capture(source, "clip", [LoadedImage(frames[i], f"{source} at {times[i] - start:.2f} s") for i in keep],
+    return Capture(source, "clip", [LoadedImage(np.asarray(frames[i].to_ndarray(format="rgb24"), np.uint8),
+                                                f"{source} at {times[i] - start:.2f} s") for i in keep],
                    [times[i] - start for i in keep])

@@ -41,6 +41,8 @@ from facesearch.faces import Faces
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
 from facesearch.gallery.service import photo_faces
 from facesearch.images import read_file
+from facesearch.models.recognizer import l2_normalize
+from facesearch.quality import sharp_weight, usefulness
 from facesearch.signin.capture import Capture, read_capture
 from facesearch.signin.liveness import (
     PASSIVE_NOT_AVAILABLE,
@@ -279,10 +281,9 @@ def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
     except FacesearchError as exc:
         _end_attempt(ctx, person_id, actor, digest, accepted=False, details={"problem": str(exc)[:300]})
         raise
-    mean = np.mean([ctx.sealer.open_vector(sealed, _purpose(person_id, source, engine.profile))
-                    for source, sealed in templates], axis=0)
-    mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    score = engine.similarity(embedding, mean.astype(np.float32)) if embedding is not None else -1.0
+    mean = l2_normalize(np.mean([ctx.sealer.open_vector(sealed, _purpose(person_id, source, engine.profile))
+                                 for source, sealed in templates], axis=0, keepdims=True))[0]
+    score = engine.similarity(embedding, mean) if embedding is not None else -1.0
     fmr, extrapolated = calibration.fmr(score)
     accepted = score >= threshold and liveness.passed
     result = SignInResult(name, accepted, score, threshold, target_fmr, fmr, extrapolated, liveness, capture.kind,
@@ -367,12 +368,11 @@ def _examine(engine: Engine, capture: Capture, challenge: str | None) -> tuple[N
     chosen = [int(k) for k in np.argsort(-quality)[:MATCH_VIEWS] if quality[k] >= 0]
     embedded = engine.embed_faces([capture.frames[k] for k in chosen],
                                   [detected[k][largest[k]] for k in chosen])
-    vectors = np.stack([e.embeddings[0] for e in embedded])
-    mean = vectors.mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32), liveness, len(capture.frames)
+    mean = np.stack([e.embeddings[0] for e in embedded]).mean(axis=0, keepdims=True)
+    return l2_normalize(mean)[0], liveness, len(capture.frames)
 
 
 def _usefulness(faces: Faces, i: int) -> float:
-    """How well a frame's face can be matched: size (up to what the recognizers use), how frontal, how sharp."""
-    sharp = min(float(faces.sharpness[i]) / 100.0, 1.0)
-    return float(min(float(faces.face_size[i]), 112.0) * (0.25 + float(faces.frontal[i])) * max(sharp, 0.1))
+    """How well a frame's face can be matched: the weight a track's view gets (``quality``)."""
+    return float(usefulness(faces.face_size[i : i + 1], faces.frontal[i : i + 1])[0]) * sharp_weight(
+        float(faces.sharpness[i]))

@@ -123,8 +123,7 @@ def list_cameras(sessions: sessionmaker[Session], *, removed: bool = False) -> l
         query = select(CameraRow).order_by(CameraRow.id)
         if not removed:
             query = query.where(CameraRow.status != "removed")
-        return [Camera(r.id, r.name, r.location, None, r.url_sealed is not None, r.status, r.min_face)
-                for r in s.scalars(query)]
+        return [_shown(r) for r in s.scalars(query)]
 
 
 def _existing(s: Session, camera_id: str) -> CameraRow:

@@ -23,13 +23,14 @@ from numpy.typing import NDArray
 from facesearch.cases.watchlist import CaseWatchlist
 from facesearch.engine import Engine
 from facesearch.faces import Faces
+from facesearch.quality import usefulness
 from facesearch.video.cascade import score_bound
 from facesearch.video.cuts import CutDetector
 from facesearch.video.face_finder import FaceFinder, FinderConfig
 from facesearch.video.face_size import MIN_FACE_DEFAULT
 from facesearch.video.frame_plan import KnownFace
 from facesearch.video.source import VideoFrame
-from facesearch.video.track_faces import TrackFaces, usefulness
+from facesearch.video.track_faces import TrackFaces
 from facesearch.video.track_matching import TrackMatch, match
 from facesearch.video.tracker import FaceTracker, Track, TrackerConfig
 

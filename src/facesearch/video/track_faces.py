@@ -18,19 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesearch.align import AlignmentTemplate, align_many
-from facesearch.quality import sharpness
+from facesearch.quality import sharp_weight, sharpness
 from facesearch.video.source import VideoFrame
 
 NEIGHBOURHOOD = 1.5  # face sizes of picture kept around a view's face on each side: enough for every template
-SHARP = 100.0  # sharpness (variance of the Laplacian) from which a view counts fully; blurred faces score ~20
-LEAST_SHARP_WEIGHT = 0.1
-
-
-def usefulness(face_size: NDArray[np.float32], frontal: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Higher for faces a recognizer can do more with: size counts up to 112 px, a turned head costs."""
-    return (np.minimum(face_size, 112.0) * (0.25 + frontal)).astype(np.float32)
-
-
 @dataclass
 class FaceSample:
     """One view of a track's face: its neighbourhood in the full-resolution frame, where it was, how good."""
@@ -63,7 +54,7 @@ class FaceSample:
         and sharp."""
         local = (self.landmarks - np.asarray(self.origin, np.float32))[None]
         sharp = float(sharpness(self.neighbourhood, local)[0])
-        return self.usefulness * max(min(sharp / SHARP, 1.0), LEAST_SHARP_WEIGHT)
+        return self.usefulness * sharp_weight(sharp)
 
 
 @dataclass
