@@ -32,9 +32,10 @@ from facesearch.detect.common import DetectorConfig
 from facesearch.errors import FacesearchError
 from facesearch.faces import Faces
 from facesearch.images import Channels, ImageInput, LoadedImage, describe, load_image
+from facesearch.models.antispoofing import AntiSpoofing, square_chip
 from facesearch.models.builtin import model_store
 from facesearch.models.recognizer import Recognizer
-from facesearch.models.registry import ModelStore, profile_flips
+from facesearch.models.registry import ANTISPOOFING, ModelStore, profile_flips
 from facesearch.models.runtime import DeviceChoice, RuntimeOptions, resolve_device
 from facesearch.settings import Settings, get_settings
 from facesearch.verify import DEFAULT_TARGET_FMR, UNCALIBRATED_THRESHOLD, Verification, choose_largest
@@ -83,6 +84,7 @@ class Engine:
                                       models_dir=self.settings.models_dir)
         self._video_detector: Detector | None = None
         self._recognizers: list[Recognizer] | None = None
+        self._antispoofing: AntiSpoofing | None = None
         self.calibration: Calibration | None = load_calibrations(self.settings.home).get(model)
         if self.calibration is not None and not self.calibration.matches(self.model_names, self.flips):
             log.warning("calibration for %s was made for %s (mirror pass %s); ignoring it", model,
@@ -103,6 +105,19 @@ class Engine:
                 recs.append(Recognizer(spec, self.store.ensure(spec), self.options, flip=flip))
             self._recognizers = recs
         return self._recognizers
+
+    @property
+    def antispoofing(self) -> AntiSpoofing:
+        """Sign-in's print-and-replay model (converted on first use, like the recognizers)."""
+        if self._antispoofing is None:
+            self._antispoofing = AntiSpoofing(self.store.ensure(ANTISPOOFING), self.options)
+        return self._antispoofing
+
+    def spoof_scores(self, images: Sequence[LoadedImage], boxes: Sequence[NDArray[np.float32]]) -> NDArray[np.float32]:
+        """The print-and-replay model's score for one face box per image (under ``SPOOF_THRESHOLD``: live)."""
+        return self.antispoofing.scores(np.stack([square_chip(im.pixels, box) for im, box in
+                                                  zip(images, boxes, strict=True)]) if images else
+                                        np.zeros((0, 256, 256, 3), np.uint8))
 
     def pool_recognizers(self) -> None:
         """Let embeds from many threads (a node's cameras) share model calls (``models.batching``)."""

@@ -1,4 +1,5 @@
-"""Sign-in captures made in code: a still photo moved in front of a camera, as an attacker would film one."""
+"""Sign-in captures made in code, as an attacker would make them: a still photo moved in front of a camera, a
+printed photo and a photo on a screen, each photographed again; and the camera's own pass over a real face."""
 
 from __future__ import annotations
 
@@ -38,3 +39,48 @@ def moved_photo_clip(photo: Path, *, seconds: float = 2.0, fps: int = 15, size: 
         out.mux(packet)
     out.close()
     return buffer.getvalue()
+
+
+def _camera(pixels: np.ndarray, rng: np.random.Generator, *, blur: float, noise: float, quality: int) -> np.ndarray:
+    """What a camera adds when it photographs something: lens softness, sensor noise, JPEG."""
+    out = cv2.GaussianBlur(pixels.astype(np.float32), (0, 0), blur) + rng.normal(0, noise, pixels.shape)
+    ok, encoded = cv2.imencode(".jpg", np.clip(out, 0, 255).astype(np.uint8)[:, :, ::-1],
+                               [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1])
+
+
+def camera_photo(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A bona fide capture: the face itself through a camera (slight softness, noise, JPEG)."""
+    return _camera(rgb, np.random.default_rng(seed), blur=0.5, noise=2.0, quality=92)
+
+
+def printed_photo(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``rgb`` printed on paper and photographed: ink that reaches neither black nor white, a warm paper tint,
+    a 45-degree halftone screen, paper grain, then the camera."""
+    rng = np.random.default_rng(seed)
+    h, w = rgb.shape[:2]
+    ink = (30.0 + rgb.astype(np.float32) * (195.0 / 255.0)) * np.array([1.0, 0.97, 0.9], np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    u, v = (xx + yy) / np.sqrt(2), (yy - xx) / np.sqrt(2)
+    halftone = np.cos(u * 2 * np.pi / 3.0) * np.cos(v * 2 * np.pi / 3.0)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 2) * 6
+    paper = ink * (1 + 0.12 * halftone[..., None]) + grain[..., None]
+    return _camera(np.clip(paper, 0, 255), rng, blur=1.2, noise=3.0, quality=85)
+
+
+def screen_replay(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``rgb`` shown on a screen and photographed: each pixel lit as red, green and blue stripes that the camera
+    resamples (moiré), the panel's gamma and cool white, a reflection of a light, then the camera."""
+    rng = np.random.default_rng(seed)
+    h, w = rgb.shape[:2]
+    panel = cv2.resize(rgb, (w * 3, h * 3), interpolation=cv2.INTER_NEAREST).astype(np.float32)
+    stripes = np.zeros((3, 3, 3), np.float32)
+    for channel in range(3):
+        stripes[:, channel, channel] = 1.0
+    lit = cv2.resize(panel * np.tile(stripes, (h, w, 1)) * 2.2, (w, h), interpolation=cv2.INTER_LINEAR)
+    shown = 255 * (np.clip(lit, 0, 255) / 255) ** 0.8
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    glare = 60 * np.exp(-(((xx - 0.7 * w) / (0.25 * w)) ** 2 + ((yy - 0.3 * h) / (0.3 * h)) ** 2))
+    shown = (shown + glare[..., None]) * np.array([0.92, 0.97, 1.08], np.float32)
+    return _camera(np.clip(shown, 0, 255), rng, blur=0.8, noise=2.0, quality=85)

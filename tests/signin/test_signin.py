@@ -13,16 +13,25 @@ from typing import Any
 
 import numpy as np
 import pytest
-from clips import moved_photo_clip
+from clips import camera_photo, moved_photo_clip, printed_photo, screen_replay
 from sqlalchemy import func, select, update
 
 from facesearch.audit import log as audit
 from facesearch.engine import Engine
 from facesearch.errors import BadInputError, FacesearchError
 from facesearch.gallery.policy import EnrolmentRefused
+from facesearch.images import to_jpeg
+from facesearch.models.antispoofing import MIN_FACE_PX
 from facesearch.signin import service as signin
 from facesearch.signin.capture import MAX_CLIP_FRAMES, CaptureError, read_capture
-from facesearch.signin.liveness import FLAT_RESIDUAL, MIN_TURN, active_layer, flat_residual, nose_in_face_frame
+from facesearch.signin.liveness import (
+    FLAT_RESIDUAL,
+    MIN_TURN,
+    active_layer,
+    flat_residual,
+    nose_in_face_frame,
+    passive_layer,
+)
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import IdentityRow, SignInPersonRow, SignInTemplateRow
 from support.audit import open_audited
@@ -47,7 +56,7 @@ def test_the_same_person_is_accepted_and_someone_else_refused(ctx: Any, people: 
     assert same.accepted and same.matched and same.capture == "photo" and same.target_fmr == 1e-4
     assert same.score >= same.threshold and same.fmr <= 1e-4 and same.failures == 0
     layers = {layer.name: layer.passed for layer in same.liveness.layers}
-    assert layers == {"capture": True, "active": None, "passive": None}  # a photo: no motion to judge
+    assert layers == {"capture": True, "active": None, "passive": True}  # a photo: no motion to judge
     other = signin.verify(ctx, "Barack Obama", (people / "biden.jpg").read_bytes(), "biden.jpg", actor="kiosk")
     assert not other.accepted and not other.matched and other.failures == 1
     assert other.reasons[0].startswith("the face does not match: score")
@@ -74,6 +83,33 @@ def test_a_still_photo_moved_as_a_clip_is_refused_by_the_active_check(ctx: Any, 
         assert result.matched and not result.accepted  # the face is his; it is not alive
         active = next(layer for layer in result.liveness.layers if layer.name == "active")
         assert active.passed is False and "moved as a flat picture does" in active.reasons[0], active.reasons
+
+
+def test_a_printed_photo_or_a_screen_shown_to_the_camera_is_refused_by_the_passive_check(
+        ctx: Any, people: Path) -> None:
+    import cv2
+
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    photo = np.ascontiguousarray(cv2.imread(str(people / "obama2.jpg"))[:, :, ::-1])
+    live = signin.verify(ctx, "Barack Obama", to_jpeg(camera_photo(photo)), "camera.jpg", actor="kiosk")
+    assert live.accepted, live.reasons
+    for attack in (printed_photo, screen_replay):
+        result = signin.verify(ctx, "Barack Obama", to_jpeg(attack(photo)), f"{attack.__name__}.jpg", actor="kiosk")
+        passive = next(layer for layer in result.liveness.layers if layer.name == "passive")
+        assert not result.accepted, attack.__name__
+        assert passive.passed is False and passive.reasons[0].startswith("looks like a print or a screen"), \
+            passive.reasons
+    logged = attempts(ctx)[-1]["liveness"]["layers"]
+    assert {x["layer"]: x["passed"] for x in logged}["passive"] is False
+
+
+def test_the_passive_check_judges_only_faces_big_enough_for_its_model() -> None:
+    assert passive_layer([0.01, 0.9, 0.02], [MIN_FACE_PX + 50] * 3).passed is True  # the median decides
+    assert passive_layer([0.9, 0.9, 0.02], [MIN_FACE_PX + 50] * 3).passed is False
+    small = passive_layer([0.99, 0.99], [MIN_FACE_PX - 60, MIN_FACE_PX - 80])
+    assert small.passed is None and small.reasons[0].startswith(f"not judged: the face is {MIN_FACE_PX - 60:.0f} px")
+    # Only the frames with a big enough face count.
+    assert passive_layer([0.99, 0.05], [MIN_FACE_PX - 1, MIN_FACE_PX]).passed is True
 
 
 def _head(yaw_deg: float, depth: float = 1.0) -> np.ndarray:

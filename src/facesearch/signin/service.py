@@ -45,12 +45,12 @@ from facesearch.models.recognizer import l2_normalize
 from facesearch.quality import sharp_weight, usefulness
 from facesearch.signin.capture import Capture, read_capture
 from facesearch.signin.liveness import (
-    PASSIVE_NOT_AVAILABLE,
     Layer,
     Liveness,
     active_layer,
     capture_layer,
     flat_residual,
+    passive_layer,
 )
 from facesearch.store import sealed_text
 from facesearch.store.schema import SignInPersonRow, SignInTemplateRow
@@ -361,11 +361,14 @@ def _examine(engine: Engine, capture: Capture, challenge: str | None) -> tuple[N
         layers.append(active_layer([detected[k].landmarks[largest[k]] for k in shown], challenge, flatness))
     else:
         layers.append(Layer("active", None, ["a photo cannot show a head turning: send a clip"]))
-    layers.append(PASSIVE_NOT_AVAILABLE)
-    liveness = Liveness(layers)
     if best is None:
-        return None, liveness, len(capture.frames)
+        return None, Liveness([*layers, Layer("passive", None, ["no face to judge"])]), len(capture.frames)
     chosen = [int(k) for k in np.argsort(-quality)[:MATCH_VIEWS] if quality[k] >= 0]
+    boxes = [detected[k].boxes[largest[k]] for k in chosen]
+    sizes = [float(detected[k].face_size[largest[k]]) for k in chosen]
+    scores = engine.spoof_scores([capture.frames[k] for k in chosen], boxes)
+    layers.append(passive_layer([float(v) for v in scores], sizes))
+    liveness = Liveness(layers)
     embedded = engine.embed_faces([capture.frames[k] for k in chosen],
                                   [detected[k][largest[k]] for k in chosen])
     mean = np.stack([e.embeddings[0] for e in embedded]).mean(axis=0, keepdims=True)
