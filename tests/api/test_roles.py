@@ -63,6 +63,7 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     ("GET", "/v1/library/people", "library.read", None),
     ("POST", "/v1/library/people/P1/name", "library.write", {"name": "Maria"}),
     ("POST", "/v1/signin/Nobody/verify", "signin.verify", None),
+    ("POST", "/v1/signin/Nobody/challenge", "signin.verify", None),
     ("GET", "/v1/signin", "signin.manage", None),
     ("POST", "/v1/signin", "signin.manage", None),
     ("DELETE", "/v1/signin/Nobody", "signin.manage", None),

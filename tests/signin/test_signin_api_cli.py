@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import os
 import threading
+import time as clock
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from clips import moved_photo_clip
 from fastapi.testclient import TestClient
 
 from facesearch.accounts.roles import ROLES
 from facesearch.api.app import create_app
+from facesearch.audit import log as audit
 from facesearch.context import Context
 from facesearch.engine import Engine
 from facesearch.settings import Settings
@@ -104,6 +107,57 @@ def test_the_api_verifies_for_the_signin_role_only_and_locks_out(tmp_path: Path,
         gone = client.delete("/v1/signin/Joe Biden", headers=admin)
         assert gone.status_code == 200 and gone.json()["removed"]["templates"] == 1
         assert client.delete("/v1/signin/Joe Biden", headers=admin).status_code == 404
+
+
+def test_the_server_chooses_the_challenge_and_the_client_cannot_change_it(tmp_path: Path, engine: Engine,
+                                                                          people: Path) -> None:
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 'api.db'}")
+    ctx = Context(Settings(home=tmp_path), sessions, Sealer(os.urandom(32)), make_engine=lambda: engine)
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    keys = {role: key_for(sessions, f"{role}-key", role) for role in ROLES}
+    kiosk = {"Authorization": f"Bearer {keys['signin']}"}
+    clip = moved_photo_clip(people / "obama2.jpg", frames=20)
+    with TestClient(create_app(ctx)) as client:
+        url = "/v1/signin/Barack Obama/challenge"
+        assert client.post(url).status_code == 401
+        for role in ROLES:
+            answer = client.post(url, headers={"Authorization": f"Bearer {keys[role]}"})
+            assert answer.status_code == (200 if role in ("signin", "admin") else 403), (role, answer.text)
+        # Two kiosks at once each get their own; over many, both ways come up (the server's random choice).
+        issued: list[dict[str, Any]] = []
+        threads = [threading.Thread(target=lambda: issued.append(client.post(url, headers=kiosk).json()))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        issued += [client.post(url, headers=kiosk).json() for _ in range(30)]
+        assert len({c["token"] for c in issued}) == len(issued) == 32
+        assert {c["direction"] for c in issued} == {"left", "right"}
+        # Nobody enrolled of that name: a challenge all the same (whether a name is enrolled is not told here).
+        assert client.post("/v1/signin/Nobody/challenge", headers=kiosk).status_code == 200
+
+        def verify(**form: str) -> Any:
+            return client.post("/v1/signin/Barack Obama/verify", headers=kiosk, data=form,
+                               files={"capture": ("clip.mp4", clip)})
+
+        token = issued[0]
+        answered = verify(challenge_token=token["token"])
+        assert answered.status_code == 200, answered.text
+        with ctx.sessions() as s:
+            last = [e.details for e in audit.events(s) if e.action == "signin.attempt"][-1]
+        assert last["challenge"] == token["direction"] and last["challenge_issued"] is True
+        other_way = "left" if token["direction"] == "right" else "right"
+        changed = verify(challenge_token=token["token"], challenge=other_way)
+        assert changed.status_code == 400 and f"asks for {token['direction']}" in changed.json()["error"]
+        someone_else = client.post("/v1/signin/Joe Biden/challenge", headers=kiosk).json()["token"]
+        for forged in (someone_else, token["token"][:-4] + "AAAA", "x" * 40, "x" * 1001):
+            refused = verify(challenge_token=forged)
+            assert refused.status_code in (400, 422), refused.text
+        old = signin.issue_challenge(ctx, "Barack Obama")
+        with mock.patch.object(clock, "time", return_value=clock.time() + signin.CHALLENGE_S + 1):
+            expired = verify(challenge_token=old.token)
+        assert expired.status_code == 400 and "expired" in expired.json()["error"]
 
 
 def test_an_administrator_enrols_a_kiosk_verifies_and_removal_is_final(tmp_path: Path, people: Path) -> None:

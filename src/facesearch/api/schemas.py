@@ -307,6 +307,14 @@ class SignInRemovedOut(BaseModel):
     removed: SignInPersonOut
 
 
+class SignInChallengeOut(BaseModel):
+    direction: Literal["left", "right"] = Field(description="Which way to ask the person to turn their head (their "
+                                                            "own left or right)")
+    token: str = Field(description="Send it back with the clip (challenge_token): the server reads the direction "
+                                   "from it, so the client cannot choose one")
+    expires_at: IsoTime
+
+
 class SignInResultOut(BaseModel):
     name: str
     accepted: bool = Field(description="The face matched at the operating point and no liveness layer failed")

@@ -10,7 +10,11 @@ with every further failure up to ``LONGEST_LOCK_S``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,6 +67,7 @@ LONGEST_LOCK_S = 3600.0
 DEFAULT_TARGET_FMR = 1e-4
 TARGET_FMR_RANGE = (1e-6, 1e-2)
 CHALLENGES = ("left", "right")
+CHALLENGE_S = 120.0  # how long an issued challenge may be answered: time to read it, turn, and send the clip
 MATCH_VIEWS = 3  # a clip is matched from its best few frames (their embeddings averaged)
 
 
@@ -256,13 +261,68 @@ def check_challenge(value: str | None) -> str | None:
     return value
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """A way to turn the head, chosen by the server at random for one person's next attempt, and the token
+    that carries it back sealed (the client can read the direction but cannot choose or change it)."""
+
+    direction: str
+    token: str
+    expires_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"direction": self.direction, "token": self.token, "expires_at": self.expires_at.isoformat()}
+
+
+def _challenge_purpose(ctx: Context, name: str) -> str:
+    return f"signin-challenge:{sealed_text.name_index(ctx.sealer, name)}"
+
+
+def issue_challenge(ctx: Context, name: str) -> Challenge:
+    """A random direction for ``name``'s next clip, valid for ``CHALLENGE_S``. Nothing is looked up: whether
+    the name is enrolled is not revealed here."""
+    require_plain("name", name)
+    if not name.strip() or len(name) > 300:
+        raise BadInputError("name", "a name of 1 to 300 characters is needed")
+    direction = secrets.choice(CHALLENGES)
+    expires = time.time() + CHALLENGE_S
+    sealed = ctx.sealer.seal(json.dumps({"direction": direction, "expires": expires}).encode(),
+                             _challenge_purpose(ctx, name))
+    return Challenge(direction, base64.urlsafe_b64encode(sealed).decode().rstrip("="),
+                     datetime.fromtimestamp(expires, UTC))
+
+
+def open_challenge(ctx: Context, name: str, token: str) -> str:
+    """The direction a token issued for ``name`` carries; ``BadInputError`` for a token that is damaged, made
+    for someone else, or past its time."""
+    try:
+        sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        content = json.loads(ctx.sealer.open(sealed, _challenge_purpose(ctx, name)))
+    except (ValueError, FacesearchError):
+        raise BadInputError("challenge token", "not one issued for this person (damaged, or for someone "
+                                               "else): ask for a new challenge") from None
+    if float(content["expires"]) < time.time():
+        raise BadInputError("challenge token", f"expired: a challenge is answered within {CHALLENGE_S:.0f} s; "
+                                               "ask for a new one")
+    return check_challenge(str(content["direction"])) or "left"
+
+
 def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
-           target_fmr: float = DEFAULT_TARGET_FMR, challenge: str | None = None) -> SignInResult:
+           target_fmr: float = DEFAULT_TARGET_FMR, challenge: str | None = None,
+           challenge_token: str | None = None) -> SignInResult:
     """Verify a live capture (a photo, or a clip of 1-3 s) against ``name``: accepted or not, why, and each
     liveness layer. ``challenge``: the way the person was asked to turn their head ("left", "right": their own),
-    for a clip. Locked out: ``SignInLocked``, audited, with nothing of the capture read."""
+    for a clip; ``challenge_token``: the same, as issued by ``issue_challenge`` (the client cannot pick it).
+    Locked out: ``SignInLocked``, audited, with nothing of the capture read."""
     target_fmr = check_target_fmr(target_fmr)
     challenge = check_challenge(challenge)
+    if challenge_token is not None:
+        if len(challenge_token) > 1000:
+            raise BadInputError("challenge token", "longer than any issued")
+        issued = open_challenge(ctx, name, challenge_token)
+        if challenge is not None and challenge != issued:
+            raise BadInputError(f"challenge {challenge}", f"the token issued asks for {issued}")
+        challenge = issued
     engine = ctx.engine()
     calibration = engine.calibration
     if calibration is None:
@@ -291,6 +351,7 @@ def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
     _end_attempt(ctx, person_id, actor, digest, accepted=accepted, details={
         "score": round(score, 6), "threshold": round(threshold, 6), "target_fmr": target_fmr,
         "fmr": float(f"{fmr:.3g}"), "capture": capture.kind, "frames": frames, "challenge": challenge,
+        "challenge_issued": challenge_token is not None,
         "liveness": liveness.to_json(), "failures": result.failures})
     return result
 

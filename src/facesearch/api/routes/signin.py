@@ -10,7 +10,14 @@ from facesearch.accounts.service import Principal
 from facesearch.api.deps import Ctx, require
 from facesearch.api.routes.errors import DENIED
 from facesearch.api.routes.uploads import checked, upload
-from facesearch.api.schemas import ErrorOut, SignInEnrolmentOut, SignInPersonOut, SignInRemovedOut, SignInResultOut
+from facesearch.api.schemas import (
+    ErrorOut,
+    SignInChallengeOut,
+    SignInEnrolmentOut,
+    SignInPersonOut,
+    SignInRemovedOut,
+    SignInResultOut,
+)
 from facesearch.api.slots import FaceWork
 from facesearch.signin import service as signin
 from facesearch.signin.service import DEFAULT_TARGET_FMR
@@ -49,13 +56,22 @@ def signin_remove(person: PersonName, ctx: Ctx, who: Annotated[Principal, Depend
     return {"removed": signin.remove(ctx, person, actor=who.actor).to_json()}
 
 
+@router.post("/{person}/challenge", response_model=SignInChallengeOut)
+def signin_challenge(person: PersonName, ctx: Ctx, _who: Annotated[Principal, Depends(require("signin.verify"))]
+                     ) -> dict[str, Any]:
+    """A way to turn the head, chosen at random by the server, for the person's next clip (valid 2 minutes)."""
+    return signin.issue_challenge(ctx, person).to_json()
+
+
 @router.post("/{person}/verify", response_model=SignInResultOut)
 def signin_verify(person: PersonName, capture: UploadFile, ctx: Ctx,
                   who: Annotated[Principal, Depends(require("signin.verify"))], _work: FaceWork,
                   target_fmr: Annotated[float, Form()] = DEFAULT_TARGET_FMR,
-                  challenge: Annotated[str | None, Form(max_length=20)] = None) -> dict[str, Any]:
+                  challenge: Annotated[str | None, Form(max_length=20)] = None,
+                  challenge_token: Annotated[str | None, Form(max_length=1000)] = None) -> dict[str, Any]:
     """Accepted or not, the score at the operating point, and each liveness layer with its reasons. Every
-    attempt is audited; no capture is kept."""
+    attempt is audited; no capture is kept. ``challenge_token``: from ``/challenge``, so that the direction the
+    head must turn is the server's choice."""
     data = upload(ctx, capture)
     return signin.verify(ctx, person, data, capture.filename or "capture", actor=who.actor, target_fmr=target_fmr,
-                         challenge=challenge).to_json()
+                         challenge=challenge, challenge_token=challenge_token).to_json()
