@@ -27,7 +27,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "signin"))
 
 from _common import LFW, LFW_PAIRS, SHARED, markdown_table, record
 
@@ -65,13 +64,12 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
 
-    from clips import moved_photo_clip
-
     from facesearch.engine import Engine
     from facesearch.signin import service as signin
     from facesearch.signin.liveness import active_layer, flat_residual
     from facesearch.store.crypto import Sealer
     from support.audit import open_audited
+    from support.clips import moved_photo_clip
     from support.context import context_for
 
     engine = Engine()

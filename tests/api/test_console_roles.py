@@ -41,7 +41,7 @@ ROUTES = [
     ("POST", "/console/accounts/keys/none/revoke", "accounts.write"),
     ("GET", "/console/library", "library.read"), ("POST", "/console/library/P1/name", "library.write"),
     ("POST", "/console/cases/C1/assign", "cases.assign"), ("POST", "/console/cases/C1/unassign/nobody", "cases.assign"),
-    ("POST", "/console/cases/C1/people/99/remove", "identities.enrol"),
+    ("POST", "/console/cases/C1/people/99/remove", "identities.enrol"), ("GET", "/console/signin", "signin.verify"),
 ]
 
 

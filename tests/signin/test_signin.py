@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from clips import camera_photo, moved_photo_clip, printed_photo, screen_replay
 from sqlalchemy import func, select, update
 
 from facesearch.audit import log as audit
@@ -35,6 +34,7 @@ from facesearch.signin.liveness import (
 from facesearch.store.crypto import Sealer
 from facesearch.store.schema import IdentityRow, SignInPersonRow, SignInTemplateRow
 from support.audit import open_audited
+from support.clips import camera_photo, moved_photo_clip, printed_photo, screen_replay
 from support.context import context_for
 
 

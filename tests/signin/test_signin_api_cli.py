@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from clips import moved_photo_clip
 from fastapi.testclient import TestClient
 
 from facesearch.accounts.roles import ROLES
@@ -24,6 +23,7 @@ from facesearch.signin import service as signin
 from facesearch.store.crypto import Sealer
 from owned_keys import add_people, key_for, run_as
 from support.audit import open_audited
+from support.clips import moved_photo_clip
 
 
 def test_the_api_verifies_for_the_signin_role_only_and_locks_out(tmp_path: Path, engine: Engine,

@@ -15,16 +15,17 @@ from selenium.webdriver.support.ui import WebDriverWait
 PASSWORD = "correct horse battery"
 
 
-def browser(downloads: Path) -> webdriver.Chrome:
+def browser(downloads: Path, *flags: str) -> webdriver.Chrome:
     """Chromium with its profile beside ``downloads`` (in the test's own temporary folder, removed with it), not
     in the system's temporary folder. Chromium's process-lock socket stays in the system's temporary folder: a
-    socket path must be short (108 bytes), and Chromium removes it when it quits."""
+    socket path must be short (108 bytes), and Chromium removes it when it quits. ``flags``: more switches (a
+    fake camera, say)."""
     options = webdriver.ChromeOptions()
     options.add_argument(f"--user-data-dir={downloads.parent / f'{downloads.name}-chromium-profile'}")
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,900"):
+                 "--window-size=1280,900", *flags):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)

@@ -22,6 +22,7 @@ from facesearch.api.console import (
     library,
     review,
     scans,
+    signin,
     watchlist,
 )
 
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 router.add_api_route("", case_list.case_list, methods=["GET"], response_class=HTMLResponse)
 # Order matters where paths overlap: each module lists its fixed paths (``/cases/new``, ``/library/faces/...``)
 # before the ones with parameters that would also match them.
-for part in (library, auth, cases, watchlist, cameras, accounts, review, alerts, scans, enrol, audit):
+for part in (library, auth, cases, watchlist, cameras, accounts, review, alerts, scans, enrol, audit, signin):
     router.include_router(part.router)
 
 __all__ = ["router"]

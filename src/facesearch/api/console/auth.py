@@ -79,10 +79,11 @@ def login(request: Request, ctx: Ctx, limiter: Limiter, username: Annotated[str,
         limiter.failed(key)
         return _login_form(request, error="Wrong user name or password.")
     token, signed_in = signed
-    # Each role lands on its first page: the library role has no cases to see, and the sign-in role (a kiosk's
-    # account: it verifies through the API) has only its own password here.
+    # Each role lands on its first page of the menu: the library role has no cases to see, and the sign-in role
+    # (a kiosk's account) has the face sign-in page.
     home = ("/console" if allowed(signed_in.role, "cases.read") else
-            "/console/library" if allowed(signed_in.role, "library.read") else "/console/password")
+            "/console/library" if allowed(signed_in.role, "library.read") else
+            "/console/signin" if allowed(signed_in.role, "signin.verify") else "/console/password")
     response = RedirectResponse(home, status_code=303)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",

@@ -16,7 +16,8 @@ from facesearch.accounts.service import Principal
 MENU = [("/console", "Cases", "cases.read"), ("/console/enrol", "Enrol", "identities.enrol"),
         ("/console/scans", "Scans", "scans.read"), ("/console/cameras", "Cameras", "cameras.read"),
         ("/console/review", "Review", "sightings.review"), ("/console/audit", "Audit", "audit.read"),
-        ("/console/accounts", "Accounts", "accounts.write"), ("/console/library", "People", "library.read")]
+        ("/console/accounts", "Accounts", "accounts.write"), ("/console/library", "People", "library.read"),
+        ("/console/signin", "Face sign-in", "signin.verify")]
 API_DIR = Path(__file__).resolve().parent.parent  # templates/ and static/ sit beside the API's modules
 TEMPLATES = Jinja2Templates(directory=str(API_DIR / "templates"))
 

@@ -11,19 +11,15 @@ import cv2
 import numpy as np
 
 
-def moved_photo_clip(photo: Path, *, seconds: float = 2.0, fps: int = 15, size: tuple[int, int] = (640, 480),
-                     swing: float = 0.0, frames: int | None = None) -> bytes:
-    """An MP4 of ``photo`` held up to a camera and moved: carried across, turned in the picture's plane, brought
+def moved_photo_frames(photo: Path, *, seconds: float = 2.0, fps: int = 15, size: tuple[int, int] = (640, 480),
+                       swing: float = 0.0, frames: int | None = None) -> list[np.ndarray]:
+    """RGB frames of ``photo`` held up to a camera and moved: carried across, turned in the picture's plane, brought
     closer, and swung about its vertical axis by ``swing`` (the perspective term: 0.0015 is a strong swing)."""
     image = np.ascontiguousarray(cv2.imread(str(photo))[:, :, ::-1])
     h, w = image.shape[:2]
     scale = 360 / max(h, w)
-    buffer = io.BytesIO()
-    out = av.open(buffer, mode="w", format="mp4")
-    stream = out.add_stream("libx264", rate=fps)
-    stream.width, stream.height = size
-    stream.pix_fmt = "yuv420p"
     n = frames or int(seconds * fps)
+    out = []
     for k in range(n):
         t = k / max(n - 1, 1)
         angle = np.deg2rad(-12 + 24 * t)
@@ -32,13 +28,38 @@ def moved_photo_clip(photo: Path, *, seconds: float = 2.0, fps: int = 15, size: 
                            [0, 0, 1.0]])
         perspective = np.array([[1, 0, 0], [0, 1, 0], [swing * np.sin(2 * np.pi * t), 0, 1.0]])
         shift = np.array([[1, 0, 320 + 120 * t - s * w / 2], [0, 1, 240 - s * h / 2], [0, 0, 1.0]])
-        frame = cv2.warpPerspective(image, shift @ perspective @ rotate, size, borderValue=(40, 40, 40))
-        for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+        out.append(np.ascontiguousarray(cv2.warpPerspective(image, shift @ perspective @ rotate, size,
+                                                            borderValue=(40, 40, 40))))
+    return out
+
+
+def moved_photo_clip(photo: Path, *, seconds: float = 2.0, fps: int = 15, size: tuple[int, int] = (640, 480),
+                     swing: float = 0.0, frames: int | None = None) -> bytes:
+    """An MP4 of ``moved_photo_frames``: the clip an attacker would send."""
+    buffer = io.BytesIO()
+    out = av.open(buffer, mode="w", format="mp4")
+    stream = out.add_stream("libx264", rate=fps)
+    stream.width, stream.height = size
+    stream.pix_fmt = "yuv420p"
+    for frame in moved_photo_frames(photo, seconds=seconds, fps=fps, size=size, swing=swing, frames=frames):
+        for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
             out.mux(packet)
     for packet in stream.encode():
         out.mux(packet)
     out.close()
     return buffer.getvalue()
+
+
+def write_y4m(frames: list[np.ndarray], path: Path, fps: int = 15) -> Path:
+    """``frames`` (RGB) as a YUV4MPEG2 file: what Chromium's fake camera plays (``--use-file-for-fake-video-capture``),
+    over and over."""
+    h, w = frames[0].shape[:2]
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
 
 
 def _camera(pixels: np.ndarray, rng: np.random.Generator, *, blur: float, noise: float, quality: int) -> np.ndarray:
