@@ -23,9 +23,10 @@ from facesearch.models.runtime import OnnxModel, RuntimeOptions
 
 INPUT_SIZE = 256
 SPOOF_THRESHOLD = 0.2  # the package's own threshold: scores under it are live faces
-# Faces smaller than this are upsampled to 256 px and come out soft, which the model reads as a spoof: real
-# faces downscaled to 150 px scored 0.46-0.98, at 250 px 0.0-0.19 (benchmarks/signin.py, passive sweep).
-MIN_FACE_PX = 200.0
+# A smaller face is enlarged to the model's 256 px and comes out soft, which the model reads as a spoof whatever
+# the face is (benchmarks/signin.py: real faces through a camera at 150-250 px are read as spoofs 40-86% of the
+# time). From this size on the chip is only ever shrunk.
+MIN_FACE_PX = float(INPUT_SIZE)
 INPUT_NAME = "faces"
 OUTPUTS = {"Identity": "leaf_scores", "Identity_1": "leaf_mask"}
 

@@ -32,7 +32,7 @@
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       return Promise.reject(new Error("this browser gives no access to a camera (it needs https or localhost)"));
     }
-    return navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480, facingMode: "user"}, audio: false})
+    return navigator.mediaDevices.getUserMedia({video: {width: {ideal: 1280}, height: {ideal: 720}, facingMode: "user"}, audio: false})
       .then(function (s) { stream = s; video.srcObject = s; return s; });
   }
 
@@ -42,7 +42,7 @@
     if (!type) return Promise.reject(new Error("this browser cannot record video"));
     return new Promise(function (done, fail) {
       var parts = [];
-      var recorder = new MediaRecorder(stream, {mimeType: type, videoBitsPerSecond: 2500000});
+      var recorder = new MediaRecorder(stream, {mimeType: type, videoBitsPerSecond: 4000000});
       recorder.ondataavailable = function (event) { if (event.data.size) parts.push(event.data); };
       recorder.onstop = function () { done(new Blob(parts, {type: type})); };
       recorder.onerror = function (event) { fail(event.error || new Error("recording failed")); };
