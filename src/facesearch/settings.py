@@ -131,6 +131,17 @@ class Settings(BaseSettings):
         "believed (comma-separated, as uvicorn's forwarded_allow_ips). Unset: such headers are ignored, so a "
         "client cannot pick the address its failed sign-ins are counted under.",
     )
+    signin_passive: Literal["refuse", "report"] = Field(
+        default="refuse", title="Sign-in: the print-and-replay model",
+        description="refuse: a face the model reads as a print or a screen is not signed in; report: its verdict "
+        "is reported and audited but does not refuse (where it refuses real people too often: it is measured "
+        "in benchmarks/signin.py).",
+    )
+    signin_keep_captures: bool = Field(
+        default=False, title="Sign-in: keep captures",
+        description="Keep each sign-in attempt's capture, sealed, under <home>/signin-captures (to look into "
+        "disputed attempts); deleted with the person's enrolment. Off: nothing of a capture is kept.",
+    )
     media_root: Path | None = Field(
         default=None, title="Media root",
         description="Scans started through the API may read recordings under this folder only "

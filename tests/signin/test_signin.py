@@ -103,6 +103,52 @@ def test_a_printed_photo_or_a_screen_shown_to_the_camera_is_refused_by_the_passi
     assert {x["layer"]: x["passed"] for x in logged}["passive"] is False
 
 
+def test_an_installation_may_keep_captures_sealed_and_have_the_passive_check_only_reported(
+        tmp_path: Path, engine: Engine, people: Path) -> None:
+    import cv2
+
+    from facesearch.context import Context
+    from facesearch.settings import Settings
+
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 's.db'}")
+    ctx = Context(Settings(home=tmp_path, signin_keep_captures=True, signin_passive="report"), sessions,
+                  Sealer(os.urandom(32)), make_engine=lambda: engine)
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    printed = to_jpeg(printed_photo(np.ascontiguousarray(cv2.imread(str(people / "obama2.jpg"))[:, :, ::-1])))
+    result = signin.verify(ctx, "Barack Obama", printed, "printed.jpg", actor="kiosk")
+    passive = next(layer for layer in result.liveness.layers if layer.name == "passive")
+    assert passive.passed is False and not passive.enforced and "reported only" in passive.reasons[0]
+    assert result.accepted == result.matched and not any(r.startswith("passive") for r in result.reasons)
+    junk = b"not a capture" * 10
+    with pytest.raises(FacesearchError):
+        signin.verify(ctx, "Barack Obama", junk, "junk.bin", actor="kiosk")
+
+    kept = signin.captures(ctx, "Barack Obama")
+    assert [k.bytes > len(d) for k, d in zip(kept, (printed, junk), strict=True)] == [True, True]
+    folder = tmp_path / "signin-captures"
+    stored = sorted(folder.rglob("*.sealed"))
+    assert len(stored) == 2 and all(printed[:64] not in p.read_bytes() for p in stored)  # sealed, not as sent
+    assert [d["capture_kept"] for d in attempts(ctx)] == [k.file for k in kept]
+    written = signin.export_captures(ctx, "Barack Obama", tmp_path / "out", actor="admin")
+    assert sorted(p.read_bytes() for p in written) == sorted([printed, junk])
+    stored[0].write_bytes(stored[0].read_bytes()[:-1] + b"x")  # a kept capture changed on disk
+    with pytest.raises(FacesearchError):
+        signin.export_captures(ctx, "Barack Obama", tmp_path / "out2", actor="admin")
+    signin.remove(ctx, "Barack Obama", actor="admin")
+    assert not any(folder.rglob("*"))
+    with ctx.sessions() as s:
+        actions = [(e.action, e.details) for e in audit.events(s)]
+    assert "signin.captures_export" in [a for a, _ in actions]
+    assert next(d for a, d in actions if a == "signin.remove")["captures_deleted"] == 2
+
+
+def test_nothing_of_a_capture_is_kept_by_default(ctx: Any, people: Path) -> None:
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    signin.verify(ctx, "Barack Obama", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk")
+    assert not (ctx.settings.home / "signin-captures").exists() and signin.captures(ctx, "Barack Obama") == []
+    assert attempts(ctx)[0]["capture_kept"] is None
+
+
 def test_the_passive_check_judges_only_faces_big_enough_for_its_model() -> None:
     assert passive_layer([0.01, 0.9, 0.02], [MIN_FACE_PX + 50] * 3).passed is True  # the median decides
     assert passive_layer([0.9, 0.9, 0.02], [MIN_FACE_PX + 50] * 3).passed is False
@@ -218,7 +264,8 @@ def test_removal_deletes_every_template_and_is_audited(ctx: Any, people: Path) -
     with ctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(SignInTemplateRow)) == 0
         entry = [e for e in audit.events(s) if e.action == "signin.remove"][-1]
-        assert entry.details == {"templates_deleted": 2} and entry.subject == f"signin:{removed.id}"
+        assert entry.details == {"templates_deleted": 2, "captures_deleted": 0}
+        assert entry.subject == f"signin:{removed.id}"
     with pytest.raises(signin.SignInNotFound):
         signin.verify(ctx, "Barack Obama", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk")
 

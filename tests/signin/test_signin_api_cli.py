@@ -177,6 +177,9 @@ def test_an_administrator_enrols_a_kiosk_verifies_and_removal_is_final(tmp_path:
                  person="kiosk")
     assert bad.returncode == 2 and "target_fmr 2" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert run_as(home, "signin", "remove", "Barack Obama", person="kiosk").returncode == 2  # not an admin's key
+    assert run_as(home, "signin", "captures", "Barack Obama", person="kiosk").returncode == 2
+    none_kept = run_as(home, "signin", "captures", "Barack Obama", "--json", person="adam")
+    assert none_kept.returncode == 0 and '"captures": []' in none_kept.stdout, none_kept.stderr
     removed = run_as(home, "signin", "remove", "Barack Obama", person="adam")
     assert removed.returncode == 0 and "1 templates deleted" in removed.stdout
     gone = run_as(home, "signin", "verify", "Barack Obama", str(people / "obama2.jpg"), person="kiosk")

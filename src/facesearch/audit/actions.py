@@ -50,6 +50,7 @@ class AuditAction(StrEnum):
     RETENTION_RUN = "retention.run"
     SIGNIN_ENROL = "signin.enrol"  # a person enrolled for face sign-in (purpose "authentication")
     SIGNIN_REMOVE = "signin.remove"  # their templates deleted
+    SIGNIN_CAPTURES_EXPORT = "signin.captures_export"  # kept captures of a person's attempts written out, unsealed
     SIGNIN_ATTEMPT = "signin.attempt"  # one attempt: accepted or not, the score, liveness, or refused as locked
     LIBRARY_INDEX = "library.index"
     LIBRARY_PERSON_NAME = "library.person.name"

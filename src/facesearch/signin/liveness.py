@@ -50,11 +50,12 @@ MIN_TRACKED = 12  # points of texture that must survive tracking for the test to
 @dataclass(frozen=True)
 class Layer:
     name: str  # capture, active, passive
-    passed: bool | None  # None: not run (a photo has no motion; a model not available)
+    passed: bool | None  # None: not run (a photo has no motion; a face too small for the model)
     reasons: list[str] = field(default_factory=list)
+    enforced: bool = True  # False: reported only (the installation's choice), a failure does not refuse
 
     def to_json(self) -> dict[str, Any]:
-        return {"layer": self.name, "passed": self.passed, "reasons": self.reasons}
+        return {"layer": self.name, "passed": self.passed, "reasons": self.reasons, "enforced": self.enforced}
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,13 @@ class Liveness:
 
     @property
     def passed(self) -> bool:
-        """No layer that ran failed (a layer that could not run does not refuse: it is reported)."""
-        return all(layer.passed is not False for layer in self.layers)
+        """No enforced layer that ran failed (a layer that could not run, or one only reported, does not refuse)."""
+        return all(layer.passed is not False for layer in self.layers if layer.enforced)
 
     @property
     def reasons(self) -> list[str]:
-        return [f"{layer.name}: {reason}" for layer in self.layers if layer.passed is False for reason in layer.reasons]
+        return [f"{layer.name}: {reason}" for layer in self.layers if layer.passed is False and layer.enforced
+                for reason in layer.reasons]
 
     def to_json(self) -> dict[str, Any]:
         return {"passed": self.passed, "layers": [layer.to_json() for layer in self.layers]}
@@ -171,18 +173,20 @@ def active_layer(landmarks: list[NDArray[np.float32]], challenge: str | None,
                                    f"or screen moved as a whole moves it by none)"])
 
 
-def passive_layer(scores: list[float], face_px: list[float]) -> Layer:
+def passive_layer(scores: list[float], face_px: list[float], *, enforced: bool = True) -> Layer:
     """The print-and-replay model's verdict on the frames the face is matched from (``scores``, with each
-    frame's face size): the median score of the faces big enough to judge must be under the threshold."""
+    frame's face size): the median score of the faces big enough to judge must be under the threshold.
+    ``enforced``: False where the installation has the verdict reported only."""
     from facesearch.models.antispoofing import MIN_FACE_PX, SPOOF_THRESHOLD
 
     judged = [s for s, px in zip(scores, face_px, strict=True) if px >= MIN_FACE_PX]
     if not judged:
         largest = max(face_px, default=0.0)
         return Layer("passive", None, [f"not judged: the face is {largest:.0f} px, the print-and-replay model "
-                                       f"needs {MIN_FACE_PX:.0f} px (come closer to the camera)"])
+                                       f"needs {MIN_FACE_PX:.0f} px (come closer to the camera)"], enforced)
     score = float(np.median(judged))
     if score < SPOOF_THRESHOLD:
-        return Layer("passive", True, [])
+        return Layer("passive", True, [], enforced)
     return Layer("passive", False, [f"looks like a print or a screen: score {score:.2f}, under {SPOOF_THRESHOLD:.2f} "
-                                    "needed"])
+                                    "needed" + ("" if enforced else " (reported only, by the installation's choice)")],
+                 enforced)

@@ -42,11 +42,13 @@ from facesearch.errors import (
     UnavailableError,
 )
 from facesearch.faces import Faces
+from facesearch.files import atomic_write
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
 from facesearch.gallery.service import photo_faces
 from facesearch.images import read_file
 from facesearch.models.recognizer import l2_normalize
 from facesearch.quality import sharp_weight, usefulness
+from facesearch.signin import kept
 from facesearch.signin.capture import Capture, read_capture
 from facesearch.signin.liveness import (
     Layer,
@@ -238,8 +240,33 @@ def remove(ctx: Context, name: str, *, actor: str) -> SignInPerson:
         s.execute(delete(SignInTemplateRow).where(SignInTemplateRow.person_id == row.id))
         s.delete(row)
         audit.append(s, actor=actor, action=AuditAction.SIGNIN_REMOVE, subject=f"signin:{person.id}",
-                     details={"templates_deleted": person.templates})
+                     details={"templates_deleted": person.templates,
+                              "captures_deleted": len(kept.listed(ctx, person.id))})
+    kept.delete(ctx, person.id)  # after the commit: a removal that failed leaves them for the next try
     return person
+
+
+def captures(ctx: Context, name: str) -> list[kept.KeptCapture]:
+    """The captures kept of ``name``'s attempts (none unless the installation keeps them)."""
+    with ctx.sessions() as s:
+        person_id = _find(s, ctx, name).id
+    return kept.listed(ctx, person_id)
+
+
+def export_captures(ctx: Context, name: str, target: Path, *, actor: str) -> list[Path]:
+    """Write ``name``'s kept captures, unsealed, into the folder ``target`` (made if missing), audited."""
+    with ctx.sessions() as s:
+        person_id = _find(s, ctx, name).id
+    found = kept.listed(ctx, person_id)
+    written = []
+    for item in found:
+        path = target / f"{item.at:%Y%m%dT%H%M%S}-{item.sha256[:16]}.capture"
+        atomic_write(path, kept.opened(ctx, person_id, item.file))
+        written.append(path)
+    with ctx.sessions.begin() as s:
+        audit.append(s, actor=actor, action=AuditAction.SIGNIN_CAPTURES_EXPORT, subject=f"signin:{person_id}",
+                     details={"captures": [c.sha256 for c in found], "to": str(target)})
+    return written
 
 
 def list_people(ctx: Context) -> list[SignInPerson]:
@@ -335,11 +362,14 @@ def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
         raise BadInputError(f"target_fmr {target_fmr:g}", exc.reason) from None
     digest = hashlib.sha256(data).hexdigest()
     person_id, failures, templates = _begin_attempt(ctx, name, actor, digest)
+    kept_as = kept.keep(ctx, person_id, data, digest) if ctx.settings.signin_keep_captures else None
     try:
         capture = read_capture(data, source, max_pixels=ctx.settings.max_upload_pixels)
-        embedding, liveness, frames = _examine(engine, capture, challenge)
+        embedding, liveness, frames = _examine(engine, capture, challenge, enforce_passive=ctx.settings.signin_passive
+                                               == "refuse")
     except FacesearchError as exc:
-        _end_attempt(ctx, person_id, actor, digest, accepted=False, details={"problem": str(exc)[:300]})
+        _end_attempt(ctx, person_id, actor, digest, accepted=False, details={"problem": str(exc)[:300],
+                                                                             "capture_kept": kept_as})
         raise
     mean = l2_normalize(np.mean([ctx.sealer.open_vector(sealed, _purpose(person_id, source, engine.profile))
                                  for source, sealed in templates], axis=0, keepdims=True))[0]
@@ -352,7 +382,7 @@ def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
         "score": round(score, 6), "threshold": round(threshold, 6), "target_fmr": target_fmr,
         "fmr": float(f"{fmr:.3g}"), "capture": capture.kind, "frames": frames, "challenge": challenge,
         "challenge_issued": challenge_token is not None,
-        "liveness": liveness.to_json(), "failures": result.failures})
+        "liveness": liveness.to_json(), "failures": result.failures, "capture_kept": kept_as})
     return result
 
 
@@ -406,8 +436,8 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def _examine(engine: Engine, capture: Capture, challenge: str | None) -> tuple[NDArray[np.float32] | None,
-                                                                              Liveness, int]:
+def _examine(engine: Engine, capture: Capture, challenge: str | None, *, enforce_passive: bool = True
+             ) -> tuple[NDArray[np.float32] | None, Liveness, int]:
     """The capture's face embedding (from its best frames), its liveness layers, and the frames looked at."""
     detected = engine.detect(capture.frames)
     largest = [int(np.argmax(f.face_size)) if len(f) else -1 for f in detected]
@@ -423,12 +453,13 @@ def _examine(engine: Engine, capture: Capture, challenge: str | None) -> tuple[N
     else:
         layers.append(Layer("active", None, ["a photo cannot show a head turning: send a clip"]))
     if best is None:
-        return None, Liveness([*layers, Layer("passive", None, ["no face to judge"])]), len(capture.frames)
+        return None, Liveness([*layers, Layer("passive", None, ["no face to judge"], enforce_passive)]), len(
+            capture.frames)
     chosen = [int(k) for k in np.argsort(-quality)[:MATCH_VIEWS] if quality[k] >= 0]
     boxes = [detected[k].boxes[largest[k]] for k in chosen]
     sizes = [float(detected[k].face_size[largest[k]]) for k in chosen]
     scores = engine.spoof_scores([capture.frames[k] for k in chosen], boxes)
-    layers.append(passive_layer([float(v) for v in scores], sizes))
+    layers.append(passive_layer([float(v) for v in scores], sizes, enforced=enforce_passive))
     liveness = Liveness(layers)
     embedded = engine.embed_faces([capture.frames[k] for k in chosen],
                                   [detected[k][largest[k]] for k in chosen])
