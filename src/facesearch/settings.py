@@ -137,6 +137,11 @@ class Settings(BaseSettings):
         "is reported and audited but does not refuse (where it refuses real people too often: it is measured "
         "in benchmarks/signin.py).",
     )
+    signin_clips_only: bool = Field(
+        default=False, title="Sign-in: clips only",
+        description="Refuse photo captures: only a clip can show a head turning (the active check), so a photo "
+        "capture is stopped from being a printed photo by the passive model alone.",
+    )
     signin_keep_captures: bool = Field(
         default=False, title="Sign-in: keep captures",
         description="Keep each sign-in attempt's capture, sealed, under <home>/signin-captures (to look into "

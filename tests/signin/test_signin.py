@@ -142,6 +142,21 @@ def test_an_installation_may_keep_captures_sealed_and_have_the_passive_check_onl
     assert next(d for a, d in actions if a == "signin.remove")["captures_deleted"] == 2
 
 
+def test_an_installation_may_sign_in_from_clips_only(tmp_path: Path, engine: Engine, people: Path) -> None:
+    from facesearch.context import Context
+    from facesearch.settings import Settings
+
+    _, sessions = open_audited(f"sqlite:///{tmp_path / 's.db'}")
+    ctx = Context(Settings(home=tmp_path, signin_clips_only=True), sessions, Sealer(os.urandom(32)),
+                  make_engine=lambda: engine)
+    signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
+    with pytest.raises(BadInputError, match="signs in from clips only"):
+        signin.verify(ctx, "Barack Obama", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk")
+    assert attempts(ctx)[-1]["accepted"] is False and "clips only" in attempts(ctx)[-1]["problem"]
+    clip = signin.verify(ctx, "Barack Obama", moved_photo_clip(people / "obama2.jpg"), "c.mp4", actor="kiosk")
+    assert clip.capture == "clip"
+
+
 def test_nothing_of_a_capture_is_kept_by_default(ctx: Any, people: Path) -> None:
     signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
     signin.verify(ctx, "Barack Obama", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk")

@@ -365,6 +365,9 @@ def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
     kept_as = kept.keep(ctx, person_id, data, digest) if ctx.settings.signin_keep_captures else None
     try:
         capture = read_capture(data, source, max_pixels=ctx.settings.max_upload_pixels)
+        if capture.kind == "photo" and ctx.settings.signin_clips_only:
+            raise BadInputError(source[:100], "a photo: this installation signs in from clips only (1-3 s, the head "
+                                              "turning as asked)")
         embedding, liveness, frames = _examine(engine, capture, challenge, enforce_passive=ctx.settings.signin_passive
                                                == "refuse")
     except FacesearchError as exc:
