@@ -14,6 +14,7 @@ from facesearch.calibration import (
     ScoreStats,
     TargetBeyondCalibration,
     fit_fmr,
+    genuine_quantiles,
     load_calibrations,
 )
 from facesearch.engine import Engine
@@ -80,6 +81,25 @@ def test_shipped_calibrations_cover_the_builtin_profiles() -> None:
         assert cal.impostor_comparisons > 1_000_000
         # The operating point of verify (FMR 1e-3) is stricter than LFW's accuracy-optimal threshold.
         assert cal.threshold_for_fmr(1e-3)[0] > cal.threshold
+        # What each operating point costs: LFW View 2's genuine pairs.
+        assert cal.genuine_pairs >= 2900 and len(cal.genuine_quantiles) == 401
+        assert 0 < cal.fnmr(cal.threshold_for_fmr(1e-3)[0]) < cal.fnmr(cal.threshold_for_fmr(1e-5)[0]) < 1  # type: ignore[operator]
+
+
+def test_what_a_threshold_costs_in_false_non_matches_comes_from_the_genuine_pairs() -> None:
+    genuine = np.random.default_rng(1).normal(0.8, 0.05, 3000)
+    cal = synthetic()
+    assert cal.fnmr(0.8) is None  # a calibration made before genuine scores were kept
+    from dataclasses import replace
+
+    cal = replace(cal, genuine_quantiles=genuine_quantiles(genuine), genuine_pairs=3000)
+    for threshold in (0.7, 0.8, 0.85):
+        assert cal.fnmr(threshold) == pytest.approx(float((genuine < threshold).mean()), abs=0.005)
+    assert cal.fnmr(0.0) == 0.0 and cal.fnmr(2.0) == 1.0
+    stricter = [cal.fnmr(cal.threshold_for_fmr(t)[0]) for t in (1e-2, 1e-3, 1e-4)]
+    assert stricter == sorted(stricter)  # a smaller FMR costs more refusals of the right person
+    again = Calibration.from_json(cal.to_json())
+    assert again.genuine_pairs == 3000 and again.fnmr(0.8) == pytest.approx(cal.fnmr(0.8), abs=1e-5)
 
 
 def test_the_engine_uses_the_calibration_made_for_its_profile(engine: Engine) -> None:

@@ -78,6 +78,10 @@ class Calibration:
     created: str = ""
     notes: dict[str, str] = field(default_factory=dict)
     flip: tuple[bool, ...] = ()  # whether each model embedded the mirror image too
+    # The genuine (same-person) pairs' scores, as GENUINE_QUANTILES evenly spaced quantiles: what a threshold costs
+    # in false non-matches. Empty in calibrations made before they were kept.
+    genuine_quantiles: tuple[float, ...] = ()
+    genuine_pairs: int = 0
 
     def matches(self, models: tuple[str, ...], flip: tuple[bool, ...]) -> bool:
         """Was this calibration measured with these recognizers, run this way?"""
@@ -98,6 +102,15 @@ class Calibration:
             return float(np.interp(score, scores, np.asarray(self.fmr_values))), False
         value = 10 ** (self.tail_intercept + self.tail_slope * score)
         return float(min(value, self.fmr_values[-1])), True
+
+    def fnmr(self, threshold: float) -> float | None:
+        """The share of the calibration's genuine pairs scoring under ``threshold`` (refused at it); None when the
+        calibration holds no genuine scores."""
+        if not self.genuine_quantiles:
+            return None
+        quantiles = np.asarray(self.genuine_quantiles)
+        shares = np.linspace(0.0, 1.0, len(quantiles))
+        return float(np.interp(threshold, quantiles, shares, left=0.0, right=1.0))
 
     def threshold_for_fmr(self, target: float) -> tuple[float, bool]:
         """The lowest score whose FMR is at most ``target`` (extrapolated below the measured range)."""
@@ -137,6 +150,7 @@ class Calibration:
         d["flip"] = list(self.flip)
         d["fmr_scores"] = [round(x, 6) for x in self.fmr_scores]
         d["fmr_values"] = [float(f"{x:.6g}") for x in self.fmr_values]
+        d["genuine_quantiles"] = [round(x, 6) for x in self.genuine_quantiles]
         return d
 
     @classmethod
@@ -147,7 +161,18 @@ class Calibration:
         d["fmr_scores"] = tuple(d["fmr_scores"])  # type: ignore[arg-type]
         d["fmr_values"] = tuple(d["fmr_values"])  # type: ignore[arg-type]
         d["flip"] = tuple(d.get("flip", ()))  # type: ignore[arg-type]
+        d["genuine_quantiles"] = tuple(d.get("genuine_quantiles", ()))  # type: ignore[arg-type]
         return cls(**d)  # type: ignore[arg-type]
+
+
+GENUINE_QUANTILES = 401  # every quarter of a percent of the genuine pairs
+
+
+def genuine_quantiles(scores: NDArray[np.float64]) -> tuple[float, ...]:
+    """``GENUINE_QUANTILES`` evenly spaced quantiles of genuine pairs' scores (``Calibration.genuine_quantiles``)."""
+    if len(scores) == 0:
+        return ()
+    return tuple(float(v) for v in np.quantile(np.asarray(scores, np.float64), np.linspace(0, 1, GENUINE_QUANTILES)))
 
 
 def fusion_weights(stats: list[ScoreStats]) -> NDArray[np.float64]:

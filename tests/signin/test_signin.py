@@ -63,6 +63,7 @@ def test_the_same_person_is_accepted_and_someone_else_refused(ctx: Any, people: 
     strict = signin.verify(ctx, "Barack Obama", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk",
                            target_fmr=1e-6)
     assert strict.threshold > same.threshold and strict.failures in (0, 1)
+    assert same.fnmr is not None and strict.fnmr is not None and strict.fnmr > same.fnmr  # what strictness costs
     logged = attempts(ctx)
     assert [d["accepted"] for d in logged] == [True, False, strict.accepted]
     assert all(len(d["capture_sha256"]) == 64 and "liveness" in d for d in logged)

@@ -329,6 +329,9 @@ class SignInResultOut(BaseModel):
     capture: Literal["photo", "clip"]
     frames: int
     failures: int = Field(description="Attempts in a row not accepted, this one included (5 lock the person out)")
+    fnmr_at_threshold: float | None = Field(description="What the operating point costs: the share of the "
+                                                        "calibration's genuine pairs refused at this threshold "
+                                                        "(null where the calibration has none)")
 
 
 class CandidateOut(BaseModel):

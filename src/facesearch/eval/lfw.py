@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from facesearch.calibration import Calibration, ScoreStats, fit_fmr
+from facesearch.calibration import Calibration, ScoreStats, fit_fmr, genuine_quantiles
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.eval.metrics import FoldResult, Roc, best_threshold, fuse_scores, kfold_accuracy, roc
@@ -273,6 +273,8 @@ def calibrations(engine: Engine, emb: LfwEmbeddings, pairs: list[Pair]) -> list[
                 tail_slope=slope,
                 impostor_comparisons=len(impostors),
                 flip=flips,
+                genuine_quantiles=genuine_quantiles(fused[same]),
+                genuine_pairs=int(same.sum()),
                 dataset="LFW View 2 (all 10 folds); FMR over all different-person image pairs",
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
             )

@@ -133,6 +133,7 @@ class SignInResult:
     capture: str  # photo or clip
     frames: int  # frames of the capture looked at
     failures: int  # attempts in a row not accepted, this one included
+    fnmr: float | None = None  # the share of the calibration's genuine pairs refused at this threshold
 
     @property
     def matched(self) -> bool:
@@ -149,7 +150,8 @@ class SignInResult:
                 "threshold": round(self.threshold, 6), "target_fmr": self.target_fmr,
                 "fmr": float(f"{self.fmr:.3g}"), "fmr_extrapolated": self.fmr_extrapolated,
                 "matched": self.matched, "reasons": self.reasons, "liveness": self.liveness.to_json(),
-                "capture": self.capture, "frames": self.frames, "failures": self.failures}
+                "capture": self.capture, "frames": self.frames, "failures": self.failures,
+                "fnmr_at_threshold": None if self.fnmr is None else float(f"{self.fnmr:.3g}")}
 
 
 def _purpose(person_id: int, digest: str, profile: str) -> str:
@@ -380,7 +382,7 @@ def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
     fmr, extrapolated = calibration.fmr(score)
     accepted = score >= threshold and liveness.passed
     result = SignInResult(name, accepted, score, threshold, target_fmr, fmr, extrapolated, liveness, capture.kind,
-                          frames, 0 if accepted else failures)
+                          frames, 0 if accepted else failures, calibration.fnmr(threshold))
     _end_attempt(ctx, person_id, actor, digest, accepted=accepted, details={
         "score": round(score, 6), "threshold": round(threshold, 6), "target_fmr": target_fmr,
         "fmr": float(f"{fmr:.3g}"), "capture": capture.kind, "frames": frames, "challenge": challenge,

@@ -63,7 +63,9 @@
     var score = document.createElement("p");
     score.className = "muted";
     score.textContent = "Match score " + answer.score.toFixed(3) + " (threshold " + answer.threshold.toFixed(3) +
-      " for a false match rate of " + answer.target_fmr + "); " + answer.frames + " frames looked at.";
+      " for a false match rate of " + answer.target_fmr +
+      (answer.fnmr_at_threshold === null ? "" : ", which refuses " + (100 * answer.fnmr_at_threshold).toFixed(1) +
+       "% of genuine pairs") + "); " + answer.frames + " frames looked at.";
     result.append(score);
     if (answer.reasons.length) {
       var why = document.createElement("ul");
