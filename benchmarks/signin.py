@@ -123,6 +123,7 @@ def pad_data_rows(engine: object, folder: Path) -> list[list[str]]:
     from facesearch.models.antispoofing import MIN_FACE_PX, SPOOF_THRESHOLD
 
     rows = []
+    every: dict[str, list[float]] = {}
     for kind in ("live", "spoof"):
         scores, sizes = [], []
         for path in list_images([folder / kind]):
@@ -146,6 +147,11 @@ def pad_data_rows(engine: object, folder: Path) -> list[list[str]]:
         rows.append([f"{measure}, passive model on every face, {folder.name}/{kind}",
                      rate(sum(map(wrong, flagged)), len(flagged)),
                      f"faces of {np.median(sizes) if sizes else 0:.0f} px (median), any size"])
+        every[kind] = scores
+    live, spoof = np.array(every["live"]), np.array(every["spoof"])
+    if len(live) and len(spoof):  # how often a spoof scores above a live face: 0.5 is chance
+        auc = float((spoof[:, None] > live[None, :]).mean() + 0.5 * (spoof[:, None] == live[None, :]).mean())
+        rows.append([f"passive model's ROC AUC, {folder.name}", f"{auc:.3f}", "1.0 separates them, 0.5 is chance"])
     return rows
 
 

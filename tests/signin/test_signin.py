@@ -16,11 +16,13 @@ import pytest
 from sqlalchemy import func, select, update
 
 from facesearch.audit import log as audit
+from facesearch.context import Context
 from facesearch.engine import Engine
 from facesearch.errors import BadInputError, FacesearchError
 from facesearch.gallery.policy import EnrolmentRefused
 from facesearch.images import to_jpeg
 from facesearch.models.antispoofing import MIN_FACE_PX
+from facesearch.settings import Settings
 from facesearch.signin import service as signin
 from facesearch.signin.capture import MAX_CLIP_FRAMES, CaptureError, read_capture
 from facesearch.signin.liveness import (
@@ -42,6 +44,12 @@ from support.context import context_for
 def ctx(tmp_path: Path, engine: Engine) -> Any:
     _, sessions = open_audited(f"sqlite:///{tmp_path / 's.db'}")
     return context_for(sessions, Sealer(os.urandom(32)), engine, tmp_path)
+
+
+def installation(home: Path, engine: Engine, **settings: Any) -> Context:
+    """A context whose installation has these sign-in settings."""
+    _, sessions = open_audited(f"sqlite:///{home / 's.db'}")
+    return Context(Settings(home=home, **settings), sessions, Sealer(os.urandom(32)), make_engine=lambda: engine)
 
 
 def attempts(ctx: Any) -> list[dict[str, Any]]:
@@ -87,9 +95,10 @@ def test_a_still_photo_moved_as_a_clip_is_refused_by_the_active_check(ctx: Any, 
 
 
 def test_a_printed_photo_or_a_screen_shown_to_the_camera_is_refused_by_the_passive_check(
-        ctx: Any, people: Path) -> None:
+        tmp_path: Path, engine: Engine, people: Path) -> None:
     import cv2
 
+    ctx = installation(tmp_path, engine, signin_passive="refuse")
     signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
     photo = np.ascontiguousarray(cv2.imread(str(people / "obama2.jpg"))[:, :, ::-1])
     live = signin.verify(ctx, "Barack Obama", to_jpeg(camera_photo(photo)), "camera.jpg", actor="kiosk")
@@ -108,12 +117,7 @@ def test_an_installation_may_keep_captures_sealed_and_have_the_passive_check_onl
         tmp_path: Path, engine: Engine, people: Path) -> None:
     import cv2
 
-    from facesearch.context import Context
-    from facesearch.settings import Settings
-
-    _, sessions = open_audited(f"sqlite:///{tmp_path / 's.db'}")
-    ctx = Context(Settings(home=tmp_path, signin_keep_captures=True, signin_passive="report"), sessions,
-                  Sealer(os.urandom(32)), make_engine=lambda: engine)
+    ctx = installation(tmp_path, engine, signin_keep_captures=True)
     signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
     printed = to_jpeg(printed_photo(np.ascontiguousarray(cv2.imread(str(people / "obama2.jpg"))[:, :, ::-1])))
     result = signin.verify(ctx, "Barack Obama", printed, "printed.jpg", actor="kiosk")
@@ -144,12 +148,7 @@ def test_an_installation_may_keep_captures_sealed_and_have_the_passive_check_onl
 
 
 def test_an_installation_may_sign_in_from_clips_only(tmp_path: Path, engine: Engine, people: Path) -> None:
-    from facesearch.context import Context
-    from facesearch.settings import Settings
-
-    _, sessions = open_audited(f"sqlite:///{tmp_path / 's.db'}")
-    ctx = Context(Settings(home=tmp_path, signin_clips_only=True), sessions, Sealer(os.urandom(32)),
-                  make_engine=lambda: engine)
+    ctx = installation(tmp_path, engine, signin_clips_only=True)
     signin.enrol(ctx, "Barack Obama", [people / "obama.jpg"], actor="admin")
     with pytest.raises(BadInputError, match="signs in from clips only"):
         signin.verify(ctx, "Barack Obama", (people / "obama2.jpg").read_bytes(), "obama2.jpg", actor="kiosk")
