@@ -14,7 +14,8 @@
 - **passive**: a model that tells a face from a print or a screen in one frame (``models.antispoofing``), run
   on the frames the face is matched from; the median of their scores must be under the model's threshold.
   It reads any small or soft face as a spoof, so faces under its ``MIN_FACE_PX`` are not judged: the layer
-  then says so and does not refuse (the other layers still run).
+  then says so and does not refuse (the other layers still run). Its verdict refuses only where the
+  installation says so (``signin_passive``): measured on public photos, it is too weak to by default.
 
 What these do not stop: a mask, a deepfake, or a video injected into the capture path (a virtual camera) of a
 real person turning their head. The README says so.
