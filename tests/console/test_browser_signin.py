@@ -22,8 +22,7 @@ from owned_keys import add_people, run_as
 from support.browser import browser, keep_screenshots, sign_in
 from support.cli import cli_env
 from support.clips import moved_photo_frames, write_y4m
-from support.rtsp import free_port
-from support.serve import start_server
+from support.serve import serving
 
 
 @pytest.fixture()
@@ -36,13 +35,8 @@ def server(tmp_path: Path, people: Path) -> Iterator[tuple[str, Path]]:
     add_people(home, {"kiosk": "signin", "olga": "officer"})
     enrolled = run_as(home, "signin", "enroll", "Barack Obama", str(people / "obama.jpg"), person="adam")
     assert enrolled.returncode == 0, enrolled.stderr
-    port = free_port()
-    process = start_server(env, port)
-    try:
-        yield f"http://127.0.0.1:{port}", home
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with serving(env) as base:
+        yield base, home
 
 
 def test_a_kiosk_signs_in_through_the_browser_camera(server: tuple[str, Path], tmp_path: Path, people: Path) -> None:
