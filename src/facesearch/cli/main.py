@@ -11,6 +11,7 @@ import typer
 
 from facesearch.cli import (
     commands_audit,
+    commands_calibrate,
     commands_cases,
     commands_cluster,
     commands_embed,
@@ -70,6 +71,7 @@ app.command("embed")(commands_embed.embed)
 app.command("faces")(commands_embed.faces)
 app.command("doctor")(commands_models.doctor)
 app.command("threshold")(commands_eval.threshold)
+app.command("calibrate")(commands_calibrate.calibrate)
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Profile: default (fused), dlib, mobilefacenet, "
                                                              "or a registered model's name.")]

@@ -1,0 +1,94 @@
+"""``facesearch calibrate``: measure the false match rate on the deployer's own faces, overall and per group."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from facesearch.cli.output import CountBar, JsonOpt, emit_json, fail, line, table, warn
+from facesearch.errors import FacesearchError
+
+
+def _rate(rate: dict[str, Any] | None) -> str:
+    if rate is None:
+        return "-"
+    low, high = rate["ci95"]
+    unresolved = "" if rate["resolved"] else ", unresolved"
+    return f"{rate['value']:.2g} ({low:.2g}-{high:.2g}; {rate['errors']} of {rate['trials']:,}{unresolved})"
+
+
+def calibrate(
+    data: Annotated[Path, typer.Argument(help="A folder of face photos or crops (each a different person unless "
+                                              "--folders-are-people), or a CSV: image, optional person, group "
+                                              "columns.")],
+    folders_are_people: Annotated[bool, typer.Option(help="In a folder, the sub-folder an image is in names its "
+                                                          "person.")] = False,
+    target: Annotated[list[float] | None, typer.Option(help="Target false match rates (repeat); default 1e-2 "
+                                                            "to 1e-6.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
+    out: Annotated[Path | None, typer.Option(help="Write the whole calibration (curves, groups) as JSON here.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure thresholds on your own faces: the score-to-FMR curve with intervals, per group where the CSV has
+    group columns (the worst group's threshold is the one every group meets), and what each threshold costs in
+    false non-matches where person ids give genuine pairs. Near-identical images are left out and reported; a
+    target the data cannot support is refused with the impostor pairs it would need."""
+    from facesearch.engine import Engine
+    from facesearch.eval.report import FMR_TARGETS
+    from facesearch.eval.site import build_site_calibration
+    from facesearch.eval.site_data import read_site_data
+    from facesearch.files import atomic_write
+
+    targets = tuple(sorted(set(target), reverse=True)) if target else FMR_TARGETS
+    if any(not 0 < t < 1 for t in targets):  # also refuses NaN
+        fail(f"--target {', '.join(f'{t:g}' for t in targets)}: each must be between 0 and 1")
+    bar = CountBar("embedding", "img", quiet=json_out)
+    try:
+        site_data = read_site_data(data, folders_are_people=folders_are_people)
+        engine = Engine(model)
+        bar.start(len(site_data.images))
+        site = build_site_calibration(engine, site_data, targets=targets, progress=bar.update)
+    except FacesearchError as exc:
+        fail(str(exc))
+    finally:
+        bar.close()
+    result = site.to_json()
+    if out is not None:
+        atomic_write(out, (json.dumps(result, indent=1) + "\n").encode(), mode=0o644)
+    if json_out:
+        emit_json({k: v for k, v in result.items() if k not in ("overall", "groups")} | {
+            "overall": {k: v for k, v in result["overall"].items() if not k.startswith(("fmr_", "genuine_q"))},
+            "groups": [{**g, "curve": None if g["curve"] is None else {k: v for k, v in g["curve"].items()
+                                                                      if not k.startswith(("fmr_", "genuine_q"))}}
+                       for g in result["groups"]]})
+        return
+    overall = site.overall
+    line(f"{site.source}: {overall.images:,} images of {overall.people:,} people; {overall.impostor_pairs:,} impostor "
+         f"pairs, {overall.genuine_pairs:,} genuine; {len(site.duplicates)} near-identical left out "
+         f"(data sha256 {site.data_sha256[:16]}…)")
+    table("Thresholds on this data", ["target FMR", "threshold", "observed FMR (95%)", "FNMR at it (95%)"],
+          [[f"{t.target:g}", f"{t.threshold:.4f}" if t.threshold is not None else
+            f"refused: needs {t.needed_pairs:,} impostor pairs", _rate(t.fmr), _rate(t.fnmr)]
+           for t in overall.targets])
+    for attribute in sorted({g.attribute for g in site.groups}):
+        rows = []
+        for g in (g for g in site.groups if g.attribute == attribute):
+            cells = [g.value, g.images, g.people]
+            cells += [g.note] if g.curve is None else [
+                "; ".join(f"{t.target:g}: {t.threshold:.4f}" if t.threshold is not None else f"{t.target:g}: refused"
+                          for t in g.curve.targets)]
+            rows.append(cells)
+        table(f"Groups by {attribute}: each group's own threshold", ["group", "images", "people", "thresholds"], rows)
+        worst = [w for w in site.worst if w.attribute == attribute]
+        table(f"Worst group by {attribute}: the threshold every group meets", ["target FMR", "threshold", "group"],
+              [[f"{w.target:g}", f"{w.threshold:.4f}" if w.threshold is not None else "refused", w.group or "-"]
+               for w in worst])
+    for problem in site.problems[:20]:
+        warn(problem)
+    if len(site.problems) > 20:
+        warn(f"... and {len(site.problems) - 20} more problems (--json lists them all)")
+    if out is not None:
+        line(f"written to {out}")
