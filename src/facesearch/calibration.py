@@ -165,6 +165,29 @@ class Calibration:
         return cls(**d)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class WorstOf(Calibration):
+    """Several populations' calibrations (a site's groups, and all of it) as one: at every score the highest
+    FMR of any, so that a threshold chosen for a target holds for every group (the worst group's threshold).
+    The fields of ``Calibration`` are the whole population's (its weights, its genuine pairs)."""
+
+    parts: tuple[Calibration, ...] = ()
+
+    def fmr(self, score: float) -> tuple[float, bool]:
+        found = [Calibration.fmr(self, score), *(p.fmr(score) for p in self.parts)]
+        value, extrapolated = max(found, key=lambda f: f[0])
+        return value, extrapolated
+
+    def threshold_for_fmr(self, target: float) -> tuple[float, bool]:
+        found = [Calibration.threshold_for_fmr(self, target), *(p.threshold_for_fmr(target) for p in self.parts)]
+        return max(found, key=lambda f: f[0])
+
+    def to_json(self) -> dict[str, object]:
+        d = Calibration.to_json(self)
+        d["parts"] = [p.to_json() for p in self.parts]
+        return d
+
+
 GENUINE_QUANTILES = 401  # every quarter of a percent of the genuine pairs
 
 

@@ -291,11 +291,13 @@ class Engine:
         channels: Channels | None = None,
         threshold: float | None = None,
         target_fmr: float = DEFAULT_TARGET_FMR,
+        calibration: Calibration | None = None,
     ) -> Verification:
         """1:1 verification: compare the largest face of ``a`` with the largest face of ``b``.
 
         The decision threshold is the calibrated score whose false match rate is ``target_fmr`` (default
-        1e-3), unless ``threshold`` is given.
+        1e-3), unless ``threshold`` is given. ``calibration``: the one in force where it is not the engine's
+        own (a site calibration, ``calibration_store.in_force``).
 
         Raises ``ImageError`` for an unreadable image and ``NoFaceError`` when an image holds no face.
         """
@@ -305,7 +307,7 @@ class Engine:
         faces = [f[i] for f, (i, _) in zip(detected, chosen, strict=True)]
         embedded = self.embed_faces(images, faces)
         score = self.similarity(embedded[0].embeddings[0], embedded[1].embeddings[0])
-        cal = self.calibration
+        cal = calibration or self.calibration
         target: float | None = None
         if threshold is None:
             if cal is not None:

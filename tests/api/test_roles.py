@@ -67,6 +67,8 @@ ROUTES: list[tuple[str, str, str | None, dict[str, Any] | None]] = [
     ("GET", "/v1/signin", "signin.manage", None),
     ("POST", "/v1/signin", "signin.manage", None),
     ("DELETE", "/v1/signin/Nobody", "signin.manage", None),
+    ("GET", "/v1/calibration", "calibration.manage", None),
+    ("DELETE", "/v1/calibration/in-force", "calibration.manage", None),
     ("GET", "/v1/audit", "audit.read", None),
     ("GET", "/v1/audit/verify", "audit.read", None),
     ("POST", "/v1/cases/C1/close", "cases.write", None),

@@ -19,19 +19,7 @@ from facesearch.engine import Engine
 from facesearch.eval.site import build_site_calibration
 from facesearch.eval.site_data import SiteDataError, read_site_data
 from support.cli import cli_env
-
-ATT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "att_faces"
-
-
-def att_csv(path: Path, *, people: range = range(1, 41), photos: range = range(1, 11), ids: bool = True) -> Path:
-    """A table of AT&T photos: the person's id when ``ids``, and a group column splitting the people in halves."""
-    rows = ["image,person,half" if ids else "image,half"]
-    for k in people:
-        for j in photos:
-            half = "first" if k <= 20 else "second"
-            rows.append(f"{ATT}/s{k}/{j}.pgm,s{k},{half}" if ids else f"{ATT}/s{k}/{j}.pgm,{half}")
-    path.write_text("\n".join(rows) + "\n")
-    return path
+from support.site_data import ATT, att_csv
 
 
 def test_the_data_is_read_from_a_table_or_a_folder_with_bad_rows_reported(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ def test_hamilton_clip_finds_both_appearances_and_nobody_else(hamilton_case: Pat
     for s in found:
         assert s["camera"] == "cam-1" and s["status"] == "candidate" and s["score"] >= s["threshold"]
         assert s["fmr"] < 1e-3 and s["started_at"] is not None and s["time_source"] == "file modified"
+        assert s["calibration"] == "shipped (LFW)"  # which calibration the threshold came from
 
     again = json.loads(run(home, "scan", str(video / "short_hamilton_clip.mp4"), "--case", "C1", "--camera",
                             "cam-1", "--json").stdout)
@@ -42,6 +43,7 @@ def test_hamilton_clip_finds_both_appearances_and_nobody_else(hamilton_case: Pat
                if e["action"] == "sighting.create"]
     assert all(e["details"]["source_sha256"] == clip_sha for e in created)  # the input that led to the match
     for e in created:  # how many views the match rests on, and how their scores spread
+        assert e["details"]["calibration"] == "shipped (LFW)"
         low, middle, high = e["details"]["view_scores"]
         assert 1 <= e["details"]["views"] <= 8 and low <= middle <= high
     assert run(home, "audit", "verify").returncode == 0

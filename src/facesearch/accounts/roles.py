@@ -37,6 +37,9 @@ MATRIX: dict[str, frozenset[str]] = {
     # ``signin`` role is what a sign-in kiosk or app's key holds, and may only verify.
     "signin.manage": frozenset({"admin"}),
     "signin.verify": frozenset({"admin", "signin"}),
+    # The thresholds every search uses: putting a site calibration in force (or withdrawing it) is an
+    # administrator's, as configuring the installation is.
+    "calibration.manage": frozenset({"admin"}),
 }
 
 # Actions only a person signed in with their own account may take: never an API key (which acts for a program).

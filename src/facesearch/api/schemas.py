@@ -254,6 +254,8 @@ class SightingOut(BaseModel):
     score: float
     fmr: float
     threshold: float
+    calibration: str | None = Field(description="Which calibration the threshold came from: a site calibration "
+                                                "in force, or the shipped one (LFW)")
     status: SightingStatus
 
 
@@ -583,3 +585,35 @@ class FaceNotPersonOut(BaseModel):
 class FaceMovedOut(BaseModel):
     face: str
     person: str
+
+
+class SiteCalibrationOut(BaseModel):
+    id: int
+    profile: str
+    source: str = Field(description="The data it was measured on, as given to facesearch calibrate")
+    data_sha256: str = Field(description="A hash of every image's bytes, person and groups it was measured on")
+    policy: Literal["worst-group", "overall"]
+    attribute: str | None = Field(description="The group column whose worst group sets thresholds (null: all)")
+    created_at: IsoTime
+    created_by: str
+    in_force: bool
+    withdrawn_at: IsoTime | None
+
+
+class CalibrationStateOut(BaseModel):
+    profile: str
+    in_force: str = Field(description="The calibration every search uses now: a site calibration, or the shipped "
+                                      "one (LFW)")
+    site_calibration: int | None
+    stored: list[SiteCalibrationOut]
+
+
+class ThresholdChangeOut(BaseModel):
+    target: float
+    before: float | None
+    after: float | None
+
+
+class CalibrationChangeOut(BaseModel):
+    calibration: SiteCalibrationOut | None = Field(description="The one in force now (null: the shipped one)")
+    thresholds: list[ThresholdChangeOut]

@@ -52,6 +52,8 @@ class AuditAction(StrEnum):
     SIGNIN_REMOVE = "signin.remove"  # their templates deleted
     SIGNIN_CAPTURES_EXPORT = "signin.captures_export"  # kept captures of a person's attempts written out, unsealed
     SIGNIN_ATTEMPT = "signin.attempt"  # one attempt: accepted or not, the score, liveness, or refused as locked
+    CALIBRATION_SET = "calibration.set"  # a site calibration put in force: thresholds before and after, the data's hash
+    CALIBRATION_WITHDRAW = "calibration.withdraw"  # back to the shipped calibration
     LIBRARY_INDEX = "library.index"
     LIBRARY_PERSON_NAME = "library.person.name"
     LIBRARY_PERSON_MERGE = "library.person.merge"

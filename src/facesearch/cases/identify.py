@@ -18,7 +18,6 @@ from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.cases.watchlist import DEFAULT_FPIR, load_watchlists
 from facesearch.context import Context
-from facesearch.errors import FacesearchError
 from facesearch.images import LoadedImage, read_file
 
 
@@ -79,8 +78,6 @@ def identify(
     that nothing decodes it twice; boxes are reported in the file's own pixels even when it was decoded
     reduced."""
     engine, sessions, sealer = ctx.engine(), ctx.sessions, ctx.sealer
-    if engine.calibration is None:
-        raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")
     data = image if isinstance(image, bytes) else read_file(Path(image), str(image))
     source = f"<{len(data)} bytes>" if isinstance(image, bytes) else str(image)
     digest = hashlib.sha256(data).hexdigest()
@@ -88,6 +85,8 @@ def identify(
     [watchlist] = load_watchlists(engine, sessions, sealer, [case_ref], camera=camera, actor=actor, fpir=fpir,
                                   refusal_details={"input_sha256": digest}, cache=ctx.index_cache())
     ref, index, names = watchlist.case_ref, watchlist.index, watchlist.names
+    calibration = watchlist.calibration or engine.calibration
+    assert calibration is not None  # load_watchlists refuses an uncalibrated profile
     threshold, extrapolated, size = watchlist.threshold, watchlist.threshold_extrapolated, watchlist.size
     faces = engine.analyze(data if decoded is None else decoded, source=source)
     scale = 1.0 if decoded is None else decoded.scale
@@ -96,7 +95,7 @@ def identify(
         for i, ranked in enumerate(index.matches(faces.embeddings, threshold, max_candidates)):
             results.append(FaceResult(
                 [round(float(v) / scale, 1) for v in faces.boxes[i]],
-                [Candidate(o, names.get(o, "?"), sc, r + 1, engine.calibration.fmr(sc)[0])
+                [Candidate(o, names.get(o, "?"), sc, r + 1, calibration.fmr(sc)[0])
                  for r, (o, sc) in enumerate(ranked)]))
     result = Identification(ref, source, fpir, size, threshold, extrapolated, results)
     with sessions.begin() as s:
@@ -104,7 +103,7 @@ def identify(
             "started_at": started.isoformat(), "ended_at": datetime.now(UTC).isoformat(),
             "input_sha256": digest, "faces": len(results), "faces_without_match": sum(f.no_match for f in results),
             "watchlist_size": size, "watchlist_templates": index.fingerprint, "target_fpir": fpir,
-            "threshold": round(threshold, 6), "profile": engine.profile,
+            "threshold": round(threshold, 6), "profile": engine.profile, "calibration": watchlist.calibration_label,
             "candidates": [{"face": i, "identity_id": c.identity_id, "score": round(c.score, 6)}
                            for i, f in enumerate(results) for c in f.candidates]})
     return result

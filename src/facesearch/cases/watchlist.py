@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.audit.chain import JsonValue
+from facesearch.calibration import Calibration
+from facesearch.calibration_store import SHIPPED_LABEL, in_force
 from facesearch.cases.service import CaseError, as_utc, recording_window, require_searchable
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
@@ -49,6 +51,10 @@ class CaseWatchlist:
     recorded_from: datetime  # the recording window: which recordings a search may cover
     recorded_until: datetime
     version: int = 0  # the case's watchlist version when loaded (read before the index: never newer than it)
+    # The calibration the threshold came from (the site's in force, or the shipped one) and its name for the
+    # sightings and audit entries; None only in watchlists built by hand (tests): the engine's then.
+    calibration: Calibration | None = None
+    calibration_label: str = SHIPPED_LABEL
 
     @property
     def size(self) -> int:
@@ -96,7 +102,9 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
     """The watchlists of ``case_refs``, each searchable now (and on ``camera``); ``refusal_details`` go
     into the audit entry of a refusal (what was to be searched); ``shelf``: indexes shared with the process's
     other searches."""
-    if engine.calibration is None:
+    found = in_force(sessions, engine.profile, engine.calibration)
+    calibration = found.calibration
+    if calibration is None:
         raise FacesearchError(engine.profile, "profile is not calibrated: identification needs calibrated scores")
     out: list[CaseWatchlist] = []
     for ref in case_refs:
@@ -122,11 +130,12 @@ def load_watchlists(engine: Engine, sessions: sessionmaker[Session], sealer: Sea
         index = shelf.index(case.id, version, engine.profile, load) if shelf is not None else load()
         present = {int(i) for i in index.identity_ids.tolist()}
         names = {i: n for i, n in names.items() if i in present}
-        threshold, extrapolated = engine.calibration.operating_threshold(
+        threshold, extrapolated = calibration.operating_threshold(
             fpir / max(len(names), 1), subject=case_ref(case.id),
             advice=f"a watchlist of {len(names)} at an FPIR of {fpir:g} needs it; raise the FPIR or split the "
                    "watchlist")
-        out.append(CaseWatchlist(case_ref(case.id), index, names, threshold, extrapolated, fpir, *window, version))
+        out.append(CaseWatchlist(case_ref(case.id), index, names, threshold, extrapolated, fpir, *window, version,
+                                 calibration, found.label))
     return out
 
 

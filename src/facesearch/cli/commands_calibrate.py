@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from facesearch.cli.output import CountBar, JsonOpt, emit_json, fail, line, table, warn
+from facesearch.cli.output import CountBar, JsonOpt, command_group, emit_json, fail, line, table, warn
 from facesearch.errors import FacesearchError
+
+app = command_group("The calibration in force: show it and the site calibrations stored, or withdraw one.")
 
 
 def _rate(rate: dict[str, Any] | None) -> str:
@@ -30,32 +32,48 @@ def calibrate(
                                                             "to 1e-6.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model profile.")] = "default",
     out: Annotated[Path | None, typer.Option(help="Write the whole calibration (curves, groups) as JSON here.")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Put it in force for every search of the profile (an "
+                                                      "administrator's action, audited).")] = False,
+    policy: Annotated[str | None, typer.Option(help="With --save: worst-group (the default where groups were "
+                                                    "measured: thresholds every group meets) or overall.")] = None,
+    attribute: Annotated[str | None, typer.Option(help="With --save and worst-group: the group column whose worst "
+                                                       "group sets thresholds (default: every column's).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure thresholds on your own faces: the score-to-FMR curve with intervals, per group where the CSV has
     group columns (the worst group's threshold is the one every group meets), and what each threshold costs in
     false non-matches where person ids give genuine pairs. Near-identical images are left out and reported; a
     target the data cannot support is refused with the impostor pairs it would need."""
+    from facesearch.cli.wiring import open_context, operator
     from facesearch.engine import Engine
     from facesearch.eval.report import FMR_TARGETS
     from facesearch.eval.site import build_site_calibration
     from facesearch.eval.site_data import read_site_data
+    from facesearch.eval.site_force import put_in_force
     from facesearch.files import atomic_write
 
     targets = tuple(sorted(set(target), reverse=True)) if target else FMR_TARGETS
     if any(not 0 < t < 1 for t in targets):  # also refuses NaN
         fail(f"--target {', '.join(f'{t:g}' for t in targets)}: each must be between 0 and 1")
     bar = CountBar("embedding", "img", quiet=json_out)
+    change = None
     try:
+        ctx = open_context(model) if save else None
+        actor = operator(ctx, "calibration.manage").actor if ctx is not None else ""  # before the work
         site_data = read_site_data(data, folders_are_people=folders_are_people)
-        engine = Engine(model)
+        engine = ctx.engine() if ctx is not None else Engine(model)
         bar.start(len(site_data.images))
         site = build_site_calibration(engine, site_data, targets=targets, progress=bar.update)
+        bar.close()
+        if ctx is not None:
+            change = put_in_force(ctx, site, actor=actor, policy=policy, attribute=attribute)
     except FacesearchError as exc:
         fail(str(exc))
     finally:
         bar.close()
     result = site.to_json()
+    if change is not None:
+        result["put_in_force"] = change.to_json()
     if out is not None:
         atomic_write(out, (json.dumps(result, indent=1) + "\n").encode(), mode=0o644)
     if json_out:
@@ -92,3 +110,56 @@ def calibrate(
         warn(f"... and {len(site.problems) - 20} more problems (--json lists them all)")
     if out is not None:
         line(f"written to {out}")
+    if change is not None and change.record is not None:
+        table(f"In force now: site calibration #{change.record.id} ({change.record.policy}"
+              f"{'' if change.record.attribute is None else ' by ' + change.record.attribute})",
+              ["target FMR", "threshold before", "threshold now"],
+              [[f"{t['target']:g}", "-" if t["before"] is None else f"{t['before']:.4f}",
+                "-" if t["after"] is None else f"{t['after']:.4f}"] for t in change.thresholds])
+
+
+def show(json_out: JsonOpt = False) -> None:
+    """The calibration every search uses now, and the site calibrations stored (newest first)."""
+    from facesearch.calibration_store import in_force
+    from facesearch.cli.wiring import open_context, operator
+    from facesearch.eval.site_force import history
+
+    try:
+        ctx = open_context()
+        operator(ctx, "calibration.manage")
+        engine = ctx.engine()
+        now = in_force(ctx.sessions, engine.profile, engine.calibration)
+        stored = history(ctx)
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json({"profile": engine.profile, "in_force": now.label, "site_calibration": now.site_id,
+                   "stored": [r.to_json() for r in stored]})
+        return
+    line(f"{engine.profile}: {now.label}")
+    table("Site calibrations", ["id", "in force", "policy", "data sha256", "source", "made", "by"],
+          [[r.id, "yes" if r.in_force else f"withdrawn {r.withdrawn_at:%Y-%m-%d}" if r.withdrawn_at else "no",
+            r.policy + ("" if r.attribute is None else f" by {r.attribute}"), r.data_sha256[:16], r.source,
+            f"{r.created_at:%Y-%m-%d %H:%M}", r.created_by] for r in stored])
+
+
+def withdraw(json_out: JsonOpt = False) -> None:
+    """Withdraw the site calibration in force: searches go back to the shipped one (audited)."""
+    from facesearch.cli.wiring import open_context, operator
+    from facesearch.eval.site_force import withdraw as withdraw_site
+
+    try:
+        ctx = open_context()
+        change = withdraw_site(ctx, actor=operator(ctx, "calibration.manage").actor)
+    except FacesearchError as exc:
+        fail(str(exc))
+    if json_out:
+        emit_json(change.to_json())
+        return
+    table("Back to the shipped calibration", ["target FMR", "threshold before", "threshold now"],
+          [[f"{t['target']:g}", "-" if t["before"] is None else f"{t['before']:.4f}",
+            "-" if t["after"] is None else f"{t['after']:.4f}"] for t in change.thresholds])
+
+
+app.command("show")(show)
+app.command("withdraw")(withdraw)

@@ -155,6 +155,8 @@ def doctor(
 
     import facesearch
     from facesearch.calibration import load_calibrations
+    from facesearch.calibration_store import SHIPPED_LABEL
+    from facesearch.cli.wiring import calibration_in_force
     from facesearch.engine import Engine
     from facesearch.models.runtime import available_providers
     from facesearch.settings import get_settings
@@ -204,8 +206,16 @@ def doctor(
                 "providers": providers.get(s.name, []),
             })
     cal = load_calibrations(settings.home).get(model)
+    label = SHIPPED_LABEL
+    if engine is not None:
+        try:  # a site calibration in force replaces the shipped one in every search
+            found = calibration_in_force(engine)
+            cal, label = found.calibration, found.label
+        except FacesearchError as exc:
+            report["problems"].append(str(exc))
     report["calibration"] = None if cal is None else {
-        "profile": cal.profile, "threshold": cal.threshold, "fmr_at_threshold": cal.fmr(cal.threshold)[0],
+        "profile": cal.profile, "in_force": label, "threshold": cal.threshold,
+        "fmr_at_threshold": cal.fmr(cal.threshold)[0],
         "threshold_for_fmr": {f"{t:g}": cal.threshold_for_fmr(t)[0] for t in (1e-3, 1e-4, 1e-5)},
         "impostor_comparisons": cal.impostor_comparisons, "dataset": cal.dataset,
     }
@@ -232,7 +242,9 @@ def doctor(
             line(f"  trained   {m['training_data']}")
         line("")
         if cal is not None:
-            line(f"calibration ({model}): from {cal.impostor_comparisons:,} impostor comparisons ({cal.dataset})")
+            line(f"calibration ({model}) in force: {label}, from {cal.impostor_comparisons:,} impostor comparisons "
+                 f"({cal.dataset})" + ("; no site calibration (facesearch calibrate --save)"
+                                      if label == SHIPPED_LABEL else ""))
             for target in (1e-3, 1e-4, 1e-5):
                 t, extrapolated = cal.threshold_for_fmr(target)
                 line(f"  threshold for FMR {target:g}: {t:.4f}{' (extrapolated)' if extrapolated else ''}")

@@ -72,6 +72,7 @@ app.command("faces")(commands_embed.faces)
 app.command("doctor")(commands_models.doctor)
 app.command("threshold")(commands_eval.threshold)
 app.command("calibrate")(commands_calibrate.calibrate)
+app.add_typer(commands_calibrate.app, name="calibration")
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Profile: default (fused), dlib, mobilefacenet, "
                                                              "or a registered model's name.")]
@@ -101,13 +102,16 @@ def verify(
     The largest face of each photo is compared; the others are listed. The score is reported with the
     false match rate (FMR) it carries, calibrated on LFW's impostor pairs.
     """
+    from facesearch.cli.wiring import calibration_in_force
     from facesearch.engine import Engine
 
     try:
         engine = Engine(model)
         if not 0 < fmr < 1:
             fail(f"--fmr {fmr}: expected a rate between 0 and 1, e.g. 1e-3")
-        result = engine.verify(image_a, image_b, threshold=threshold, target_fmr=fmr)
+        calibration = calibration_in_force(engine)
+        result = engine.verify(image_a, image_b, threshold=threshold, target_fmr=fmr,
+                               calibration=calibration.calibration)
     except FacesearchError as exc:
         fail(str(exc))
     if json_out:
@@ -117,7 +121,8 @@ def verify(
         basis = f"set for FMR {result.target_fmr:g}" if result.target_fmr else "given"
         line(f"{verdict}: score {result.score:.4f} (threshold {result.threshold:.4f}, {basis}; "
              f"model {result.model})")
-        line(f"false match rate at this score: {format_fmr(result.fmr, result.fmr_extrapolated)}")
+        line(f"false match rate at this score: {format_fmr(result.fmr, result.fmr_extrapolated)} "
+             f"(calibration: {calibration.label})")
         for choice in result.faces:
             if choice.others:
                 line(f"{choice.source}: {len(choice.others) + 1} faces; compared the largest "

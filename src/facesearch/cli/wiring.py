@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from facesearch.accounts.service import Principal
+    from facesearch.calibration_store import InForce
     from facesearch.context import Context
+    from facesearch.engine import Engine
 
 ENV_USER, ENV_PASSWORD, ENV_KEY = "FACESEARCH_USER", "FACESEARCH_PASSWORD", "FACESEARCH_API_KEY"
 
@@ -36,6 +38,20 @@ def open_context(model: str = "default") -> Context:
         return Engine(model)
 
     return Context.open(make_engine=make_engine)  # type: ignore[arg-type]
+
+
+def calibration_in_force(engine: Engine) -> InForce:
+    """The calibration this installation's searches use for ``engine``'s profile: a site calibration in force
+    (read from the database), or the shipped one where there is none or no installation at all (``verify``
+    works before ``init``)."""
+    from facesearch.calibration_store import SHIPPED_LABEL, InForce, in_force
+    from facesearch.settings import get_settings
+    from facesearch.store.db import open_database
+
+    settings = get_settings()
+    if not (settings.home / "key").is_file() and settings.database_url is None:
+        return InForce(engine.calibration, SHIPPED_LABEL)
+    return in_force(open_database(settings.resolved_database_url)[1], engine.profile, engine.calibration)
 
 
 def operator(ctx: Context, action: str) -> Principal:

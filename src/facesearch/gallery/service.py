@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.calibration import MAX_SCORE
+from facesearch.calibration_store import in_force
 from facesearch.errors import FacesearchError
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
 from facesearch.images import read_file, to_jpeg
@@ -192,12 +193,13 @@ def enrol(
 
     index = load_index(sessions, sealer, engine.profile, engine.embedding_size, cache=cache)
     threshold = warn_threshold
-    if threshold is None and engine.calibration is not None:
+    calibration = in_force(sessions, engine.profile, engine.calibration).calibration
+    if threshold is None and calibration is not None:
         # A new face is compared with everyone enrolled: hold the chance of a false warning per photo to
         # 1e-3 whatever the gallery's size (FPIR ~= N x FMR), as identification does.
         people = max(len(set(index.identity_ids.tolist())), 1)
         # Past the calibration's reach (a gallery of millions) the warning holds at the highest usable score.
-        threshold = min(engine.calibration.threshold_for_fmr(1e-3 / people)[0], MAX_SCORE)
+        threshold = min(calibration.threshold_for_fmr(1e-3 / people)[0], MAX_SCORE)
     similar = [[x for x in found if x["identity_id"] != add_to]  # a person's own photos match them: expected
                for found in _similar(index, np.stack([v for _, v, _, _ in accepted]), threshold, sessions, sealer)]
     unlike = _unlike(engine, index, add_to, np.stack([v for _, v, _, _ in accepted]))

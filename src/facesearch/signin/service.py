@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
 from facesearch.calibration import TargetBeyondCalibration
+from facesearch.calibration_store import in_force
 from facesearch.context import Context
 from facesearch.engine import Engine
 from facesearch.errors import (
@@ -353,7 +354,8 @@ def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
             raise BadInputError(f"challenge {challenge}", f"the token issued asks for {issued}")
         challenge = issued
     engine = ctx.engine()
-    calibration = engine.calibration
+    found = in_force(ctx.sessions, engine.profile, engine.calibration)
+    calibration = found.calibration
     if calibration is None:
         raise SignInUnavailable(engine.profile, "the profile is not calibrated: sign-in needs a known false match "
                                                 "rate")
@@ -386,7 +388,7 @@ def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
     _end_attempt(ctx, person_id, actor, digest, accepted=accepted, details={
         "score": round(score, 6), "threshold": round(threshold, 6), "target_fmr": target_fmr,
         "fmr": float(f"{fmr:.3g}"), "capture": capture.kind, "frames": frames, "challenge": challenge,
-        "challenge_issued": challenge_token is not None,
+        "challenge_issued": challenge_token is not None, "calibration": found.label,
         "liveness": liveness.to_json(), "failures": result.failures, "capture_kept": kept_as})
     return result
 

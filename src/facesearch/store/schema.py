@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -166,6 +181,7 @@ class SightingRow(Base):
     score: Mapped[float] = mapped_column(nullable=False)
     fmr: Mapped[float] = mapped_column(nullable=False)
     threshold: Mapped[float] = mapped_column(nullable=False)
+    calibration: Mapped[str | None] = mapped_column(String(200))  # which calibration the threshold came from
     box: Mapped[list[float]] = mapped_column(JSON, nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="candidate")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
@@ -389,6 +405,29 @@ class LibraryRejectionRow(Base):
 
     face_id: Mapped[int] = mapped_column(ForeignKey("library_faces.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("library_people.id", ondelete="CASCADE"), primary_key=True)
+
+
+class SiteCalibrationRow(Base):
+    """A calibration measured on the deployer's own faces (``eval.site``). At most one per profile is
+    ``in_force``: ``identify``, ``scan``, ``watch``, ``verify`` and sign-in take their thresholds from it; the
+    ones withdrawn stay for the record. ``body`` holds the curves (overall and per group), never image paths."""
+
+    __tablename__ = "site_calibrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    data_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    policy: Mapped[str] = mapped_column(String(20), nullable=False)  # worst-group or overall
+    attribute: Mapped[str | None] = mapped_column(String(100))  # the worst group of this attribute (None: all)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    in_force: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("uq_site_calibration_in_force", "profile", unique=True, sqlite_where=text("in_force"),
+                            postgresql_where=text("in_force")),)
 
 
 class SignInPersonRow(Base):

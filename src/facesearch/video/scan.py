@@ -96,6 +96,7 @@ def scan(ctx: Context, paths: Sequence[Path], case_ref: str, *,
         audit.append(s, actor=actor, action=AuditAction.SCAN_START, case_id=ref, details={
             "paths": [str(p) for p in paths], "files": len(files), "camera": camera, "fps": fps,
             "watchlist_size": watchlists[0].size, "threshold": round(watchlists[0].threshold, 6),
+            "calibration": watchlists[0].calibration_label,
             "target_fpir": target_fpir, "profile": engine.profile})
     total = len(failed) + len(files)
     for number, outcome in enumerate(failed, 1):

@@ -55,6 +55,7 @@ class Sighting:
     fmr: float
     threshold: float
     status: str
+    calibration: str | None = None  # which calibration the threshold came from (None: stored before it was kept)
 
     @property
     def time_weak(self) -> bool:
@@ -69,7 +70,7 @@ class Sighting:
                 "ended_at": self.ended_at.isoformat() if self.ended_at else None, "time_source": self.time_source,
                 "time_weak": self.time_weak,
                 "score": round(self.score, 6), "fmr": float(f"{self.fmr:.3g}"), "threshold": round(self.threshold, 6),
-                "status": self.status}
+                "calibration": self.calibration, "status": self.status}
 
 
 def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, camera: str | None,
@@ -103,7 +104,8 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
             started_at=None if start is None else start.at + timedelta(seconds=track.start_s),
             ended_at=None if start is None else start.at + timedelta(seconds=track.end_s),
             time_source=start.source if start else "unknown", score=m.score, fmr=m.fmr, threshold=m.threshold,
-            box=[round(float(v), 1) for v in track.best_box], status="candidate", created_at=now, track_key=key)
+            calibration=m.calibration or None, box=[round(float(v), 1) for v in track.best_box], status="candidate",
+            created_at=now, track_key=key)
         s.add(row)
         s.flush()
         for kind, data in (("frame", frame_jpeg), ("crop", crop_jpeg)):
@@ -115,7 +117,7 @@ def save_track(s: Session, sealer: Sealer, track: MatchedTrack, *, source: str, 
                               "camera": camera,
                               "start_s": round(track.start_s, 3), "end_s": round(track.end_s, 3),
                               "score": round(m.score, 6), "fmr": float(f"{m.fmr:.3g}"),
-                              "threshold": round(m.threshold, 6),
+                              "threshold": round(m.threshold, 6), "calibration": m.calibration or None,
                               "views": track.views,
                               "view_scores": None if m.view_scores is None else [round(v, 4) for v in m.view_scores],
                               "evidence_sha256": hashes})
@@ -150,7 +152,8 @@ def _to_sightings(s: Session, rows: Sequence[Any]) -> list[Sighting]:
 
 def _to_sighting(r: SightingRow, name: str) -> Sighting:
     return Sighting(r.id, case_ref(r.case_id), r.identity_id, name, r.camera_id, r.source, r.start_s, r.end_s, r.best_s,
-                    _aware(r.started_at), _aware(r.ended_at), r.time_source, r.score, r.fmr, r.threshold, r.status)
+                    _aware(r.started_at), _aware(r.ended_at), r.time_source, r.score, r.fmr, r.threshold, r.status,
+                    r.calibration)
 
 
 def open_evidence(s: Session, sealer: Sealer, sighting_id: int, kinds: Sequence[str] = ("frame", "crop"), *,

@@ -157,7 +157,8 @@ def watch(ctx: Context, case_ref: str | Sequence[str], camera: str, url: str, *,
             audit.append(s, actor=actor, action=AuditAction.WATCH_START, case_id=w.case_ref, details={
                 "camera": camera, "stream": shown, "watchlist_size": w.size, "cases": cases.refs,
                 "lease_token": None if fence is None else fence.token,
-                "threshold": round(w.threshold, 6), "target_fpir": target_fpir, "profile": engine.profile,
+                "threshold": round(w.threshold, 6), "calibration": w.calibration_label, "target_fpir": target_fpir,
+                "profile": engine.profile,
                 "min_face": live_config.min_face})
 
     def end_cases(left: list[CaseLeft], *, announce: bool = True) -> None:

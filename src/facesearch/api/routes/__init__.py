@@ -9,6 +9,7 @@ from facesearch.api.routes import (
     accounts,
     audit,
     auth,
+    calibration,
     cameras,
     cases,
     exports,
@@ -24,4 +25,4 @@ from facesearch.api.routes import (
 
 ROUTERS: tuple[APIRouter, ...] = tuple(m.router for m in (
     system, auth, cases, cameras, identities, search, sightings, scans, exports, accounts, audit, library,
-    watchlists, signin))
+    watchlists, signin, calibration))

@@ -13,6 +13,7 @@ from facesearch.api.routes.system import Metrics
 from facesearch.api.routes.uploads import photo, photo_of, upload
 from facesearch.api.schemas import ErrorOut, IdentificationOut, VerifyOut
 from facesearch.api.slots import FaceWork
+from facesearch.calibration_store import in_force
 from facesearch.cases.identify import identify as run_identify
 
 router = APIRouter(prefix="/v1", tags=["search"], responses={
@@ -26,7 +27,9 @@ def verify(a: UploadFile, b: UploadFile, ctx: Ctx, metrics: Metrics,
            _who: Annotated[Principal, Depends(require("search.verify"))], _work: FaceWork) -> dict[str, Any]:
     """Whether the largest faces of two photos are the same person, at the calibrated threshold."""
     first, second = photo(ctx, a), photo(ctx, b)  # each decoded once, before any model is loaded
-    result = ctx.engine().verify(first, second)
+    engine = ctx.engine()
+    result = engine.verify(first, second, calibration=in_force(ctx.sessions, engine.profile,
+                                                               engine.calibration).calibration)
     metrics.faces.labels("/v1/verify").inc(2)
     return {"same": result.same, "score": result.score, "fmr": result.fmr, "threshold": result.threshold}
 
