@@ -88,13 +88,16 @@ def test_a_worker_that_loses_its_camera_stops_and_writes_nothing_more(tmp_path: 
     worker.join(60)
     assert not worker.is_alive() and result
     report = result[0]
-    assert report.stop_reason == StopReason.LEASE_LOST and "taken over" in report.stopped, report.stopped
+    # The loss is seen at the next renewal ("taken over") or, on a loaded machine, first by a write that the
+    # fence refuses ("no longer current ... nothing written"): either way the watch stops and writes nothing.
+    lost = ("taken over", "no longer current")
+    assert report.stop_reason == StopReason.LEASE_LOST and any(w in report.stopped for w in lost), report.stopped
     with sessions() as s:
         rows = list(s.scalars(select(SightingRow)))
         ended = [e for e in audit.events(s) if e.action == "watch.end"]
     assert rows and all(r.track_key and r.track_key.startswith("cam-1/1/") for r in rows)  # the lease's keys
     assert all(r.created_at.replace(tzinfo=UTC) < moved_at for r in rows)  # nothing written after the move
-    assert len(ended) == 1 and "taken over" in ended[0].details["reason"]
+    assert len(ended) == 1 and any(w in ended[0].details["reason"] for w in lost), ended[0].details
 
 
 def test_a_live_watch_follows_the_watchlist_as_people_are_removed_and_enrolled(
