@@ -34,6 +34,9 @@ def calibrate(
     out: Annotated[Path | None, typer.Option(help="Write the whole calibration (curves, groups) as JSON here.")] = None,
     save: Annotated[bool, typer.Option("--save", help="Put it in force for every search of the profile (an "
                                                       "administrator's action, audited).")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Instead: does the calibration in force still hold on this "
+                                                        "fresh data? The FMR observed at its thresholds, with "
+                                                        "intervals; exit 1 where one is exceeded.")] = False,
     policy: Annotated[str | None, typer.Option(help="With --save: worst-group (the default where groups were "
                                                     "measured: thresholds every group meets) or overall.")] = None,
     attribute: Annotated[str | None, typer.Option(help="With --save and worst-group: the group column whose worst "
@@ -53,6 +56,11 @@ def calibrate(
     from facesearch.files import atomic_write
 
     targets = tuple(sorted(set(target), reverse=True)) if target else FMR_TARGETS
+    if check:
+        if save:
+            fail("--check and --save: one or the other")
+        _check(data, folders_are_people, targets, model, json_out)
+        return
     if any(not 0 < t < 1 for t in targets):  # also refuses NaN
         fail(f"--target {', '.join(f'{t:g}' for t in targets)}: each must be between 0 and 1")
     bar = CountBar("embedding", "img", quiet=json_out)
@@ -116,6 +124,45 @@ def calibrate(
               ["target FMR", "threshold before", "threshold now"],
               [[f"{t['target']:g}", "-" if t["before"] is None else f"{t['before']:.4f}",
                 "-" if t["after"] is None else f"{t['after']:.4f}"] for t in change.thresholds])
+
+
+def _check(data: Path, folders_are_people: bool, targets: tuple[float, ...], model: str, json_out: bool) -> None:
+    from facesearch.cli.output import EXIT_NO
+    from facesearch.cli.wiring import calibration_in_force
+    from facesearch.engine import Engine
+    from facesearch.eval.site import check_calibration
+    from facesearch.eval.site_data import read_site_data
+
+    bar = CountBar("embedding", "img", quiet=json_out)
+    try:
+        site_data = read_site_data(data, folders_are_people=folders_are_people)
+        engine = Engine(model)
+        now = calibration_in_force(engine)
+        if now.calibration is None:
+            fail(f"{engine.profile}: not calibrated: nothing to check")
+        bar.start(len(site_data.images))
+        rows, digest, problems = check_calibration(engine, site_data, now.calibration, targets=targets,
+                                                   progress=bar.update)
+    except FacesearchError as exc:
+        fail(str(exc))
+    finally:
+        bar.close()
+    exceeded = any(r.verdict == "exceeded" for r in rows)
+    if json_out:
+        emit_json({"calibration": now.label, "data_sha256": digest, "holds": not exceeded,
+                   "rows": [r.to_json() for r in rows], "problems": problems})
+    else:
+        table(f"Does {now.label} hold on {data}?", ["population", "target FMR", "threshold", "observed FMR (95%)",
+                                                    "verdict"],
+              [[r.population, f"{r.target:g}", f"{r.threshold:.4f}", _rate(r.fmr),
+                r.verdict if r.verdict != "unresolved" else f"unresolved: needs {r.needed_pairs:,} impostor pairs"]
+               for r in rows])
+        for problem in problems[:20]:
+            warn(problem)
+        line("the calibration holds" if not exceeded else
+             "EXCEEDED: the false match rate is above the target; measure again (calibrate --save)")
+    if exceeded:
+        raise typer.Exit(EXIT_NO)
 
 
 def show(json_out: JsonOpt = False) -> None:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from facesearch.calibration import fit_fmr, genuine_quantiles
+from facesearch.calibration import Calibration, fit_fmr, genuine_quantiles
 from facesearch.engine import Engine
 from facesearch.errors import FacesearchError
 from facesearch.eval.report import FMR_TARGETS, MIN_GROUP_PEOPLE
@@ -296,3 +296,63 @@ def build_site_calibration(engine: Engine, data: SiteData, *, targets: Sequence[
                                      g.curve.targets[k].threshold is None]))
     return SiteCalibration(engine.profile, tuple(engine.model_names), tuple(engine.flips), data.source,
                            data_digest(images, digests), overall, groups, worst, duplicates, problems, data.ids_given)
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One target on fresh data: the threshold in force for it, and the FMR observed there."""
+
+    population: str  # "all", or "attribute=value"
+    target: float
+    threshold: float
+    fmr: dict[str, Any] | None  # None: too few impostor pairs to say anything
+    needed_pairs: int
+
+    @property
+    def verdict(self) -> str:
+        """holds (the target is inside or above the interval), exceeded (the whole interval is above it), or
+        unresolved (fewer than RULE_OF_30 impostor pairs would be errors at the target)."""
+        if self.fmr is None or self.fmr["trials"] < self.needed_pairs:
+            return "unresolved"
+        return "exceeded" if self.fmr["ci95"][0] > self.target else "holds"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"population": self.population, "target": self.target, "threshold": self.threshold, "fmr": self.fmr,
+                "needed_impostor_pairs": self.needed_pairs, "verdict": self.verdict}
+
+
+def check_calibration(engine: Engine, data: SiteData, calibration: Calibration, *,
+                      targets: Sequence[float] = FMR_TARGETS, progress: Callable[[int], None] | None = None,
+                      seed: int = 0) -> tuple[list[CheckRow], str, list[str]]:
+    """Whether ``calibration`` (the one in force) still holds on fresh ``data``: at its threshold for each
+    target, the FMR observed with its interval, over all the data and in every group large enough. Returns the
+    rows, the data's hash and the problems met."""
+    problems: list[str] = list(data.problems)
+    duplicates: list[dict[str, str]] = []
+    embedded = _embed(engine, data, problems, duplicates, progress)
+    floor = calibration.threshold_for_fmr(DUPLICATE_FMR)[0]
+    keep = _near_duplicates(embedded, _people(embedded.images), floor, duplicates, problems)
+    if duplicates:
+        problems.append(f"{len(duplicates)} copies or near-identical images left out")
+    images = [i for i, k in zip(embedded.images, keep, strict=True) if k]
+    vectors = embedded.vectors[keep]
+    person = _people(images)
+    thresholds = {t: calibration.threshold_for_fmr(t)[0] for t in targets}
+    populations = [("all", np.arange(len(images)))]
+    for attribute in data.attributes:
+        for value in sorted({i.groups[attribute] for i in images if attribute in i.groups}):
+            rows = np.array([k for k, i in enumerate(images) if i.groups.get(attribute) == value], np.int64)
+            if len(np.unique(person[rows])) >= MIN_GROUP_PEOPLE:
+                populations.append((f"{attribute}={value}", rows))
+            else:
+                problems.append(f"{attribute}={value}: too small to check ({len(np.unique(person[rows]))} people, "
+                                f"at least {MIN_GROUP_PEOPLE})")
+    out = []
+    for name, rows in populations:
+        members = np.unique(person[rows])
+        c = compare_all(vectors[rows], np.searchsorted(members, person[rows]), keep_from=min(thresholds.values()))
+        draws = resample_people(c.people, BOOTSTRAP_ROUNDS, seed)
+        for target in targets:
+            rate = fmr(c, thresholds[target], draws).to_json() if len(c.impostor) else None
+            out.append(CheckRow(name, target, thresholds[target], rate, math.ceil(RULE_OF_30 / target)))
+    return out, data_digest(images, [d for d, k in zip(embedded.digests, keep, strict=True) if k]), problems

@@ -65,7 +65,7 @@ def _thresholds(before: Calibration | None, after: Calibration | None) -> list[d
     return [{"target": t, "before": at(before, t), "after": at(after, t)} for t in FMR_TARGETS]
 
 
-def _stored(site: SiteCalibration) -> dict[str, Any]:
+def stored_body(site: SiteCalibration) -> dict[str, Any]:
     """What is kept of a site calibration: its curves and counts, not the paths of the images it was made of."""
     body = site.to_json()
     body["duplicates"] = len(body["duplicates"])
@@ -92,7 +92,7 @@ def put_in_force(ctx: Context, site: SiteCalibration, *, actor: str, policy: str
     if attribute is not None and attribute not in measured:
         raise BadInputError(f"attribute {attribute[:100]}", f"no measured groups of it (measured: "
                                                             f"{', '.join(measured) or 'none'})")
-    body = _stored(site)
+    body = stored_body(site)
     before = in_force(ctx.sessions, engine.profile, shipped)
     now = datetime.now(UTC)
     with ctx.sessions.begin() as s:
