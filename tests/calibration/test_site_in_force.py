@@ -21,7 +21,7 @@ from facesearch.calibration_store import SHIPPED_LABEL, in_force
 from facesearch.cases.identify import identify
 from facesearch.cases.service import activate_case, create_case, enrol_into_case
 from facesearch.engine import Engine
-from facesearch.errors import BadInputError, ConflictError
+from facesearch.errors import BadInputError, ConflictError, FacesearchError
 from facesearch.eval.site import SiteCalibration, build_site_calibration
 from facesearch.eval.site_data import read_site_data
 from facesearch.eval.site_force import history, put_in_force, withdraw
@@ -188,3 +188,30 @@ def test_the_api_shows_and_withdraws_for_administrators_only(tmp_path: Path, eng
         assert gone.status_code == 200 and gone.json()["calibration"] is None
         assert client.delete("/v1/calibration/in-force", headers=admin).status_code == 409
         assert client.get("/v1/calibration", headers=admin).json()["in_force"] == SHIPPED_LABEL
+
+
+def test_the_evaluation_report_shows_the_site_calibration_beside_the_shipped_one(
+        tmp_path: Path, engine: Engine, site: SiteCalibration) -> None:
+    from facesearch.eval.report import Evidence, ReportSettings, build_report
+    from facesearch.eval.report_html import render
+    from facesearch.eval.report_run import run_report
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(24, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    images = [f"P{k // 2}/P{k // 2}_{k % 2}.jpg" for k in range(24)]
+    report = build_report(Evidence("synthetic", "default", ("m",), "test"), vectors, images, images, {},
+                          engine.calibration, ReportSettings(rounds=50, watchlist_sizes=(3,)),
+                          site=json.loads(json.dumps(site.to_json())))
+    section = report.to_json()["site_calibration"]
+    assert [r["target"] for r in section["rows"]] == [1e-2, 1e-3]
+    first = section["rows"][0]
+    assert first["shipped"] == engine.calibration.threshold_for_fmr(1e-2)[0]  # type: ignore[union-attr]
+    assert first["site"] == site.overall.targets[0].threshold and set(first["groups"]) == {"half=first",
+                                                                                           "half=second"}
+    assert first["worst"]["half"]["threshold"] == max(first["groups"].values())
+    page = render(report.to_json(), tmp_path / "out").read_text()
+    assert "Site calibration beside the shipped one" in page and "worst by half" in page
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(FacesearchError, match="cannot be read as a site calibration"):
+        run_report(engine, tmp_path, None, tmp_path / "r", site=tmp_path / "bad.json")

@@ -102,6 +102,9 @@ def report(
     rounds: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.", min=50, max=10000)] = 500,
     cache: Annotated[Path | None, typer.Option(help="Keep the embeddings here and reuse them when the images "
                                                     "and model are the same.")] = None,
+    site: Annotated[Path | None, typer.Option(help="A site calibration (facesearch calibrate --out FILE) to show "
+                                                   "beside the shipped one, target by target and group by "
+                                                   "group.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print report.json.")] = False,
 ) -> None:
     """Error rates with confidence intervals, the calibration checked on held-out folds, 1:N false alerts
@@ -117,7 +120,7 @@ def report(
         result, page = run_report(Engine(model), data, pairs, out, groups=groups, cache=cache,
                                   settings=ReportSettings(operating_fmr=fmr, rounds=rounds,
                                                           worst_group_threshold=worst_group),
-                                  on_total=bar.start, progress=bar.update)
+                                  on_total=bar.start, progress=bar.update, site=site)
     except FacesearchError as exc:
         fail(str(exc))
     finally:

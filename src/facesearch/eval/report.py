@@ -226,6 +226,28 @@ def differentials(vectors: NDArray[np.float32], person: NDArray[np.int64], image
     return out
 
 
+def site_beside_shipped(site: dict[str, Any], shipped: Calibration | None) -> dict[str, Any]:
+    """A site calibration (``facesearch calibrate --out``'s JSON) beside the shipped one, target by target:
+    the shipped threshold, the site's over all its data, each measured group's, and each attribute's worst."""
+    groups = [g for g in site.get("groups", []) if g.get("curve") is not None]
+    rows = []
+    for k, t in enumerate(site["overall"]["targets"]):
+        target = t["target"]
+        rows.append({
+            "target": target,
+            "shipped": None if shipped is None else shipped.threshold_for_fmr(target)[0],
+            "site": t["threshold"], "needed_impostor_pairs": t["needed_impostor_pairs"], "site_fnmr": t["fnmr"],
+            "groups": {f"{g['attribute']}={g['value']}": g["curve"]["targets"][k]["threshold"] for g in groups},
+            "worst": {w["attribute"]: {"threshold": w["threshold"], "group": w["group"]}
+                      for w in site.get("worst_group", []) if w["target"] == target}})
+    return {"source": site["source"], "data_sha256": site["data_sha256"], "created": site["created"],
+            "images": site["overall"]["images"], "people": site["overall"]["people"],
+            "impostor_pairs": site["overall"]["impostor_pairs"],
+            "shipped": None if shipped is None else shipped.dataset, "rows": rows,
+            "too_small": [f"{g['attribute']}={g['value']}: {g['note']}" for g in site.get("groups", [])
+                          if g.get("curve") is None]}
+
+
 @dataclass
 class EvaluationReport:
     evidence: Evidence
@@ -252,9 +274,11 @@ def _section(name: str, notes: list[str], compute: Callable[[], dict[str, Any]])
 
 def build_report(evidence: Evidence, vectors: NDArray[np.float32], images: list[str], pair_images: list[str],
                  pair_folds: dict[str, int], calibration: Calibration | None, settings: ReportSettings,
-                 groups: GroupLabels | None = None, problems: Sequence[str] = ()) -> EvaluationReport:
+                 groups: GroupLabels | None = None, problems: Sequence[str] = (),
+                 site: dict[str, Any] | None = None) -> EvaluationReport:
     """Every section from the embeddings of ``images`` (the data set), ``pair_images`` (the 1:1 set,
-    with each image's fold) and optional group labels. Sections that cannot be computed say why."""
+    with each image's fold) and optional group labels; ``site``: a site calibration to show beside the shipped
+    one. Sections that cannot be computed say why."""
     notes = list(problems)
     labels = [image.split("/")[0] for image in images]
     names = sorted(set(labels))
@@ -298,4 +322,7 @@ def build_report(evidence: Evidence, vectors: NDArray[np.float32], images: list[
                              f"{settings.operating_fmr:g}")
         at = operating
         sections["identification"] = _section("1:N", notes, lambda: identification(vectors, labels, at, settings))
+    if site is not None:
+        sections["site_calibration"] = _section("site calibration", notes,
+                                                lambda: site_beside_shipped(site, calibration))
     return EvaluationReport(evidence, settings, operating, sections, notes)

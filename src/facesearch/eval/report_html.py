@@ -168,6 +168,37 @@ def _img(path: Path | None, alt: str) -> str:
     return f'<p><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"></p>'
 
 
+def _site_section(site: dict[str, Any] | None) -> list[str]:
+    """The site calibration beside the shipped one (``facesearch calibrate``), target by target and group by
+    group: the thresholds that hold on the deployer's own faces."""
+    if not site:
+        return []
+    parts = ["<h2>Site calibration beside the shipped one</h2>"]
+    if "rows" not in site:
+        return [*parts, f'<p class="note">{html.escape(site.get("note", "not computed"))}</p>']
+    groups = sorted({g for r in site["rows"] for g in r["groups"]})
+    attributes = sorted({a for r in site["rows"] for a in r["worst"]})
+    parts.append(f"<p>Measured on {html.escape(site['source'])}: {site['images']:,} images of {site['people']:,} "
+                 f"people, {site['impostor_pairs']:,} impostor pairs (data sha256 {site['data_sha256'][:16]}…, "
+                 f"{html.escape(site['created'])}); shipped: {html.escape(str(site['shipped']))}. A threshold the "
+                 "data cannot support (fewer than 30 errors at the target) is left blank.</p>")
+    head = ["target FMR", "shipped", "site (all)", *groups, *(f"worst by {a}" for a in attributes)]
+    parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
+
+    def cell(value: float | None) -> str:
+        return "–" if value is None else f"{value:.4f}"
+
+    for r in site["rows"]:
+        worst = [r["worst"][a] for a in attributes]
+        cells = [f"{r['target']:g}", cell(r["shipped"]), cell(r["site"]), *(cell(r["groups"].get(g)) for g in groups),
+                 *(cell(w["threshold"]) + ("" if w["group"] is None else f" ({html.escape(w['group'])})")
+                   for w in worst)]
+        parts.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    parts.append("</table>")
+    parts += [f'<p class="note">{html.escape(n)}</p>' for n in site.get("too_small", [])]
+    return parts
+
+
 def render(data: dict[str, Any], out: Path) -> Path:
     """Write ``report.json``, the PNGs and ``index.html`` under ``out``; returns the HTML's path."""
     out.mkdir(parents=True, exist_ok=True)
@@ -268,6 +299,7 @@ def render(data: dict[str, Any], out: Path) -> Path:
                 parts.append(f"<p>At that threshold, {html.escape(r['group'])}: FMR {_rate(r['fmr'])}, FNMR "
                              f"{_rate(r['fnmr'])}</p>")
             parts.append(_img(figures.get(f"groups-{attribute}"), attribute))
+    parts += _site_section(data.get("site_calibration"))
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>facesearch evaluation: "
             f"{html.escape(e['profile'])}</title><style>{CSS}</style></head><body>{''.join(parts)}"
             f"<p class=n>Every number and figure here is in report.json beside this file.</p></body></html>")

@@ -58,8 +58,17 @@ def embeddings(engine: Engine, root: Path, images: list[str], cache: Path | None
 def run_report(engine: Engine, data: Path, pairs: Path | None, out: Path, *, groups: Path | None = None,
                settings: ReportSettings | None = None, cache: Path | None = None,
                progress: Callable[[int], None] | None = None,
-               on_total: Callable[[int], None] | None = None) -> tuple[EvaluationReport, Path]:
+               on_total: Callable[[int], None] | None = None,
+               site: Path | None = None) -> tuple[EvaluationReport, Path]:
     settings = settings or ReportSettings()
+    site_json = None
+    if site is not None:  # read first: a bad file is said before any model work
+        try:
+            site_json = json.loads(site.read_text())
+            if not isinstance(site_json, dict) or "overall" not in site_json:
+                raise ValueError("not a site calibration (facesearch calibrate --out)")
+        except (OSError, ValueError) as exc:
+            raise FacesearchError(str(site), f"cannot be read as a site calibration ({exc})") from None
     images = data_images(data)
     problems: list[str] = []
     pair_images: list[str] = []
@@ -105,5 +114,5 @@ def run_report(engine: Engine, data: Path, pairs: Path | None, out: Path, *, gro
                   + "; 1:N: the first image of each person with two or more enrolled, the rest searched; "
                     "intervals by bootstrap over people"))
     report = build_report(evidence, vectors, images, pair_images, folds, engine.calibration, settings,
-                          groups=labels, problems=problems)
+                          groups=labels, problems=problems, site=site_json)
     return report, render(report.to_json(), out)
