@@ -20,6 +20,7 @@ from facesearch.calibration import Calibration, WorstOf, fit_fmr
 from facesearch.calibration_store import SHIPPED_LABEL, in_force
 from facesearch.cases.identify import identify
 from facesearch.cases.service import activate_case, create_case, enrol_into_case
+from facesearch.cases.watchlist import load_watchlists
 from facesearch.engine import Engine
 from facesearch.errors import BadInputError, ConflictError, FacesearchError
 from facesearch.eval.site import SiteCalibration, build_site_calibration
@@ -89,6 +90,10 @@ def test_put_in_force_used_by_searches_and_withdrawn(tmp_path: Path, engine: Eng
 
     found = identify(ctx, case.ref, people / "obama2.jpg", actor="o")
     assert found.threshold == now.calibration.operating_threshold(1e-3, subject="x", advice="y")[0]
+    # scan, watch and a cluster's cameras load their watchlists the same way: the site's threshold, and its name
+    # for their sightings and audit entries.
+    [watchlist] = load_watchlists(engine, sessions, ctx.sealer, [case.ref], camera=None, actor="o")
+    assert watchlist.calibration_label == now.label and watchlist.threshold == found.threshold
     assert found.threshold != shipped.threshold
     attempt = signin.verify(ctx, "Joe Biden", (people / "biden.jpg").read_bytes(), "b.jpg", actor="kiosk")
     assert attempt.threshold == now.calibration.operating_threshold(1e-4, subject="x", advice="y")[0]

@@ -307,6 +307,7 @@ class CheckRow:
     threshold: float
     fmr: dict[str, Any] | None  # None: too few impostor pairs to say anything
     needed_pairs: int
+    fnmr: dict[str, Any] | None = None  # what the threshold costs, where the data has genuine pairs
 
     @property
     def verdict(self) -> str:
@@ -318,41 +319,69 @@ class CheckRow:
 
     def to_json(self) -> dict[str, Any]:
         return {"population": self.population, "target": self.target, "threshold": self.threshold, "fmr": self.fmr,
-                "needed_impostor_pairs": self.needed_pairs, "verdict": self.verdict}
+                "needed_impostor_pairs": self.needed_pairs, "verdict": self.verdict, "fnmr": self.fnmr}
+
+
+@dataclass
+class FreshData:
+    """Fresh faces embedded once, for checking one calibration or several against them."""
+
+    images: list[SiteImage]
+    vectors: NDArray[np.float32]
+    person: NDArray[np.int64]
+    attributes: list[str]
+    data_sha256: str
+    problems: list[str]
+
+
+def embed_fresh(engine: Engine, data: SiteData, *, progress: Callable[[int], None] | None = None) -> FreshData:
+    """``data`` embedded, copies and near-identical images taken as two people left out (as for calibrating)."""
+    problems: list[str] = list(data.problems)
+    duplicates: list[dict[str, str]] = []
+    embedded = _embed(engine, data, problems, duplicates, progress)
+    floor = engine.calibration.threshold_for_fmr(DUPLICATE_FMR)[0] if engine.calibration is not None else 0.9
+    keep = _near_duplicates(embedded, _people(embedded.images), floor, duplicates, problems)
+    if duplicates:
+        problems.append(f"{len(duplicates)} copies or near-identical images left out")
+    images = [i for i, k in zip(embedded.images, keep, strict=True) if k]
+    digest = data_digest(images, [d for d, k in zip(embedded.digests, keep, strict=True) if k])
+    return FreshData(images, embedded.vectors[keep], _people(images), data.attributes, digest, problems)
+
+
+def check_fresh(fresh: FreshData, calibration: Calibration, *, targets: Sequence[float] = FMR_TARGETS,
+                seed: int = 0) -> list[CheckRow]:
+    """At ``calibration``'s threshold for each target, the FMR observed on ``fresh`` with its interval (and the
+    FNMR it costs where there are genuine pairs), over all of it and in every group large enough (smaller
+    groups are added to ``fresh.problems``)."""
+    thresholds = {t: calibration.threshold_for_fmr(t)[0] for t in targets}
+    populations = [("all", np.arange(len(fresh.images)))]
+    for attribute in fresh.attributes:
+        for value in sorted({i.groups[attribute] for i in fresh.images if attribute in i.groups}):
+            rows = np.array([k for k, i in enumerate(fresh.images) if i.groups.get(attribute) == value], np.int64)
+            people = len(np.unique(fresh.person[rows]))
+            if people >= MIN_GROUP_PEOPLE:
+                populations.append((f"{attribute}={value}", rows))
+            elif (note := f"{attribute}={value}: too small to check ({people} people, at least "
+                           f"{MIN_GROUP_PEOPLE})") not in fresh.problems:
+                fresh.problems.append(note)
+    out = []
+    for name, rows in populations:
+        members = np.unique(fresh.person[rows])
+        c = compare_all(fresh.vectors[rows], np.searchsorted(members, fresh.person[rows]),
+                        keep_from=min(thresholds.values()))
+        draws = resample_people(c.people, BOOTSTRAP_ROUNDS, seed)
+        for target in targets:
+            rate = fmr(c, thresholds[target], draws).to_json() if len(c.impostor) else None
+            cost = fnmr(c, thresholds[target], draws).to_json() if len(c.genuine) else None
+            out.append(CheckRow(name, target, thresholds[target], rate, math.ceil(RULE_OF_30 / target), cost))
+    return out
 
 
 def check_calibration(engine: Engine, data: SiteData, calibration: Calibration, *,
                       targets: Sequence[float] = FMR_TARGETS, progress: Callable[[int], None] | None = None,
                       seed: int = 0) -> tuple[list[CheckRow], str, list[str]]:
-    """Whether ``calibration`` (the one in force) still holds on fresh ``data``: at its threshold for each
-    target, the FMR observed with its interval, over all the data and in every group large enough. Returns the
+    """Whether ``calibration`` (the one in force) still holds on fresh ``data`` (``check_fresh``). Returns the
     rows, the data's hash and the problems met."""
-    problems: list[str] = list(data.problems)
-    duplicates: list[dict[str, str]] = []
-    embedded = _embed(engine, data, problems, duplicates, progress)
-    floor = calibration.threshold_for_fmr(DUPLICATE_FMR)[0]
-    keep = _near_duplicates(embedded, _people(embedded.images), floor, duplicates, problems)
-    if duplicates:
-        problems.append(f"{len(duplicates)} copies or near-identical images left out")
-    images = [i for i, k in zip(embedded.images, keep, strict=True) if k]
-    vectors = embedded.vectors[keep]
-    person = _people(images)
-    thresholds = {t: calibration.threshold_for_fmr(t)[0] for t in targets}
-    populations = [("all", np.arange(len(images)))]
-    for attribute in data.attributes:
-        for value in sorted({i.groups[attribute] for i in images if attribute in i.groups}):
-            rows = np.array([k for k, i in enumerate(images) if i.groups.get(attribute) == value], np.int64)
-            if len(np.unique(person[rows])) >= MIN_GROUP_PEOPLE:
-                populations.append((f"{attribute}={value}", rows))
-            else:
-                problems.append(f"{attribute}={value}: too small to check ({len(np.unique(person[rows]))} people, "
-                                f"at least {MIN_GROUP_PEOPLE})")
-    out = []
-    for name, rows in populations:
-        members = np.unique(person[rows])
-        c = compare_all(vectors[rows], np.searchsorted(members, person[rows]), keep_from=min(thresholds.values()))
-        draws = resample_people(c.people, BOOTSTRAP_ROUNDS, seed)
-        for target in targets:
-            rate = fmr(c, thresholds[target], draws).to_json() if len(c.impostor) else None
-            out.append(CheckRow(name, target, thresholds[target], rate, math.ceil(RULE_OF_30 / target)))
-    return out, data_digest(images, [d for d, k in zip(embedded.digests, keep, strict=True) if k]), problems
+    fresh = embed_fresh(engine, data, progress=progress)
+    rows = check_fresh(fresh, calibration, targets=targets, seed=seed)
+    return rows, fresh.data_sha256, fresh.problems
