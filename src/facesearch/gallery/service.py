@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facesearch.audit import log as audit
 from facesearch.audit.actions import AuditAction
-from facesearch.calibration import MAX_SCORE
+from facesearch.calibration import MAX_SCORE, Calibration
 from facesearch.calibration_store import in_force
 from facesearch.errors import FacesearchError
 from facesearch.gallery.policy import EnrolmentPolicy, EnrolmentRefused, choose_face
@@ -202,7 +202,7 @@ def enrol(
         threshold = min(calibration.threshold_for_fmr(1e-3 / people)[0], MAX_SCORE)
     similar = [[x for x in found if x["identity_id"] != add_to]  # a person's own photos match them: expected
                for found in _similar(index, np.stack([v for _, v, _, _ in accepted]), threshold, sessions, sealer)]
-    unlike = _unlike(engine, index, add_to, np.stack([v for _, v, _, _ in accepted]))
+    unlike = _unlike(calibration, index, add_to, np.stack([v for _, v, _, _ in accepted]))
     k = 0
     for j, o in enumerate(outcomes):
         if o.accepted:
@@ -260,14 +260,14 @@ def enrol(
     return EnrolmentReport(identity_id, name, outcomes, added=add_to is not None)
 
 
-def _unlike(engine: Engine, index: GalleryIndex, add_to: int | None,
+def _unlike(calibration: Calibration | None, index: GalleryIndex, add_to: int | None,
             vectors: NDArray[np.float32]) -> list[float | None]:
     """For photos joining person ``add_to``: each one's best score against that person's own templates when it
     falls below verification's threshold (FMR 1e-3), else ``None`` (a match, or nothing to compare with)."""
     own = index.subset({add_to}) if add_to is not None else None
-    if own is None or len(own) == 0 or engine.calibration is None:
+    if own is None or len(own) == 0 or calibration is None:
         return [None for _ in vectors]
-    same = engine.calibration.threshold_for_fmr(1e-3)[0]
+    same = calibration.threshold_for_fmr(1e-3)[0]
     best = [row[0][1] if row else -1.0 for row in own.matches(vectors, -2.0, 1)]
     return [round(b, 4) if b < same else None for b in best]
 
