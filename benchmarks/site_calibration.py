@@ -38,7 +38,7 @@ def main() -> None:
 
     from facesearch.calibration_store import site_calibration
     from facesearch.engine import Engine
-    from facesearch.eval.site import build_site_calibration, check_fresh, embed_fresh
+    from facesearch.eval.site import build_site_calibration, check_on_faces, embed_site_faces
     from facesearch.eval.site_data import SiteData, SiteImage
     from facesearch.eval.site_force import stored_body
     from support.site_data import ATT, lfw_gender_halves
@@ -54,7 +54,7 @@ def main() -> None:
     for name, (first, second) in (("LFW by gender", lfw), ("AT&T", att)):
         began = time.perf_counter()
         site = build_site_calibration(engine, first, targets=targets)
-        fresh = embed_fresh(engine, second)
+        fresh = embed_site_faces(engine, second)
         built_s = time.perf_counter() - began
         body = stored_body(site)
         calibrations = {"before: shipped (LFW)": engine.calibration,
@@ -65,7 +65,7 @@ def main() -> None:
                                                                         policy="worst-group", attribute=None,
                                                                         label="worst-group")
         for label, calibration in calibrations.items():
-            for r in check_fresh(fresh, calibration, targets=targets):
+            for r in check_on_faces(fresh, calibration, targets=targets):
                 rows.append([name, r.population, f"{r.target:g}", label, f"{r.threshold:.4f}", rate(r.fmr),
                              rate(r.fnmr), r.verdict])
         notes.append(f"{name}: calibrated on {site.overall.images:,} images of {site.overall.people:,} people "

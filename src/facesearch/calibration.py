@@ -182,11 +182,6 @@ class WorstOf(Calibration):
         found = [Calibration.threshold_for_fmr(self, target), *(p.threshold_for_fmr(target) for p in self.parts)]
         return max(found, key=lambda f: f[0])
 
-    def to_json(self) -> dict[str, object]:
-        d = Calibration.to_json(self)
-        d["parts"] = [p.to_json() for p in self.parts]
-        return d
-
 
 GENUINE_QUANTILES = 401  # every quarter of a percent of the genuine pairs
 

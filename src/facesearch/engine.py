@@ -115,9 +115,10 @@ class Engine:
 
     def spoof_scores(self, images: Sequence[LoadedImage], boxes: Sequence[NDArray[np.float32]]) -> NDArray[np.float32]:
         """The print-and-replay model's score for one face box per image (under ``SPOOF_THRESHOLD``: live)."""
-        return self.antispoofing.scores(np.stack([square_chip(im.pixels, box) for im, box in
-                                                  zip(images, boxes, strict=True)]) if images else
-                                        np.zeros((0, 256, 256, 3), np.uint8))
+        if not images:
+            return np.zeros(0, np.float32)
+        return self.antispoofing.scores(np.stack([square_chip(im.pixels, box)
+                                                  for im, box in zip(images, boxes, strict=True)]))
 
     def pool_recognizers(self) -> None:
         """Let embeds from many threads (a node's cameras) share model calls (``models.batching``)."""

@@ -8,7 +8,7 @@ import pytest
 
 from facesearch.calibration_store import site_calibration
 from facesearch.engine import Engine
-from facesearch.eval.site import build_site_calibration, check_fresh, embed_fresh
+from facesearch.eval.site import build_site_calibration, check_on_faces, embed_site_faces
 from facesearch.eval.site_force import stored_body
 from support.site_data import lfw_gender_halves
 
@@ -22,7 +22,7 @@ def test_a_calibration_from_one_half_holds_on_the_other(engine: Engine, policy: 
     assert engine.calibration is not None
     calibration = site_calibration(stored_body(site), engine.calibration, policy=policy,  # type: ignore[arg-type]
                                    attribute="gender", label=policy)
-    rows = {r.population: r for r in check_fresh(fresh, calibration, targets=(TARGET,))}  # type: ignore[arg-type]
+    rows = {r.population: r for r in check_on_faces(fresh, calibration, targets=(TARGET,))}  # type: ignore[arg-type]
     assert set(rows) == {"all", "gender=female", "gender=male"}
     for row in rows.values():
         assert row.fmr is not None and row.fmr["trials"] >= row.needed_pairs  # enough pairs to judge 1e-3
@@ -45,4 +45,4 @@ def halves(engine: Engine) -> tuple[object, object]:
     first, second = lfw_gender_halves(people_step=3, per_person=3)
     site = build_site_calibration(engine, first, targets=(TARGET,))  # type: ignore[arg-type]
     assert {g.value for g in site.groups if g.curve is not None} == {"female", "male"}
-    return site, embed_fresh(engine, second)  # type: ignore[arg-type]
+    return site, embed_site_faces(engine, second)  # type: ignore[arg-type]

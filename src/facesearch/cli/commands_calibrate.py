@@ -56,13 +56,13 @@ def calibrate(
     from facesearch.files import atomic_write
 
     targets = tuple(sorted(set(target), reverse=True)) if target else FMR_TARGETS
+    if any(not 0 < t < 1 for t in targets):  # also refuses NaN
+        fail(f"--target {', '.join(f'{t:g}' for t in targets)}: each must be between 0 and 1")
     if check:
         if save:
             fail("--check and --save: one or the other")
         _check(data, folders_are_people, targets, model, json_out)
         return
-    if any(not 0 < t < 1 for t in targets):  # also refuses NaN
-        fail(f"--target {', '.join(f'{t:g}' for t in targets)}: each must be between 0 and 1")
     bar = CountBar("embedding", "img", quiet=json_out)
     change = None
     try:
@@ -119,11 +119,16 @@ def calibrate(
     if out is not None:
         line(f"written to {out}")
     if change is not None and change.record is not None:
-        table(f"In force now: site calibration #{change.record.id} ({change.record.policy}"
-              f"{'' if change.record.attribute is None else ' by ' + change.record.attribute})",
-              ["target FMR", "threshold before", "threshold now"],
-              [[f"{t['target']:g}", "-" if t["before"] is None else f"{t['before']:.4f}",
-                "-" if t["after"] is None else f"{t['after']:.4f}"] for t in change.thresholds])
+        _change_table(f"In force now: site calibration #{change.record.id} ({change.record.policy}"
+                      f"{'' if change.record.attribute is None else ' by ' + change.record.attribute})",
+                      change.thresholds)
+
+
+def _change_table(title: str, thresholds: list[dict[str, Any]]) -> None:
+    """Each target's threshold before and after a calibration changed."""
+    table(title, ["target FMR", "threshold before", "threshold now"],
+          [[f"{t['target']:g}", "-" if t["before"] is None else f"{t['before']:.4f}",
+            "-" if t["after"] is None else f"{t['after']:.4f}"] for t in thresholds])
 
 
 def _check(data: Path, folders_are_people: bool, targets: tuple[float, ...], model: str, json_out: bool) -> None:
@@ -203,9 +208,7 @@ def withdraw(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(change.to_json())
         return
-    table("Back to the shipped calibration", ["target FMR", "threshold before", "threshold now"],
-          [[f"{t['target']:g}", "-" if t["before"] is None else f"{t['before']:.4f}",
-            "-" if t["after"] is None else f"{t['after']:.4f}"] for t in change.thresholds])
+    _change_table("Back to the shipped calibration", change.thresholds)
 
 
 app.command("show")(show)

@@ -250,6 +250,13 @@ def _curve(vectors: NDArray[np.float32], person: NDArray[np.int64], targets: Seq
                  genuine_quantiles(c.genuine.astype(np.float64)), results)
 
 
+def _group_rows(images: Sequence[SiteImage], attribute: str) -> list[tuple[str, NDArray[np.int64]]]:
+    """Each value of ``attribute`` among ``images``, in order, with the rows of the images labelled with it."""
+    values = sorted({i.groups[attribute] for i in images if attribute in i.groups})
+    return [(v, np.array([k for k, i in enumerate(images) if i.groups.get(attribute) == v], np.int64))
+            for v in values]
+
+
 def data_digest(images: Sequence[SiteImage], digests: Sequence[str]) -> str:
     """What the calibration was made from, as one hash: each image's bytes, person and groups."""
     lines = sorted(f"{d}\t{i.person if not i.person.startswith('image:') else ''}\t{sorted(i.groups.items())}"
@@ -260,24 +267,15 @@ def data_digest(images: Sequence[SiteImage], digests: Sequence[str]) -> str:
 def build_site_calibration(engine: Engine, data: SiteData, *, targets: Sequence[float] = FMR_TARGETS,
                            progress: Callable[[int], None] | None = None, seed: int = 0) -> SiteCalibration:
     """Measure ``data`` (see the module's docstring). Raises ``SiteCalibrationError`` when too little is left."""
-    problems: list[str] = list(data.problems)
-    duplicates: list[dict[str, str]] = []
-    embedded = _embed(engine, data, problems, duplicates, progress)
-    shipped = engine.calibration
-    floor = shipped.threshold_for_fmr(DUPLICATE_FMR)[0] if shipped is not None else 0.9
-    keep = _near_duplicates(embedded, _people(embedded.images), floor, duplicates, problems)
-    images = [i for i, k in zip(embedded.images, keep, strict=True) if k]
-    vectors = embedded.vectors[keep]
-    digests = [d for d, k in zip(embedded.digests, keep, strict=True) if k]
-    person = _people(images)
+    prepared = embed_site_faces(engine, data, progress=progress)
+    images, vectors, person = prepared.images, prepared.vectors, prepared.person
     overall = _curve(vectors, person, targets, seed)
 
     groups: list[Group] = []
     worst: list[WorstGroup] = []
     for attribute in data.attributes:
         measured: list[Group] = []
-        for value in sorted({i.groups[attribute] for i in images if attribute in i.groups}):
-            rows = np.array([k for k, i in enumerate(images) if i.groups.get(attribute) == value], np.int64)
+        for value, rows in _group_rows(images, attribute):
             members = np.unique(person[rows])
             if len(members) < MIN_GROUP_PEOPLE:
                 groups.append(Group(attribute, value, len(rows), len(members), None,
@@ -295,7 +293,8 @@ def build_site_calibration(engine: Engine, data: SiteData, *, targets: Sequence[
                                     [g.value for g in measured if g.curve is not None and
                                      g.curve.targets[k].threshold is None]))
     return SiteCalibration(engine.profile, tuple(engine.model_names), tuple(engine.flips), data.source,
-                           data_digest(images, digests), overall, groups, worst, duplicates, problems, data.ids_given)
+                           prepared.data_sha256, overall, groups, worst, prepared.duplicates, prepared.problems,
+                           data.ids_given)
 
 
 @dataclass(frozen=True)
@@ -323,8 +322,9 @@ class CheckRow:
 
 
 @dataclass
-class FreshData:
-    """Fresh faces embedded once, for checking one calibration or several against them."""
+class SiteFaces:
+    """A site's faces embedded once (copies left out): to measure a calibration on, or to check one or several
+    calibrations against."""
 
     images: list[SiteImage]
     vectors: NDArray[np.float32]
@@ -332,23 +332,23 @@ class FreshData:
     attributes: list[str]
     data_sha256: str
     problems: list[str]
+    duplicates: list[dict[str, str]]  # what was left out as a copy or near-identical, and of which image
 
 
-def embed_fresh(engine: Engine, data: SiteData, *, progress: Callable[[int], None] | None = None) -> FreshData:
-    """``data`` embedded, copies and near-identical images taken as two people left out (as for calibrating)."""
+def embed_site_faces(engine: Engine, data: SiteData, *, progress: Callable[[int], None] | None = None) -> SiteFaces:
+    """``data`` embedded, copies and near-identical images taken as two people left out: what a calibration is
+    measured on, and what a check runs on."""
     problems: list[str] = list(data.problems)
     duplicates: list[dict[str, str]] = []
     embedded = _embed(engine, data, problems, duplicates, progress)
     floor = engine.calibration.threshold_for_fmr(DUPLICATE_FMR)[0] if engine.calibration is not None else 0.9
     keep = _near_duplicates(embedded, _people(embedded.images), floor, duplicates, problems)
-    if duplicates:
-        problems.append(f"{len(duplicates)} copies or near-identical images left out")
     images = [i for i, k in zip(embedded.images, keep, strict=True) if k]
     digest = data_digest(images, [d for d, k in zip(embedded.digests, keep, strict=True) if k])
-    return FreshData(images, embedded.vectors[keep], _people(images), data.attributes, digest, problems)
+    return SiteFaces(images, embedded.vectors[keep], _people(images), data.attributes, digest, problems, duplicates)
 
 
-def check_fresh(fresh: FreshData, calibration: Calibration, *, targets: Sequence[float] = FMR_TARGETS,
+def check_on_faces(fresh: SiteFaces, calibration: Calibration, *, targets: Sequence[float] = FMR_TARGETS,
                 seed: int = 0) -> list[CheckRow]:
     """At ``calibration``'s threshold for each target, the FMR observed on ``fresh`` with its interval (and the
     FNMR it costs where there are genuine pairs), over all of it and in every group large enough (smaller
@@ -356,8 +356,7 @@ def check_fresh(fresh: FreshData, calibration: Calibration, *, targets: Sequence
     thresholds = {t: calibration.threshold_for_fmr(t)[0] for t in targets}
     populations = [("all", np.arange(len(fresh.images)))]
     for attribute in fresh.attributes:
-        for value in sorted({i.groups[attribute] for i in fresh.images if attribute in i.groups}):
-            rows = np.array([k for k, i in enumerate(fresh.images) if i.groups.get(attribute) == value], np.int64)
+        for value, rows in _group_rows(fresh.images, attribute):
             people = len(np.unique(fresh.person[rows]))
             if people >= MIN_GROUP_PEOPLE:
                 populations.append((f"{attribute}={value}", rows))
@@ -380,8 +379,9 @@ def check_fresh(fresh: FreshData, calibration: Calibration, *, targets: Sequence
 def check_calibration(engine: Engine, data: SiteData, calibration: Calibration, *,
                       targets: Sequence[float] = FMR_TARGETS, progress: Callable[[int], None] | None = None,
                       seed: int = 0) -> tuple[list[CheckRow], str, list[str]]:
-    """Whether ``calibration`` (the one in force) still holds on fresh ``data`` (``check_fresh``). Returns the
+    """Whether ``calibration`` (the one in force) still holds on fresh ``data`` (``check_on_faces``). Returns the
     rows, the data's hash and the problems met."""
-    fresh = embed_fresh(engine, data, progress=progress)
-    rows = check_fresh(fresh, calibration, targets=targets, seed=seed)
-    return rows, fresh.data_sha256, fresh.problems
+    fresh = embed_site_faces(engine, data, progress=progress)
+    rows = check_on_faces(fresh, calibration, targets=targets, seed=seed)
+    left_out = [f"{len(fresh.duplicates)} copies or near-identical images left out"] if fresh.duplicates else []
+    return rows, fresh.data_sha256, fresh.problems + left_out

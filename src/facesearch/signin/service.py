@@ -168,6 +168,12 @@ def _find(s: Session, ctx: Context, name: str, *, lock: bool = False) -> SignInP
     return row
 
 
+def _check_name(name: str) -> None:
+    require_plain("name", name)
+    if not name.strip() or len(name) > 300:
+        raise BadInputError("name", "a name of 1 to 300 characters is needed")
+
+
 def _person(s: Session, ctx: Context, row: SignInPersonRow) -> SignInPerson:
     count = s.scalar(select(func.count()).select_from(SignInTemplateRow)
                      .where(SignInTemplateRow.person_id == row.id)) or 0
@@ -180,10 +186,8 @@ def enrol(ctx: Context, name: str, photos: Sequence[Path | bytes], *, actor: str
     """Enrol ``name`` for sign-in from ``photos`` (several are better: more of the ways the face looks), held to
     the quality policy of case enrolment; a name enrolled already is refused. ``consent_ref``: where the
     person's consent is recorded (a form's number)."""
-    require_plain("name", name)
+    _check_name(name)
     require_plain("consent_ref", consent_ref)
-    if not name.strip() or len(name) > 300:
-        raise BadInputError("name", "a name of 1 to 300 characters is needed")
     if consent_ref is not None and len(consent_ref) > 200:
         raise BadInputError("consent_ref", "at most 200 characters")
     engine = ctx.engine()
@@ -311,9 +315,7 @@ def _challenge_purpose(ctx: Context, name: str) -> str:
 def issue_challenge(ctx: Context, name: str) -> Challenge:
     """A random direction for ``name``'s next clip, valid for ``CHALLENGE_S``. Nothing is looked up: whether
     the name is enrolled is not revealed here."""
-    require_plain("name", name)
-    if not name.strip() or len(name) > 300:
-        raise BadInputError("name", "a name of 1 to 300 characters is needed")
+    _check_name(name)
     direction = secrets.choice(CHALLENGES)
     expires = time.time() + CHALLENGE_S
     sealed = ctx.sealer.seal(json.dumps({"direction": direction, "expires": expires}).encode(),
@@ -334,7 +336,9 @@ def open_challenge(ctx: Context, name: str, token: str) -> str:
     if float(content["expires"]) < time.time():
         raise BadInputError("challenge token", f"expired: a challenge is answered within {CHALLENGE_S:.0f} s; "
                                                "ask for a new one")
-    return check_challenge(str(content["direction"])) or "left"
+    direction = str(content["direction"])
+    check_challenge(direction)
+    return direction
 
 
 def verify(ctx: Context, name: str, data: bytes, source: str, *, actor: str,
